@@ -1,0 +1,213 @@
+// Package checker is sitestat's domain: the websites it watches (Site), what
+// one check of a website records (Result, the message contract between
+// `sitestat check` and `sitestat sync`), and the prober and scheduler that
+// produce Results. It imports only the standard library.
+package checker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Version is the value of Result.V this build writes and the only one it reads.
+const Version = 1
+
+// Reason says why a check came out the way it did. It is a closed set: the
+// constants below are the only values a Result carries.
+type Reason string
+
+// The reasons a check can give. Up is true exactly when the reason is ReasonOK.
+// When several things fail, the earliest phase wins (a 500 is
+// ReasonHTTPStatus whatever the regex says).
+const (
+	ReasonOK                = Reason("ok")                 // 2xx and, when configured, the regex matched
+	ReasonHTTPStatus        = Reason("http_status")        // the final status was not 2xx
+	ReasonRegexMismatch     = Reason("regex_mismatch")     // 2xx but up_regex did not match the body
+	ReasonTimeout           = Reason("timeout")            // any deadline in any phase; the phase is in Error
+	ReasonDNSError          = Reason("dns_error")          // the host name did not resolve
+	ReasonConnectionRefused = Reason("connection_refused") // nothing listens on the port
+	ReasonConnectionError   = Reason("connection_error")   // reset, unreachable, malformed HTTP, other network failure
+	ReasonTLSError          = Reason("tls_error")          // handshake or certificate verification failed
+	ReasonRedirectError     = Reason("redirect_error")     // more redirects than allowed
+	ReasonBodyReadError     = Reason("body_read_error")    // the body could not be read to the limit
+	ReasonInvalidConfig     = Reason("invalid_config")     // the site's URL or regex is invalid
+	ReasonProbeError        = Reason("probe_error")        // the checker itself failed
+)
+
+// Reasons lists every valid Reason.
+var Reasons = []Reason{
+	ReasonOK, ReasonHTTPStatus, ReasonRegexMismatch, ReasonTimeout, ReasonDNSError,
+	ReasonConnectionRefused, ReasonConnectionError, ReasonTLSError, ReasonRedirectError,
+	ReasonBodyReadError, ReasonInvalidConfig, ReasonProbeError,
+}
+
+// Valid reports whether r is one of the known reasons.
+func (r Reason) Valid() bool {
+	for _, k := range Reasons {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Phases are the durations of the phases of one HTTP exchange, in
+// milliseconds, as measured by net/http/httptrace. A phase that did not happen
+// (no DNS for an IP literal, no TLS for http) is 0. With redirects, the phases
+// add up over every request of the chain.
+type Phases struct {
+	DNSMs      float64 `json:"dns"`      // name resolution
+	ConnectMs  float64 `json:"connect"`  // TCP connect
+	TLSMs      float64 `json:"tls"`      // TLS handshake
+	TTFBMs     float64 `json:"ttfb"`     // request written to first response byte
+	TransferMs float64 `json:"transfer"` // first response byte to the end of the body read
+}
+
+// Result is what one check of one website records. It is the Kafka message
+// value (JSON) that `check` produces and `sync` stores; the message key is the
+// website id in ASCII decimal. Fields are never renamed; new fields may be
+// added (readers ignore unknown fields), and an incompatible change bumps V.
+type Result struct {
+	// V is the contract version, always Version. Required.
+	V int `json:"v"`
+	// CheckID is a UUID unique to this check; sync stores each CheckID once. Required.
+	CheckID string `json:"check_id"`
+	// WebsiteID is websites.id of the checked site. Required.
+	WebsiteID int64 `json:"website_id"`
+	// URL is the URL that was checked, as configured.
+	URL string `json:"url"`
+	// CheckedAt is when the request started, in UTC. Required.
+	CheckedAt time.Time `json:"checked_at"`
+	// Probe names the host that ran the check (SITESTAT_PROBE, default the hostname).
+	Probe string `json:"probe"`
+	// Up is true exactly when Reason is "ok". Required.
+	Up bool `json:"up"`
+	// Reason says why the check came out as it did. Required.
+	Reason Reason `json:"reason"`
+	// StatusCode is the final HTTP status, nil when no response arrived.
+	StatusCode *int `json:"status_code"`
+	// ResponseTimeMs is the total time of the check in milliseconds, redirects and body read included.
+	ResponseTimeMs float64 `json:"response_time_ms"`
+	// PhasesMs breaks ResponseTimeMs down by phase.
+	PhasesMs Phases `json:"phases_ms"`
+	// Redirects is how many redirects were followed.
+	Redirects int `json:"redirects"`
+	// FinalURL is the URL of the last request made (after redirects).
+	FinalURL string `json:"final_url"`
+	// BodyBytes is how many bytes of the body were read (at most the configured limit).
+	BodyBytes int64 `json:"body_bytes"`
+	// RegexMatched is whether up_regex matched the body read; nil when the site has no regex or no body was read.
+	RegexMatched *bool `json:"regex_matched"`
+	// Error is a short human explanation; empty when Reason is "ok".
+	Error string `json:"error"`
+	// TLSVersion is the negotiated TLS version ("TLS 1.3") for https, empty otherwise.
+	TLSVersion string `json:"tls_version,omitempty"`
+	// CertNotAfter is when the leaf certificate expires, for https.
+	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
+}
+
+// Key is the Kafka message key for r: the website id in ASCII decimal.
+func (r *Result) Key() []byte { return strconv.AppendInt(nil, r.WebsiteID, 10) }
+
+// Encode returns the JSON message value for r.
+func (r *Result) Encode() ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return b, nil
+}
+
+// ErrBadMessage is wrapped by every error Decode returns for a message that
+// does not honour the contract.
+var ErrBadMessage = errors.New("bad message")
+
+// wire is the shape Decode reads first, with pointers so a missing required
+// field can be told apart from a zero value.
+type wire struct {
+	V         *int       `json:"v"`
+	CheckID   *string    `json:"check_id"`
+	WebsiteID *int64     `json:"website_id"`
+	CheckedAt *time.Time `json:"checked_at"`
+	Up        *bool      `json:"up"`
+	Reason    *Reason    `json:"reason"`
+}
+
+// Decode parses a message key and value into a Result and checks the
+// contract: valid JSON of the right types, every required field present, a
+// known version, a UUID check id, a known reason with up == (reason == "ok"),
+// and a key that, when present, equals website_id. Unknown fields are
+// ignored. Every error wraps ErrBadMessage.
+func Decode(key, value []byte) (Result, error) {
+	var w wire
+	if err := json.Unmarshal(value, &w); err != nil {
+		return Result{}, fmt.Errorf("%w: invalid JSON: %v", ErrBadMessage, err)
+	}
+	switch {
+	case w.V == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"v\"", ErrBadMessage)
+	case *w.V != Version:
+		return Result{}, fmt.Errorf("%w: unknown version v=%d (this build reads v=%d)", ErrBadMessage, *w.V, Version)
+	case w.CheckID == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"check_id\"", ErrBadMessage)
+	case !isUUID(*w.CheckID):
+		return Result{}, fmt.Errorf("%w: check_id %q is not a UUID", ErrBadMessage, *w.CheckID)
+	case w.WebsiteID == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"website_id\"", ErrBadMessage)
+	case *w.WebsiteID <= 0:
+		return Result{}, fmt.Errorf("%w: website_id %d is not positive", ErrBadMessage, *w.WebsiteID)
+	case w.CheckedAt == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"checked_at\"", ErrBadMessage)
+	case w.Up == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"up\"", ErrBadMessage)
+	case w.Reason == nil:
+		return Result{}, fmt.Errorf("%w: missing required field \"reason\"", ErrBadMessage)
+	case !w.Reason.Valid():
+		return Result{}, fmt.Errorf("%w: unknown reason %q", ErrBadMessage, *w.Reason)
+	case *w.Up != (*w.Reason == ReasonOK):
+		return Result{}, fmt.Errorf("%w: up=%t contradicts reason %q", ErrBadMessage, *w.Up, *w.Reason)
+	}
+	if len(key) > 0 {
+		id, err := strconv.ParseInt(string(key), 10, 64)
+		if err != nil || id != *w.WebsiteID {
+			return Result{}, fmt.Errorf("%w: key %q disagrees with website_id %d", ErrBadMessage, truncate(key, 32), *w.WebsiteID)
+		}
+	}
+	var r Result
+	if err := json.Unmarshal(value, &r); err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	}
+	r.CheckedAt = r.CheckedAt.UTC()
+	return r, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// isUUID reports whether s is a UUID in its canonical 36-character text form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
