@@ -1,0 +1,260 @@
+// Package config reads sitestat's configuration from the environment, once,
+// in main, and checks it. Every setting is a SITESTAT_* variable; Usage lists
+// them all with their defaults for --help. Nothing else in sitestat reads the
+// environment: main copies these values into each package's own Options.
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every variable sitestat reads.
+const Prefix = "SITESTAT"
+
+// Config is every setting, as read from the environment.
+type Config struct {
+	DatabaseURL string `envconfig:"DATABASE_URL" desc:"PostgreSQL URI, e.g. Aiven's service URI postgres://avnadmin:PASSWORD@HOST:PORT/defaultdb?sslmode=require"`
+
+	KafkaBrokers       []string `envconfig:"KAFKA_BROKERS" default:"127.0.0.1:9092" desc:"Kafka bootstrap brokers, comma separated (Aiven: the service's host:port)"`
+	KafkaTopic         string   `envconfig:"KAFKA_TOPIC" default:"website-status" desc:"topic of check results"`
+	KafkaDLQTopic      string   `envconfig:"KAFKA_DLQ_TOPIC" default:"<topic>.dlq" desc:"dead-letter topic for messages sync cannot store"`
+	KafkaCAFile        string   `envconfig:"KAFKA_CA_FILE" desc:"CA certificate (Aiven: ca.pem); turns TLS on"`
+	KafkaCertFile      string   `envconfig:"KAFKA_CERT_FILE" desc:"client certificate (Aiven: service.cert); needs KAFKA_KEY_FILE"`
+	KafkaKeyFile       string   `envconfig:"KAFKA_KEY_FILE" desc:"client private key (Aiven: service.key); needs KAFKA_CERT_FILE"`
+	KafkaSASLMechanism string   `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; turns SASL over TLS on"`
+	KafkaSASLUsername  string   `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword  string   `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (never logged)"`
+
+	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+
+	Probe              string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
+	CheckTimeout       time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
+	CheckMaxRedirects  int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error"`
+	CheckMaxBody       int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex"`
+	CheckSkipStatus    []int         `envconfig:"CHECK_SKIP_STATUS" desc:"HTTP status codes whose results are not produced, comma separated (e.g. 404)"`
+	CheckConcurrency   int           `envconfig:"CHECK_CONCURRENCY" default:"512" desc:"checks in flight at once, at most"`
+	CheckRefresh       time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
+	CheckBuffer        int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
+	SyncBatch          int           `envconfig:"SYNC_BATCH" default:"5000" desc:"rows written per PostgreSQL transaction, at most"`
+	SyncFlush          time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
+	SyncGroup          string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
+	SyncMaxMessage     int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
+	MetricsAddr        string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
+	ShutdownTimeout    time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
+}
+
+// Error is a configuration error: it names the variable at fault. Its text
+// never contains a secret.
+type Error struct {
+	Var string // e.g. "SITESTAT_KAFKA_CA_FILE"
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+func bad(name, format string, args ...any) error {
+	return &Error{Var: Prefix + "_" + name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Load reads and checks the environment. Every error is an *Error.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return c, &Error{Var: pe.KeyName, Msg: fmt.Sprintf("cannot parse %q as %s", pe.Value, pe.TypeName)}
+		}
+		return c, fmt.Errorf("read environment: %w", err)
+	}
+	if c.KafkaDLQTopic == "<topic>.dlq" {
+		c.KafkaDLQTopic = c.KafkaTopic + ".dlq"
+	}
+	if c.Probe == "<hostname>" {
+		c.Probe, _ = os.Hostname()
+	}
+	return c, c.check()
+}
+
+func (c *Config) check() error {
+	for i, b := range c.KafkaBrokers {
+		b = strings.TrimSpace(b)
+		c.KafkaBrokers[i] = b
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return bad("KAFKA_BROKERS", "%q is not host:port", b)
+		}
+	}
+	if len(c.KafkaBrokers) == 0 {
+		return bad("KAFKA_BROKERS", "is empty")
+	}
+	switch {
+	case c.KafkaTopic == "":
+		return bad("KAFKA_TOPIC", "is empty")
+	case c.KafkaDLQTopic == c.KafkaTopic:
+		return bad("KAFKA_DLQ_TOPIC", "must differ from SITESTAT_KAFKA_TOPIC")
+	}
+	switch strings.ToUpper(c.KafkaSASLMechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		c.KafkaSASLMechanism = strings.ToUpper(c.KafkaSASLMechanism)
+		if c.KafkaSASLUsername == "" {
+			return bad("KAFKA_SASL_USERNAME", "is required with SITESTAT_KAFKA_SASL_MECHANISM=%s", c.KafkaSASLMechanism)
+		}
+		if c.KafkaSASLPassword == "" {
+			return bad("KAFKA_SASL_PASSWORD", "is required with SITESTAT_KAFKA_SASL_MECHANISM=%s", c.KafkaSASLMechanism)
+		}
+	default:
+		return bad("KAFKA_SASL_MECHANISM", "unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", c.KafkaSASLMechanism)
+	}
+	if (c.KafkaCertFile == "") != (c.KafkaKeyFile == "") {
+		if c.KafkaCertFile == "" {
+			return bad("KAFKA_CERT_FILE", "is required with SITESTAT_KAFKA_KEY_FILE")
+		}
+		return bad("KAFKA_KEY_FILE", "is required with SITESTAT_KAFKA_CERT_FILE")
+	}
+	if _, err := c.KafkaTLS(); err != nil {
+		return err
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return bad("LOG_LEVEL", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		return bad("LOG_FORMAT", "unknown format %q (want text or json)", c.LogFormat)
+	}
+	positive := []struct {
+		name string
+		ok   bool
+	}{
+		{"CHECK_TIMEOUT", c.CheckTimeout > 0},
+		{"CHECK_MAX_REDIRECTS", c.CheckMaxRedirects >= 0},
+		{"CHECK_MAX_BODY", c.CheckMaxBody >= 0},
+		{"CHECK_CONCURRENCY", c.CheckConcurrency > 0},
+		{"CHECK_REFRESH", c.CheckRefresh > 0},
+		{"CHECK_BUFFER", c.CheckBuffer > 0},
+		{"SYNC_BATCH", c.SyncBatch > 0},
+		{"SYNC_FLUSH", c.SyncFlush > 0},
+		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			return bad(p.name, "must be positive")
+		}
+	}
+	for _, s := range c.CheckSkipStatus {
+		if s < 100 || s > 999 {
+			return bad("CHECK_SKIP_STATUS", "%d is not an HTTP status code", s)
+		}
+	}
+	if c.SyncGroup == "" {
+		return bad("SYNC_GROUP", "is empty")
+	}
+	if c.DatabaseURL != "" {
+		if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDatabaseURL checks the form of a postgres:// URI. Its errors never
+// repeat the URI, which may hold a password.
+func checkDatabaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return bad("DATABASE_URL", "is not a valid URI (want postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require)")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return bad("DATABASE_URL", "scheme %q is not postgres:// (want postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require)", u.Scheme)
+	}
+	if u.Host == "" {
+		return bad("DATABASE_URL", "has no host")
+	}
+	return nil
+}
+
+// RequireDatabase returns an *Error when SITESTAT_DATABASE_URL is unset.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return bad("DATABASE_URL", "is required (e.g. eval \"$(scripts/services env)\", or Aiven's service URI)")
+	}
+	return nil
+}
+
+// KafkaTLS builds the TLS configuration for Kafka from the CA, certificate and
+// key files: nil when TLS is off. TLS is on when any of them or a SASL
+// mechanism is set (Aiven serves SASL over TLS only); without a CA file the
+// system's roots are trusted.
+func (c Config) KafkaTLS() (*tls.Config, error) {
+	if c.KafkaCAFile == "" && c.KafkaCertFile == "" && c.KafkaSASLMechanism == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.KafkaCAFile != "" {
+		pem, err := os.ReadFile(c.KafkaCAFile)
+		if err != nil {
+			return nil, bad("KAFKA_CA_FILE", "%v", unwrapPath(err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, bad("KAFKA_CA_FILE", "%s holds no PEM certificate", c.KafkaCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.KafkaCertFile != "" {
+		for name, path := range map[string]string{"KAFKA_CERT_FILE": c.KafkaCertFile, "KAFKA_KEY_FILE": c.KafkaKeyFile} {
+			if _, err := os.Stat(path); err != nil {
+				return nil, bad(name, "%v", unwrapPath(err))
+			}
+		}
+		cert, err := tls.LoadX509KeyPair(c.KafkaCertFile, c.KafkaKeyFile)
+		if err != nil {
+			// tls errors name the problem (no PEM data, key does not match) without key material.
+			return nil, bad("KAFKA_KEY_FILE", "cannot use %s with %s: %v", c.KafkaKeyFile, c.KafkaCertFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// Usage writes every variable with its default and description, for --help.
+func Usage(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	const format = `{{range .}}   {{usage_key .}}	{{usage_default .}}	{{usage_description .}}
+{{end}}`
+	if err := envconfig.Usagef(Prefix, &Config{}, tw, format); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// Variables returns the name of every variable sitestat reads.
+func Variables() []string {
+	var b strings.Builder
+	_ = envconfig.Usagef(Prefix, &Config{}, &b, "{{range .}}{{usage_key .}}\n{{end}}")
+	return strings.Fields(b.String())
+}

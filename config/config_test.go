@@ -1,0 +1,205 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeKeyPair writes a self-signed certificate and its PKCS#8 key into dir
+// under the given base name and returns their paths.
+func writeKeyPair(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IsCA:         true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = filepath.Join(dir, name+".cert")
+	keyFile = filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, v := range Variables() {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := c.KafkaTopic, "website-status"; got != want {
+		t.Errorf("topic = %q, want %q", got, want)
+	}
+	if got, want := c.KafkaDLQTopic, "website-status.dlq"; got != want {
+		t.Errorf("dlq topic = %q, want %q", got, want)
+	}
+	if got, want := c.CheckTimeout, 10*time.Second; got != want {
+		t.Errorf("check timeout = %v, want %v", got, want)
+	}
+	if got, want := c.SyncFlush, 200*time.Millisecond; got != want {
+		t.Errorf("sync flush = %v, want %v", got, want)
+	}
+	if c.Probe == "" || c.Probe == "<hostname>" {
+		t.Errorf("probe = %q, want the hostname", c.Probe)
+	}
+	if tlsCfg, err := c.KafkaTLS(); err != nil || tlsCfg != nil {
+		t.Errorf("KafkaTLS() = %v, %v; want nil, nil for plaintext", tlsCfg, err)
+	}
+	if err := c.RequireDatabase(); err == nil {
+		t.Error("RequireDatabase() = nil without SITESTAT_DATABASE_URL")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	certA, keyA := writeKeyPair(t, dir, "a")
+	_, keyB := writeKeyPair(t, dir, "b")
+	notPEM := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "s3cr3t-Pa55"
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+		wantMsg string
+	}{
+		{"missing CA file", map[string]string{"SITESTAT_KAFKA_CA_FILE": filepath.Join(dir, "nope.pem")}, "SITESTAT_KAFKA_CA_FILE", "no such file"},
+		{"CA file without PEM", map[string]string{"SITESTAT_KAFKA_CA_FILE": notPEM}, "SITESTAT_KAFKA_CA_FILE", "no PEM certificate"},
+		{"cert without key", map[string]string{"SITESTAT_KAFKA_CERT_FILE": certA}, "SITESTAT_KAFKA_KEY_FILE", "required"},
+		{"key without cert", map[string]string{"SITESTAT_KAFKA_KEY_FILE": keyA}, "SITESTAT_KAFKA_CERT_FILE", "required"},
+		{"missing key file", map[string]string{"SITESTAT_KAFKA_CERT_FILE": certA, "SITESTAT_KAFKA_KEY_FILE": filepath.Join(dir, "nope.key")}, "SITESTAT_KAFKA_KEY_FILE", "no such file"},
+		{"unreadable key", map[string]string{"SITESTAT_KAFKA_CERT_FILE": certA, "SITESTAT_KAFKA_KEY_FILE": notPEM}, "SITESTAT_KAFKA_KEY_FILE", "cannot use"},
+		{"cert key mismatch", map[string]string{"SITESTAT_KAFKA_CERT_FILE": certA, "SITESTAT_KAFKA_KEY_FILE": keyB}, "SITESTAT_KAFKA_KEY_FILE", "does not match"},
+		{"unknown mechanism", map[string]string{"SITESTAT_KAFKA_SASL_MECHANISM": "GSSAPI", "SITESTAT_KAFKA_SASL_USERNAME": "u", "SITESTAT_KAFKA_SASL_PASSWORD": secret}, "SITESTAT_KAFKA_SASL_MECHANISM", "unknown mechanism"},
+		{"SASL without password", map[string]string{"SITESTAT_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "SITESTAT_KAFKA_SASL_USERNAME": "u"}, "SITESTAT_KAFKA_SASL_PASSWORD", "required"},
+		{"malformed database URL", map[string]string{"SITESTAT_DATABASE_URL": "postgres://avnadmin:" + secret + "@host:port/db"}, "SITESTAT_DATABASE_URL", "not a valid URI"},
+		{"wrong database scheme", map[string]string{"SITESTAT_DATABASE_URL": "mysql://u:" + secret + "@h:1/db"}, "SITESTAT_DATABASE_URL", "not postgres://"},
+		{"broker without port", map[string]string{"SITESTAT_KAFKA_BROKERS": "localhost"}, "SITESTAT_KAFKA_BROKERS", "not host:port"},
+		{"bad duration", map[string]string{"SITESTAT_CHECK_TIMEOUT": "ten"}, "SITESTAT_CHECK_TIMEOUT", "cannot parse"},
+		{"zero concurrency", map[string]string{"SITESTAT_CHECK_CONCURRENCY": "0"}, "SITESTAT_CHECK_CONCURRENCY", "positive"},
+		{"bad skip status", map[string]string{"SITESTAT_CHECK_SKIP_STATUS": "404,42"}, "SITESTAT_CHECK_SKIP_STATUS", "not an HTTP status"},
+		{"bad log format", map[string]string{"SITESTAT_LOG_FORMAT": "xml"}, "SITESTAT_LOG_FORMAT", "unknown format"},
+		{"same topics", map[string]string{"SITESTAT_KAFKA_TOPIC": "a", "SITESTAT_KAFKA_DLQ_TOPIC": "a"}, "SITESTAT_KAFKA_DLQ_TOPIC", "differ"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load() error = %v, want *config.Error", err)
+			}
+			if ce.Var != tt.wantVar {
+				t.Errorf("error names %s, want %s (%v)", ce.Var, tt.wantVar, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("error %q does not say %q", msg, tt.wantMsg)
+			}
+			if strings.Contains(msg, secret) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q leaks the secret or spans lines", msg)
+			}
+		})
+	}
+}
+
+func TestLoadTLS(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	cert, key := writeKeyPair(t, dir, "service")
+	t.Setenv("SITESTAT_KAFKA_CA_FILE", cert)
+	t.Setenv("SITESTAT_KAFKA_CERT_FILE", cert)
+	t.Setenv("SITESTAT_KAFKA_KEY_FILE", key)
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	cfg, err := c.KafkaTLS()
+	if err != nil || cfg == nil {
+		t.Fatalf("KafkaTLS() = %v, %v", cfg, err)
+	}
+	if cfg.RootCAs == nil || len(cfg.Certificates) != 1 {
+		t.Errorf("TLS config has RootCAs=%v and %d certificates, want a pool and 1", cfg.RootCAs != nil, len(cfg.Certificates))
+	}
+}
+
+func TestSASLTurnsTLSOn(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("SITESTAT_KAFKA_SASL_MECHANISM", "scram-sha-512")
+	t.Setenv("SITESTAT_KAFKA_SASL_USERNAME", "u")
+	t.Setenv("SITESTAT_KAFKA_SASL_PASSWORD", "p")
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.KafkaSASLMechanism != "SCRAM-SHA-512" {
+		t.Errorf("mechanism = %q, want it upper-cased", c.KafkaSASLMechanism)
+	}
+	if cfg, err := c.KafkaTLS(); err != nil || cfg == nil {
+		t.Errorf("KafkaTLS() = %v, %v; want TLS on with SASL", cfg, err)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b strings.Builder
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	vars := Variables()
+	if len(vars) < 20 {
+		t.Fatalf("Variables() = %d names, want every setting", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.HasPrefix(v, "SITESTAT_") {
+			t.Errorf("variable %s lacks the SITESTAT_ prefix", v)
+		}
+		if !strings.Contains(b.String(), v) {
+			t.Errorf("Usage does not list %s", v)
+		}
+	}
+	if !strings.Contains(b.String(), "website-status") {
+		t.Error("Usage does not show defaults")
+	}
+}
