@@ -40,20 +40,20 @@ type Config struct {
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 
-	Probe              string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
-	CheckTimeout       time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
-	CheckMaxRedirects  int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error"`
-	CheckMaxBody       int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex"`
-	CheckSkipStatus    []int         `envconfig:"CHECK_SKIP_STATUS" desc:"HTTP status codes whose results are not produced, comma separated (e.g. 404)"`
-	CheckConcurrency   int           `envconfig:"CHECK_CONCURRENCY" default:"512" desc:"checks in flight at once, at most"`
-	CheckRefresh       time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
-	CheckBuffer        int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
-	SyncBatch          int           `envconfig:"SYNC_BATCH" default:"5000" desc:"rows written per PostgreSQL transaction, at most"`
-	SyncFlush          time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
-	SyncGroup          string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
-	SyncMaxMessage     int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
-	MetricsAddr        string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
-	ShutdownTimeout    time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
+	Probe             string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
+	CheckTimeout      time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
+	CheckMaxRedirects int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error"`
+	CheckMaxBody      int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex"`
+	CheckSkipStatus   []int         `envconfig:"CHECK_SKIP_STATUS" desc:"HTTP status codes whose results are not produced, comma separated (e.g. 404)"`
+	CheckConcurrency  int           `envconfig:"CHECK_CONCURRENCY" default:"512" desc:"checks in flight at once, at most"`
+	CheckRefresh      time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
+	CheckBuffer       int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
+	SyncBatch         int           `envconfig:"SYNC_BATCH" default:"5000" desc:"rows written per PostgreSQL transaction, at most"`
+	SyncFlush         time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
+	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
+	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
+	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
+	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
 
 // Error is a configuration error: it names the variable at fault. Its text
