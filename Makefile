@@ -1,0 +1,42 @@
+# sitestat — make targets. `make test` is the test command CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO ?= go
+BIN := bin/sitestat
+SERVICES := scripts/services
+
+.PHONY: all build test test-unit test-serial vet services-up services-down demo bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags serial ./...
+
+# test: start the real services, then vet, the race-enabled suite (integration
+# tests included) and, as a separate serial step, the tests that restart
+# shared services or kill processes.
+test: services-up
+	eval "$$($(SERVICES) env test)"; \
+	$(MAKE) --no-print-directory vet && \
+	$(GO) test -race -count=1 -timeout 15m ./... && \
+	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' ./...
+
+services-up:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+demo:
+	scripts/demo
+
+bench:
+	scripts/bench all
+
+clean:
+	rm -rf bin
