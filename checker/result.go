@@ -144,6 +144,10 @@ type wire struct {
 func Decode(key, value []byte) (Result, error) {
 	var w wire
 	if err := json.Unmarshal(value, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Result{}, fmt.Errorf("%w: field %q has the wrong type (%s, want %s)", ErrBadMessage, te.Field, te.Value, te.Type)
+		}
 		return Result{}, fmt.Errorf("%w: invalid JSON: %v", ErrBadMessage, err)
 	}
 	switch {
