@@ -1,0 +1,645 @@
+package checker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Defaults used for the zero fields of ProbeOptions.
+const (
+	DefaultTimeout      = 10 * time.Second // per check, before min(Timeout, Site.Interval)
+	DefaultMaxRedirects = 10               // redirects followed before ReasonRedirectError
+	DefaultMaxBody      = 1 << 20          // bytes of body read (and matched against up_regex)
+	DefaultUserAgent    = "sitestat"       // User-Agent header when none is given
+)
+
+// maxErrorLen bounds Result.Error: it is a short human text, not a dump.
+const maxErrorLen = 240
+
+// ProbeOptions say how websites are checked. The zero value is usable: every
+// zero field takes its default.
+type ProbeOptions struct {
+	// Timeout bounds one check (DefaultTimeout when 0). A check of a site
+	// runs at most min(Timeout, Site.Interval).
+	Timeout time.Duration
+	// MaxRedirects is how many redirects a check follows (DefaultMaxRedirects
+	// when 0). One more is ReasonRedirectError. Negative follows none: the 3xx
+	// is then the final status (ReasonHTTPStatus).
+	MaxRedirects int
+	// MaxBody is how many bytes of the body are read and matched against the
+	// regex (DefaultMaxBody when 0). Stopping at the limit is not an error.
+	MaxBody int64
+	// UserAgent is the User-Agent header, e.g. "sitestat/1.2.0"
+	// (DefaultUserAgent when empty).
+	UserAgent string
+	// Probe names the host running the checks, copied into Result.Probe
+	// (the host name when empty).
+	Probe string
+	// RootCAs verifies https servers; nil means the system roots.
+	RootCAs *x509.CertPool
+}
+
+func (o ProbeOptions) withDefaults() ProbeOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxRedirects == 0 {
+		o.MaxRedirects = DefaultMaxRedirects
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.Probe == "" {
+		o.Probe, _ = os.Hostname()
+	}
+	return o
+}
+
+// Target is a Site compiled for checking: its URL parsed and its regex
+// compiled once, so that each check does neither. An invalid site still makes
+// a Target; every check of it is a Result with ReasonInvalidConfig. A Target
+// is immutable and safe for concurrent use.
+type Target struct {
+	site     Site
+	url      *url.URL
+	urlText  string // url.String(), the FinalURL of a check without redirects
+	re       *regexp.Regexp
+	err      error
+	errShort string
+}
+
+// NewTarget compiles site. It never fails: Err reports an invalid URL
+// (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax)
+// or a non-positive interval.
+func NewTarget(site Site) *Target {
+	t := &Target{site: site}
+	var errs []error
+	u, err := url.Parse(site.URL)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		errs = append(errs, fmt.Errorf("invalid url: %w", err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		errs = append(errs, fmt.Errorf("invalid url: scheme %q is not http or https", u.Scheme))
+	case u.Hostname() == "":
+		errs = append(errs, errors.New("invalid url: no host"))
+	case !validPort(u.Port()):
+		errs = append(errs, fmt.Errorf("invalid url: port %q out of range", u.Port()))
+	default:
+		t.url = u
+		t.urlText = u.String()
+	}
+	if site.Regex != "" {
+		re, err := regexp.Compile(site.Regex)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invalid up_regex: %w", err))
+		}
+		t.re = re
+	}
+	if site.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("invalid check interval %s: must be positive", site.Interval))
+	}
+	if len(errs) > 0 {
+		t.err = errors.Join(errs...)
+		t.errShort = shorten(errs[0].Error())
+		t.url, t.re = nil, nil
+	}
+	return t
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n <= 65535
+}
+
+// Site returns the site the Target was made from.
+func (t *Target) Site() Site { return t.site }
+
+// Err returns why the site is invalid, or nil when it can be checked.
+func (t *Target) Err() error { return t.err }
+
+// Prober checks Targets. It holds one HTTP transport shared by all checks,
+// with keep-alives off so every check opens a fresh connection and the
+// timings of two checks compare. A Prober is safe for concurrent use; make
+// one and reuse it.
+type Prober struct {
+	opts      ProbeOptions
+	transport *http.Transport
+	client    *http.Client
+	header    http.Header // read-only, shared by every request
+	bufs      sync.Pool   // *[]byte bodies kept for the regex
+	dialer    net.Dialer
+}
+
+// NewProber returns a Prober with opts (zero fields take their defaults).
+func NewProber(opts ProbeOptions) *Prober {
+	opts = opts.withDefaults()
+	p := &Prober{
+		opts:   opts,
+		header: http.Header{"User-Agent": {opts.UserAgent}},
+		// Bound background work the transport detaches from an abandoned
+		// request (see dialContext); the check's own deadline normally wins.
+		dialer: net.Dialer{Timeout: opts.Timeout, KeepAlive: -1},
+	}
+	p.transport = &http.Transport{
+		Proxy:                  nil, // checks always go direct, whatever the environment says
+		DialContext:            p.dialContext,
+		TLSClientConfig:        &tls.Config{RootCAs: opts.RootCAs},
+		TLSHandshakeTimeout:    opts.Timeout,
+		DisableKeepAlives:      true,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	p.client = &http.Client{Transport: p.transport, CheckRedirect: p.checkRedirect}
+	return p
+}
+
+// Options returns the options p uses, defaults filled in.
+func (p *Prober) Options() ProbeOptions { return p.opts }
+
+// Close releases the Prober's idle resources. Checks in flight are not
+// interrupted.
+func (p *Prober) Close() { p.transport.CloseIdleConnections() }
+
+// Probe checks site once with a Prober made for the call. It is for one-off
+// checks; repeated checks should share a Prober and a Target per site.
+func Probe(ctx context.Context, site Site, opts ProbeOptions) Result {
+	p := NewProber(opts)
+	defer p.Close()
+	return p.Probe(ctx, NewTarget(site))
+}
+
+// stateKey is the context key of a check's *probeState.
+type stateKey struct{}
+
+// dialContext dials with the check's own context. The transport dials with a
+// context detached from the request's cancellation (so that a late
+// connection can serve another request); with keep-alives off nothing can
+// reuse it, so the dial is given the check's deadline back.
+func (p *Prober) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if st, ok := ctx.Value(stateKey{}).(*probeState); ok {
+		ctx = st.ctx
+	}
+	return p.dialer.DialContext(ctx, network, addr)
+}
+
+var (
+	errTooManyRedirects = errors.New("too many redirects")
+	errRedirectLoop     = errors.New("redirect loop")
+	errBadRedirect      = errors.New("bad redirect")
+)
+
+func (p *Prober) checkRedirect(req *http.Request, via []*http.Request) error {
+	if p.opts.MaxRedirects < 0 {
+		return http.ErrUseLastResponse
+	}
+	if len(via) > p.opts.MaxRedirects {
+		return fmt.Errorf("%w: more than %d", errTooManyRedirects, p.opts.MaxRedirects)
+	}
+	if s := req.URL.Scheme; s != "http" && s != "https" {
+		return fmt.Errorf("%w: scheme %q is not http or https", errBadRedirect, s)
+	}
+	next := req.URL.String()
+	for _, v := range via {
+		if v.URL.String() == next {
+			return fmt.Errorf("%w: back to %s", errRedirectLoop, next)
+		}
+	}
+	if st, ok := req.Context().Value(stateKey{}).(*probeState); ok {
+		st.mu.Lock()
+		st.redirects++
+		st.lastURL = req.URL
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// Probe checks t once and returns the Result. It never fails: whatever
+// happens to the site is in the Result. ctx bounds the check besides the
+// timeout; a cancelled ctx gives ReasonProbeError.
+func (p *Prober) Probe(ctx context.Context, t *Target) Result {
+	start := time.Now()
+	r := Result{
+		V:         Version,
+		CheckID:   newUUID(),
+		WebsiteID: t.site.ID,
+		URL:       t.site.URL,
+		CheckedAt: start.UTC(),
+		Probe:     p.opts.Probe,
+	}
+	if t.err != nil {
+		r.Reason, r.Error = ReasonInvalidConfig, t.errShort
+		return r
+	}
+
+	timeout := p.opts.Timeout
+	if iv := t.site.Interval; iv > 0 && iv < timeout {
+		timeout = iv
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st := &probeState{phase: "connect"}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	ctx = httptrace.WithClientTrace(ctx, st.trace())
+	st.ctx = ctx
+
+	u := *t.url
+	req := (&http.Request{
+		Method:     http.MethodGet,
+		URL:        &u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     p.header,
+	}).WithContext(ctx)
+
+	resp, err := p.client.Do(req)
+	if resp != nil {
+		code := resp.StatusCode
+		r.StatusCode = &code
+		if resp.Request != nil && resp.Request.URL != &u {
+			r.FinalURL = resp.Request.URL.String()
+		} else {
+			r.FinalURL = t.urlText
+		}
+		if cs := resp.TLS; cs != nil {
+			r.TLSVersion = tls.VersionName(cs.Version)
+			if len(cs.PeerCertificates) > 0 {
+				na := cs.PeerCertificates[0].NotAfter.UTC()
+				r.CertNotAfter = &na
+			}
+		}
+	}
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close() // already closed by the client; harmless
+		}
+		end := time.Now()
+		st.finish(end, &r)
+		r.ResponseTimeMs = ms(end.Sub(start))
+		r.Reason, r.Error = p.classify(ctx, err, st, timeout)
+		if r.FinalURL == "" {
+			r.FinalURL = t.urlText
+			st.mu.Lock()
+			if st.lastURL != nil {
+				r.FinalURL = st.lastURL.String()
+			}
+			st.mu.Unlock()
+		}
+		if r.CertNotAfter == nil {
+			var cve *tls.CertificateVerificationError
+			if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+				na := cve.UnverifiedCertificates[0].NotAfter.UTC()
+				r.CertNotAfter = &na
+			}
+		}
+		return r
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The earliest phase wins: the body and the regex do not matter.
+		// Closing without draining is fine, the connection is not reused.
+		resp.Body.Close()
+		end := time.Now()
+		st.finish(end, &r)
+		r.ResponseTimeMs = ms(end.Sub(start))
+		r.Reason, r.Error = ReasonHTTPStatus, shorten("HTTP "+resp.Status)
+		return r
+	}
+
+	var bp *[]byte
+	var n int64
+	if t.re != nil {
+		bp = p.getBuf()
+		n, err = readBody(resp.Body, p.opts.MaxBody, bp)
+	} else {
+		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, p.opts.MaxBody))
+	}
+	resp.Body.Close()
+	end := time.Now()
+	st.finish(end, &r)
+	r.ResponseTimeMs = ms(end.Sub(start))
+	r.BodyBytes = n
+	switch {
+	case err != nil && isTimeout(ctx, err):
+		r.Reason, r.Error = p.classify(ctx, err, st, timeout)
+	case err != nil && ctx.Err() != nil:
+		r.Reason, r.Error = ReasonProbeError, "check cancelled"
+	case err != nil:
+		r.Reason, r.Error = ReasonBodyReadError, shorten("read body: "+err.Error())
+	case t.re != nil:
+		matched := t.re.Match((*bp)[:n])
+		r.RegexMatched = &matched
+		if matched {
+			r.Reason, r.Up = ReasonOK, true
+		} else {
+			r.Reason = ReasonRegexMismatch
+			r.Error = shorten(fmt.Sprintf("up_regex %q not found in the first %d bytes of the body", t.site.Regex, n))
+		}
+	default:
+		r.Reason, r.Up = ReasonOK, true
+	}
+	if bp != nil {
+		p.putBuf(bp)
+	}
+	return r
+}
+
+// initialBuf is the starting size of a pooled body buffer; it grows up to
+// MaxBody only for sites whose pages are that big.
+const initialBuf = 32 << 10
+
+func (p *Prober) getBuf() *[]byte {
+	if bp, ok := p.bufs.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, min(initialBuf, p.opts.MaxBody))
+	return &b
+}
+
+func (p *Prober) putBuf(bp *[]byte) {
+	*bp = (*bp)[:0]
+	p.bufs.Put(bp)
+}
+
+// readBody reads at most limit bytes of body into *bp, growing it as needed
+// (never past limit), and returns how many bytes it read. Reaching the limit
+// is not an error; io.EOF is not an error.
+func readBody(body io.Reader, limit int64, bp *[]byte) (int64, error) {
+	b := (*bp)[:0]
+	defer func() { *bp = b }()
+	for int64(len(b)) < limit {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(max(2*cap(b), initialBuf), int(limit)))
+			copy(nb, b)
+			b = nb
+		}
+		room := b[len(b):cap(b)]
+		if rest := limit - int64(len(b)); int64(len(room)) > rest {
+			room = room[:rest]
+		}
+		n, err := body.Read(room)
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return int64(len(b)), nil
+		}
+		if err != nil {
+			return int64(len(b)), err
+		}
+	}
+	return int64(len(b)), nil
+}
+
+// isTimeout reports whether err comes from a deadline: the check's own, a
+// network timeout, or ctx's.
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// classify maps the error of a check to its Reason and a short text.
+func (p *Prober) classify(ctx context.Context, err error, st *probeState, timeout time.Duration) (Reason, string) {
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	st.mu.Lock()
+	phase, tlsErr := st.phase, st.tlsErr
+	st.mu.Unlock()
+
+	var dnsErr *net.DNSError
+	var rhe tls.RecordHeaderError
+	var cve *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, errTooManyRedirects), errors.Is(err, errRedirectLoop), errors.Is(err, errBadRedirect):
+		return ReasonRedirectError, shorten(inner.Error())
+	case isTimeout(ctx, err):
+		return ReasonTimeout, fmt.Sprintf("timeout after %s during %s", timeout, phase)
+	case errors.Is(err, context.Canceled):
+		return ReasonProbeError, "check cancelled"
+	case errors.As(err, &dnsErr):
+		return ReasonDNSError, shorten(dnsErr.Error())
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ReasonConnectionRefused, shorten(inner.Error())
+	case tlsErr != nil, errors.As(err, &rhe), errors.As(err, &cve), errors.As(err, &alert),
+		errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		return ReasonTLSError, shorten(inner.Error())
+	default:
+		return ReasonConnectionError, shorten(inner.Error())
+	}
+}
+
+// probeState follows one check through net/http/httptrace. Hooks can run on
+// transport goroutines, even after the check returned (a detached dial), so
+// every field is behind mu and hooks do nothing once the check finished.
+type probeState struct {
+	ctx context.Context // the check's context, deadline and trace included
+
+	mu        sync.Mutex
+	done      bool
+	phase     string // where the check is: dns, connect, tls, ttfb, transfer
+	redirects int
+	lastURL   *url.URL
+	tlsErr    error
+
+	dnsStart, connStart, tlsStart, ttfbStart, firstByte time.Time
+	connPending                                         int
+	phases                                              Phases
+}
+
+func (st *probeState) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GetConn: func(string) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			// A new request of a redirect chain: the previous response ends here.
+			if !st.firstByte.IsZero() {
+				st.phases.TransferMs += ms(time.Since(st.firstByte))
+				st.firstByte = time.Time{}
+			}
+			st.phase = "connect"
+		},
+		DNSStart: func(httptrace.DNSStartInfo) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			st.dnsStart, st.phase = time.Now(), "dns"
+		},
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done || st.dnsStart.IsZero() {
+				return
+			}
+			st.phases.DNSMs += ms(time.Since(st.dnsStart))
+			st.dnsStart = time.Time{}
+		},
+		ConnectStart: func(string, string) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			if st.connStart.IsZero() {
+				st.connStart = time.Now()
+			}
+			st.connPending++
+			st.phase = "connect"
+		},
+		ConnectDone: func(_, _ string, err error) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done || st.connStart.IsZero() {
+				return
+			}
+			// With several addresses tried in parallel, the phase ends at
+			// the first success or when every attempt failed.
+			st.connPending--
+			if err == nil || st.connPending <= 0 {
+				st.phases.ConnectMs += ms(time.Since(st.connStart))
+				st.connStart, st.connPending = time.Time{}, 0
+			}
+		},
+		TLSHandshakeStart: func() {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			st.tlsStart, st.phase = time.Now(), "tls"
+		},
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done || st.tlsStart.IsZero() {
+				return
+			}
+			st.phases.TLSMs += ms(time.Since(st.tlsStart))
+			st.tlsStart = time.Time{}
+			if err != nil {
+				st.tlsErr = err
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			// ttfb counts from the connection in hand: the request write
+			// (tiny) is in it too, so that the phases add up.
+			st.phase = "ttfb"
+			st.ttfbStart = time.Now()
+		},
+		GotFirstResponseByte: func() {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.done {
+				return
+			}
+			now := time.Now()
+			if !st.ttfbStart.IsZero() {
+				st.phases.TTFBMs += ms(now.Sub(st.ttfbStart))
+				st.ttfbStart = time.Time{}
+			}
+			st.firstByte, st.phase = now, "transfer"
+		},
+	}
+}
+
+// finish closes the phases still open at end (the one a timeout cut short,
+// or the transfer), copies the phases and redirects into r, and makes later
+// hooks no-ops.
+func (st *probeState) finish(end time.Time, r *Result) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.done = true
+	if !st.dnsStart.IsZero() {
+		st.phases.DNSMs += ms(end.Sub(st.dnsStart))
+	}
+	if !st.connStart.IsZero() {
+		st.phases.ConnectMs += ms(end.Sub(st.connStart))
+	}
+	if !st.tlsStart.IsZero() {
+		st.phases.TLSMs += ms(end.Sub(st.tlsStart))
+	}
+	if !st.ttfbStart.IsZero() {
+		st.phases.TTFBMs += ms(end.Sub(st.ttfbStart))
+	}
+	if !st.firstByte.IsZero() {
+		st.phases.TransferMs += ms(end.Sub(st.firstByte))
+	}
+	r.PhasesMs = st.phases
+	r.Redirects = st.redirects
+}
+
+// ms converts d to milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// shorten bounds an error text to maxErrorLen bytes (on a rune boundary).
+func shorten(s string) string {
+	if len(s) <= maxErrorLen {
+		return s
+	}
+	i := maxErrorLen
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// newUUID returns a random (version 4) UUID in canonical text form.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexd = "0123456789abcdef"
+	var s [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hexd[c>>4], hexd[c&0x0f]
+		j += 2
+	}
+	return string(s[:])
+}

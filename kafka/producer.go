@@ -1,0 +1,665 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/sitestat/sitestat/checker"
+)
+
+// Defaults of ProducerOptions.
+const (
+	DefaultProducerBuffer = 100000
+	DefaultLinger         = 20 * time.Millisecond
+	DefaultFlushTimeout   = 30 * time.Second
+)
+
+// Tuning of the Producer's own re-send loop (sarama's short retries come first).
+const (
+	resendBackoffMin = 250 * time.Millisecond
+	resendBackoffMax = 5 * time.Second
+	// recreateAfter is how long produce requests may keep failing, with no
+	// success at all, before the sarama producer is replaced by a fresh one.
+	recreateAfter = 60 * time.Second
+	// logEvery limits the warnings about failures and drops.
+	logEvery = 10 * time.Second
+)
+
+// ProducerOptions configures a Producer.
+type ProducerOptions struct {
+	// Topic receives the results. Required; it must exist.
+	Topic string
+	// Buffer is the most results the Producer holds that the broker has not
+	// acknowledged yet (waiting to be sent, in flight, or kept for re-send
+	// after a failure); past it the oldest waiting results are dropped.
+	// 0 means DefaultProducerBuffer.
+	Buffer int
+	// Compression is the codec: "zstd" (the default when empty), "lz4",
+	// "snappy", "gzip" or "none".
+	Compression string
+	// Linger is how long sarama gathers messages into one batch before
+	// sending it. 0 means DefaultLinger.
+	Linger time.Duration
+	// FlushTimeout bounds Flush and Close when their context has no deadline.
+	// 0 means DefaultFlushTimeout.
+	FlushTimeout time.Duration
+}
+
+// ProducerStats counts what a Producer did since it was created.
+type ProducerStats struct {
+	// Published is how many results Publish accepted.
+	Published uint64
+	// Acked is how many the broker acknowledged (a re-sent result may be acknowledged twice).
+	Acked uint64
+	// Failed is how many sends sarama gave up on; each was kept for re-send.
+	Failed uint64
+	// Dropped is how many results were given up on: the buffer was full, the
+	// result could not be encoded, the broker rejected it for good, or the
+	// Producer was closed.
+	Dropped uint64
+	// Pending is how many results are held now: waiting or in flight.
+	Pending int
+	// Recreated is how many times the sarama producer was replaced.
+	Recreated uint64
+}
+
+// item is one result on its way to the broker.
+type item struct {
+	key, value []byte
+}
+
+// Producer publishes check results to a topic without ever blocking the
+// checker for long. It wraps an idempotent, compressed sarama AsyncProducer
+// (acks from all in-sync replicas, key = website id, hash partitioner) and
+// adds what the idempotent producer does not cover: a result sarama gives up
+// on (the broker is down for longer than sarama's own retries) is kept and
+// sent again, with backoff, until the broker takes it, and at most Buffer
+// results are held. A re-sent result may be stored twice, which is harmless:
+// sync stores each check_id once. A Producer is safe for concurrent use.
+type Producer struct {
+	opts   Options
+	popts  ProducerOptions
+	logger *slog.Logger
+	newGen func() (*generation, error)
+
+	wake       chan struct{} // capacity 1: the feeder may have work
+	stop       chan struct{} // closed by Close: the feeder returns
+	feederDone chan struct{}
+	readers    sync.WaitGroup
+	closeOnce  sync.Once
+
+	mu           sync.Mutex
+	queue        deque[*item] // oldest first; waiting to be handed to sarama
+	inFlight     int          // handed to sarama, outcome not known yet
+	gen          *generation  // current sarama producer; only the feeder replaces it
+	recreate     bool         // the feeder should replace gen
+	backoff      time.Duration
+	retryAt      time.Time // nothing is sent before this, after a failure
+	failingSince time.Time // first failure since the last success; zero when healthy
+	lastErr      error
+	closed       bool
+	idle         chan struct{} // made by a waiting Flush, closed when nothing is held
+	stats        ProducerStats
+	droppedSeen  uint64 // stats.Dropped at the last Flush
+	unloggedDrop uint64
+	lastDropLog  time.Time
+	lastErrLog   time.Time
+}
+
+// generation is one sarama producer and the client it owns (nil in tests).
+type generation struct {
+	client sarama.Client
+	ap     sarama.AsyncProducer
+}
+
+// NewProducer connects to the cluster, checks that popts.Topic exists and
+// returns a Producer. logger receives warnings about failures and drops.
+func NewProducer(opts Options, popts ProducerOptions, logger *slog.Logger) (*Producer, error) {
+	popts, codec, err := popts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := newProducerConfig(opts, codec, popts.Linger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Producer.Return.Successes = true
+	newGen := func() (*generation, error) {
+		client, err := sarama.NewClient(opts.brokers(), cfg)
+		if err != nil {
+			return nil, opts.wrap("connect producer", err)
+		}
+		if err := waitForTopic(client, popts.Topic, topicWait); err != nil {
+			_ = client.Close()
+			return nil, opts.wrap("", err)
+		}
+		ap, err := sarama.NewAsyncProducerFromClient(client)
+		if err != nil {
+			_ = client.Close()
+			return nil, opts.wrap("create producer", err)
+		}
+		return &generation{client: client, ap: ap}, nil
+	}
+	return startProducer(opts, popts, logger, newGen)
+}
+
+// topicWait is how long NewProducer waits for its topic to show up in the
+// cluster metadata (a topic just created takes a moment to reach every broker).
+const topicWait = 5 * time.Second
+
+// waitForTopic returns nil once topic is in client's metadata, or an error
+// saying it does not exist after wait.
+func waitForTopic(client sarama.Client, topic string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		topics, err := client.Topics()
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		if slices.Contains(topics, topic) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kafka: topic %q does not exist: create it first (automatic topic creation is off here)", topic)
+		}
+		time.Sleep(250 * time.Millisecond)
+		if err := client.RefreshMetadata(); err != nil {
+			return fmt.Errorf("refresh metadata: %w", err)
+		}
+	}
+}
+
+// withDefaults fills in the defaults of o and checks it.
+func (o ProducerOptions) withDefaults() (ProducerOptions, sarama.CompressionCodec, error) {
+	if o.Topic == "" {
+		return o, 0, errors.New("kafka: producer: no topic given")
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = DefaultProducerBuffer
+	}
+	if o.Linger <= 0 {
+		o.Linger = DefaultLinger
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = DefaultFlushTimeout
+	}
+	codec, err := compressionCodec(o.Compression)
+	return o, codec, err
+}
+
+// startProducer makes the first sarama producer with newGen and starts the
+// Producer's goroutines. popts has its defaults.
+func startProducer(opts Options, popts ProducerOptions, logger *slog.Logger, newGen func() (*generation, error)) (*Producer, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Producer{
+		opts:       opts,
+		popts:      popts,
+		logger:     logger.With("topic", popts.Topic),
+		newGen:     newGen,
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		feederDone: make(chan struct{}),
+	}
+	g, err := newGen()
+	if err != nil {
+		return nil, err
+	}
+	p.gen = g
+	p.startReaders(g)
+	go p.feed()
+	return p, nil
+}
+
+// newProducerConfig is the configuration of the idempotent producers.
+func newProducerConfig(opts Options, codec sarama.CompressionCodec, linger time.Duration) (*sarama.Config, error) {
+	cfg, err := NewConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Retry.Max = 6
+	cfg.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+		return min(100*time.Millisecond<<retries, 2*time.Second)
+	}
+	cfg.Producer.Compression = codec
+	cfg.Producer.Partitioner = sarama.NewHashPartitioner
+	cfg.Producer.Flush.Frequency = linger
+	cfg.Producer.Return.Errors = true
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka: invalid producer configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// compressionCodec maps ProducerOptions.Compression to sarama's codec.
+func compressionCodec(name string) (sarama.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "zstd":
+		return sarama.CompressionZSTD, nil
+	case "lz4":
+		return sarama.CompressionLZ4, nil
+	case "snappy":
+		return sarama.CompressionSnappy, nil
+	case "gzip":
+		return sarama.CompressionGZIP, nil
+	case "none":
+		return sarama.CompressionNone, nil
+	}
+	return sarama.CompressionNone, fmt.Errorf("kafka: unknown compression %q (want zstd, lz4, snappy, gzip or none)", name)
+}
+
+// Publish queues r for the topic, keyed by its website id, and returns at
+// once. The outcome shows in Stats, in the log, and in what Flush returns.
+func (p *Producer) Publish(ctx context.Context, r checker.Result) {
+	_ = ctx // Publish never waits; ctx is for symmetry with other sinks.
+	value, err := r.Encode()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.stats.Dropped++
+		p.logger.Error("cannot encode result; dropped", "site_id", r.WebsiteID, "err", err)
+		return
+	}
+	if p.closed {
+		p.stats.Dropped++
+		p.noteDropLocked(1, "producer closed")
+		return
+	}
+	p.stats.Published++
+	p.queue.pushBack(&item{key: r.Key(), value: value})
+	p.trimLocked()
+	p.wakeFeeder()
+}
+
+// wakeFeeder tells the feeder to look at the queue again.
+func (p *Producer) wakeFeeder() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// trimLocked drops the oldest waiting results while more than Buffer are held.
+func (p *Producer) trimLocked() {
+	n := 0
+	for p.queue.len() > 0 && p.queue.len()+p.inFlight > p.popts.Buffer {
+		p.queue.popFront()
+		n++
+	}
+	if n > 0 {
+		p.stats.Dropped += uint64(n)
+		p.noteDropLocked(n, "buffer full")
+	}
+}
+
+// noteDropLocked logs drops, at most one warning per logEvery.
+func (p *Producer) noteDropLocked(n int, why string) {
+	p.unloggedDrop += uint64(n)
+	if now := time.Now(); now.Sub(p.lastDropLog) >= logEvery {
+		p.logger.Warn("kafka producer dropped results", "reason", why, "dropped", p.unloggedDrop,
+			"dropped_total", p.stats.Dropped, "buffer", p.popts.Buffer, "last_err", p.explainLast())
+		p.unloggedDrop = 0
+		p.lastDropLog = now
+	}
+}
+
+func (p *Producer) explainLast() string {
+	if p.lastErr == nil {
+		return ""
+	}
+	return p.opts.Explain(p.lastErr)
+}
+
+// feed hands waiting results to the current sarama producer, oldest first,
+// respecting the re-send backoff, and replaces the sarama producer when asked.
+// It is the only goroutine that writes to a sarama producer's Input or closes
+// one before Close, so a replaced producer is never written to after AsyncClose.
+func (p *Producer) feed() {
+	defer close(p.feederDone)
+	defer func() {
+		// The feeder owns the last write to Input, so it closes the producer.
+		p.mu.Lock()
+		g := p.gen
+		p.mu.Unlock()
+		g.ap.AsyncClose()
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		default:
+		}
+		p.mu.Lock()
+		if p.recreate {
+			p.recreate = false
+			p.mu.Unlock()
+			p.replace()
+			continue
+		}
+		now := time.Now()
+		if p.queue.len() == 0 || now.Before(p.retryAt) {
+			wait := time.Hour
+			if p.queue.len() > 0 {
+				wait = p.retryAt.Sub(now)
+			}
+			p.mu.Unlock()
+			timer.Reset(wait)
+			select {
+			case <-p.wake:
+			case <-timer.C:
+			case <-p.stop:
+				return
+			}
+			timer.Stop()
+			continue
+		}
+		it := p.queue.popFront()
+		p.inFlight++
+		ap := p.gen.ap
+		p.mu.Unlock()
+
+		msg := &sarama.ProducerMessage{
+			Topic:    p.popts.Topic,
+			Key:      sarama.ByteEncoder(it.key),
+			Value:    sarama.ByteEncoder(it.value),
+			Metadata: it,
+		}
+		select {
+		case ap.Input() <- msg:
+		case <-p.stop:
+			p.mu.Lock()
+			p.inFlight--
+			p.queue.pushFront(it)
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// replace swaps the sarama producer for a new one and closes the old one in
+// the background; its in-flight results come back through its channels and
+// are re-sent. When the new one cannot be made, the old one stays.
+func (p *Producer) replace() {
+	g, err := p.newGen()
+	p.mu.Lock()
+	if err != nil {
+		p.failingSince = time.Now() // try again after another recreateAfter
+		p.mu.Unlock()
+		p.logger.Warn("kafka producer: cannot recreate the sarama producer; keeping the old one", "err", p.opts.Explain(err))
+		return
+	}
+	old := p.gen
+	p.gen = g
+	p.stats.Recreated++
+	p.mu.Unlock()
+	p.startReaders(g)
+	old.ap.AsyncClose()
+	p.logger.Info("kafka producer: replaced the sarama producer after persistent failures")
+}
+
+// startReaders reads both channels of g (sarama deadlocks otherwise) and
+// closes g's client once both are closed.
+func (p *Producer) startReaders(g *generation) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	p.readers.Add(1)
+	go func() {
+		defer wg.Done()
+		for m := range g.ap.Successes() {
+			p.onSuccess(m)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for e := range g.ap.Errors() {
+			p.onError(e)
+		}
+	}()
+	go func() {
+		defer p.readers.Done()
+		wg.Wait()
+		if g.client != nil {
+			_ = g.client.Close()
+		}
+	}()
+}
+
+func (p *Producer) onSuccess(m *sarama.ProducerMessage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight--
+	p.stats.Acked++
+	if !p.failingSince.IsZero() {
+		p.logger.Info("kafka producer recovered", "failing_for", time.Since(p.failingSince).Round(time.Millisecond).String(),
+			"pending", p.queue.len()+p.inFlight)
+		p.failingSince = time.Time{}
+		p.lastErrLog = time.Time{}
+	}
+	p.backoff = 0
+	p.retryAt = time.Time{}
+	p.notifyIdleLocked()
+}
+
+func (p *Producer) onError(e *sarama.ProducerError) {
+	it, _ := e.Msg.Metadata.(*item)
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight--
+	p.stats.Failed++
+	p.lastErr = e.Err
+	if it == nil || permanent(e.Err) {
+		p.stats.Dropped++
+		p.logger.Error("kafka producer: the broker rejected a result for good; dropped", "err", p.opts.Explain(e.Err))
+		p.notifyIdleLocked()
+		return
+	}
+	p.queue.pushFront(it)
+	p.trimLocked()
+	p.wakeFeeder()
+	if p.failingSince.IsZero() {
+		p.failingSince = now
+	}
+	if !now.Before(p.retryAt) { // one backoff step per wave of failures
+		p.backoff = min(max(2*p.backoff, resendBackoffMin), resendBackoffMax)
+		p.retryAt = now.Add(p.backoff)
+	}
+	if fatalForProducer(e.Err) || now.Sub(p.failingSince) > recreateAfter {
+		if !p.recreate {
+			p.recreate = true
+			p.failingSince = now
+			p.wakeFeeder()
+		}
+	}
+	if now.Sub(p.lastErrLog) >= logEvery {
+		p.logger.Warn("kafka producer: send failed; results kept for re-send", "err", p.opts.Explain(e.Err),
+			"pending", p.queue.len()+p.inFlight, "retry_in", p.backoff.String())
+		p.lastErrLog = now
+	}
+	p.notifyIdleLocked()
+}
+
+// permanent reports errors that a re-send cannot fix.
+func permanent(err error) bool {
+	var cfgErr sarama.ConfigurationError
+	var encErr sarama.PacketEncodingError
+	return errors.As(err, &cfgErr) || errors.As(err, &encErr) ||
+		errors.Is(err, sarama.ErrMessageSizeTooLarge) || errors.Is(err, sarama.ErrInvalidMessage)
+}
+
+// fatalForProducer reports errors after which the idempotent producer's
+// identity is in doubt, so a fresh sarama producer (new producer id) is used.
+func fatalForProducer(err error) bool {
+	return errors.Is(err, sarama.ErrOutOfOrderSequenceNumber) || errors.Is(err, sarama.ErrInvalidProducerEpoch) ||
+		errors.Is(err, sarama.ErrUnknownProducerID) || errors.Is(err, sarama.ErrProducerFenced) ||
+		errors.Is(err, sarama.ErrInvalidProducerIDMapping) || errors.Is(err, sarama.ErrClosedClient)
+}
+
+// notifyIdleLocked wakes a waiting Flush when nothing is held any more.
+func (p *Producer) notifyIdleLocked() {
+	if p.idle != nil && p.queue.len() == 0 && p.inFlight == 0 {
+		close(p.idle)
+		p.idle = nil
+	}
+}
+
+// Flush waits until every published result was acknowledged by the broker or
+// given up on, or ctx ends (FlushTimeout bounds a ctx without deadline). It
+// returns nil only when nothing is held and no result was dropped since the
+// previous Flush; otherwise an error saying how many results were not
+// acknowledged or were dropped, and why.
+func (p *Producer) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.popts.FlushTimeout)
+		defer cancel()
+	}
+	p.mu.Lock()
+	for p.queue.len()+p.inFlight > 0 {
+		if p.idle == nil {
+			p.idle = make(chan struct{})
+		}
+		idle := p.idle
+		p.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			p.mu.Lock()
+			pending, last := p.queue.len()+p.inFlight, p.explainLast()
+			p.mu.Unlock()
+			if last != "" {
+				return fmt.Errorf("kafka: flush: %d results not acknowledged (last error: %s): %w", pending, last, ctx.Err())
+			}
+			return fmt.Errorf("kafka: flush: %d results not acknowledged: %w", pending, ctx.Err())
+		}
+		p.mu.Lock()
+	}
+	dropped := p.stats.Dropped - p.droppedSeen
+	p.droppedSeen = p.stats.Dropped
+	last := p.explainLast()
+	p.mu.Unlock()
+	if dropped > 0 {
+		if last != "" {
+			return fmt.Errorf("kafka: flush: %d results were dropped (buffer of %d full, rejected, or published after Close; last error: %s)", dropped, p.popts.Buffer, last)
+		}
+		return fmt.Errorf("kafka: flush: %d results were dropped (buffer of %d full, rejected, or published after Close)", dropped, p.popts.Buffer)
+	}
+	return nil
+}
+
+// Close flushes (see Flush), then closes the sarama producer and its client.
+// Results still held when ctx ends are lost and counted as dropped. Publish
+// after Close drops the result. Closing twice returns nil.
+func (p *Producer) Close(ctx context.Context) error {
+	err := errAlreadyClosed
+	p.closeOnce.Do(func() { err = p.close(ctx) })
+	if errors.Is(err, errAlreadyClosed) {
+		return nil
+	}
+	return err
+}
+
+var errAlreadyClosed = errors.New("already closed")
+
+func (p *Producer) close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.popts.FlushTimeout)
+		defer cancel()
+	}
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	flushErr := p.Flush(ctx)
+
+	close(p.stop) // the feeder returns and closes the sarama producer
+	readersDone := make(chan struct{})
+	go func() {
+		<-p.feederDone
+		p.readers.Wait()
+		close(readersDone)
+	}()
+	var closeErr error
+	select {
+	case <-readersDone:
+	case <-ctx.Done():
+		closeErr = fmt.Errorf("kafka: close producer: %w", ctx.Err())
+	}
+	p.mu.Lock()
+	if lost := p.queue.len(); lost > 0 {
+		p.stats.Dropped += uint64(lost)
+		p.logger.Error("kafka producer closed with results never sent", "lost", lost, "last_err", p.explainLast())
+		p.queue = deque[*item]{}
+		p.notifyIdleLocked()
+	}
+	p.mu.Unlock()
+	return errors.Join(flushErr, closeErr)
+}
+
+// Stats returns the Producer's counters.
+func (p *Producer) Stats() ProducerStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Pending = p.queue.len() + p.inFlight
+	return s
+}
+
+// deque is a double-ended queue on a growable ring buffer.
+type deque[T any] struct {
+	buf  []T
+	head int
+	n    int
+}
+
+func (d *deque[T]) len() int { return d.n }
+
+func (d *deque[T]) grow() {
+	if d.n < len(d.buf) {
+		return
+	}
+	nb := make([]T, max(16, 2*len(d.buf)))
+	for i := 0; i < d.n; i++ {
+		nb[i] = d.buf[(d.head+i)%len(d.buf)]
+	}
+	d.buf, d.head = nb, 0
+}
+
+func (d *deque[T]) pushBack(v T) {
+	d.grow()
+	d.buf[(d.head+d.n)%len(d.buf)] = v
+	d.n++
+}
+
+func (d *deque[T]) pushFront(v T) {
+	d.grow()
+	d.head = (d.head - 1 + len(d.buf)) % len(d.buf)
+	d.buf[d.head] = v
+	d.n++
+}
+
+func (d *deque[T]) popFront() T {
+	var zero T
+	v := d.buf[d.head]
+	d.buf[d.head] = zero
+	d.head = (d.head + 1) % len(d.buf)
+	d.n--
+	if d.n == 0 {
+		d.head = 0
+	}
+	return v
+}

@@ -1,0 +1,138 @@
+package store
+
+// SchemaVersion is the version of schema.sql this build expects; Migrate
+// records it in schema_version.
+const SchemaVersion = 1
+
+// Schema describes the tables, constraints and indexes schema.sql creates, for
+// Migrate to compare with a live database and repair it, and for CheckSchema.
+type Schema struct {
+	// Version is recorded in schema_version.
+	Version int
+	// Tables in creation order (a table comes after those it references).
+	Tables []Table
+	// Constraints in creation order (a primary key before the foreign keys
+	// that reference it).
+	Constraints []Constraint
+	// Indexes that are not backing a constraint.
+	Indexes []Index
+}
+
+// Table is one expected table.
+type Table struct {
+	// Name of the table.
+	Name string
+	// Columns in the order schema.sql declares them.
+	Columns []Column
+}
+
+// Column is one expected column of a table.
+type Column struct {
+	// Name of the column.
+	Name string
+	// Type is the SQL type, as used in ALTER TABLE … TYPE, e.g. "varchar(2048)".
+	Type string
+	// UDT is the type's name in pg_type (information_schema's udt_name),
+	// e.g. "varchar", "int4", "timestamptz"; it is what the check compares.
+	UDT string
+	// Length is the declared length of a varchar, 0 for other types.
+	Length int
+	// NotNull is whether the column is NOT NULL.
+	NotNull bool
+	// Default is the DEFAULT expression, "" for none.
+	Default string
+	// AddType, when set, replaces Type and Default when the column is re-added
+	// (e.g. "serial", which creates its sequence and numbers existing rows).
+	AddType string
+	// Backfill is an SQL expression over the other columns that fills the
+	// column in existing rows when it is re-added, "" when nothing can.
+	Backfill string
+	// BackfillFrom names the column Backfill reads (it must exist as jsonb).
+	BackfillFrom string
+}
+
+// Constraint is one expected named table constraint.
+type Constraint struct {
+	// Table the constraint belongs to.
+	Table string
+	// Name of the constraint, as schema.sql names it.
+	Name string
+	// Kind is the pg_constraint.contype: 'p' primary key, 'u' unique,
+	// 'f' foreign key, 'c' check.
+	Kind byte
+	// Def is the constraint definition as in ALTER TABLE … ADD CONSTRAINT name Def.
+	Def string
+}
+
+// Index is one expected index that is not backing a constraint.
+type Index struct {
+	// Table the index belongs to.
+	Table string
+	// Name of the index.
+	Name string
+	// Create is the CREATE INDEX IF NOT EXISTS statement.
+	Create string
+}
+
+// ExpectedSchema returns the schema that schema.sql creates, version
+// SchemaVersion. The tests check that the two agree.
+func ExpectedSchema() Schema {
+	return Schema{
+		Version: SchemaVersion,
+		Tables: []Table{
+			{Name: "schema_version", Columns: []Column{
+				{Name: "version", Type: "integer", UDT: "int4", NotNull: true},
+				{Name: "applied_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
+			{Name: "websites", Columns: []Column{
+				{Name: "id", Type: "integer", UDT: "int4", NotNull: true, AddType: "serial"},
+				{Name: "url", Type: "varchar(2048)", UDT: "varchar", Length: 2048, NotNull: true},
+				{Name: "check_interval", Type: "integer", UDT: "int4", NotNull: true, Default: "5"},
+				{Name: "up_regex", Type: "text", UDT: "text"},
+				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
+			{Name: "website_status", Columns: []Column{
+				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true,
+					Backfill: "(request_info->>'website_id')::integer", BackfillFrom: "request_info"},
+				{Name: "timestamp_utc", Type: "timestamptz", UDT: "timestamptz", NotNull: true,
+					Backfill: "(request_info->>'checked_at')::timestamptz", BackfillFrom: "request_info"},
+				{Name: "request_info", Type: "jsonb", UDT: "jsonb", NotNull: true},
+				{Name: "check_id", Type: "uuid", UDT: "uuid", NotNull: true,
+					Backfill: "(request_info->>'check_id')::uuid", BackfillFrom: "request_info"},
+				{Name: "up", Type: "boolean", UDT: "bool", NotNull: true,
+					Backfill: "(request_info->>'up')::boolean", BackfillFrom: "request_info"},
+				{Name: "reason", Type: "text", UDT: "text", NotNull: true,
+					Backfill: "request_info->>'reason'", BackfillFrom: "request_info"},
+				{Name: "status_code", Type: "smallint", UDT: "int2",
+					Backfill: "(request_info->>'status_code')::smallint", BackfillFrom: "request_info"},
+				{Name: "response_time_ms", Type: "real", UDT: "float4",
+					Backfill: "(request_info->>'response_time_ms')::real", BackfillFrom: "request_info"},
+			}},
+		},
+		Constraints: []Constraint{
+			{Table: "schema_version", Name: "schema_version_pkey", Kind: 'p', Def: "PRIMARY KEY (version)"},
+			{Table: "websites", Name: "websites_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
+			{Table: "websites", Name: "websites_url_check", Kind: 'c', Def: "CHECK (url ~* '^https?://')"},
+			{Table: "websites", Name: "websites_check_interval_check", Kind: 'c', Def: "CHECK (check_interval BETWEEN 1 AND 86400)"},
+			{Table: "website_status", Name: "website_status_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "website_status", Name: "website_status_check_id_key", Kind: 'u', Def: "UNIQUE (check_id)"},
+		},
+		Indexes: []Index{
+			{Table: "website_status", Name: "website_status_site_time_idx",
+				Create: "CREATE INDEX IF NOT EXISTS website_status_site_time_idx ON website_status " +
+					"(website_id, timestamp_utc DESC) INCLUDE (up, reason, status_code, response_time_ms)"},
+		},
+	}
+}
+
+// table returns the expected table called name, or nil.
+func (s Schema) table(name string) *Table {
+	for i := range s.Tables {
+		if s.Tables[i].Name == name {
+			return &s.Tables[i]
+		}
+	}
+	return nil
+}

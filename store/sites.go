@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/sitestat/sitestat/checker"
+)
+
+// Limits on a website's settings, as the websites table enforces them.
+const (
+	MaxURLLength = 2048  // websites.url is varchar(2048)
+	MinInterval  = 1     // seconds
+	MaxInterval  = 86400 // seconds, one day
+)
+
+// ErrInvalidSite is wrapped by the errors of ValidateSiteInput.
+var ErrInvalidSite = errors.New("invalid site")
+
+// ValidateSiteInput checks a website's settings before they are stored: an
+// http or https URL with a host, at most MaxURLLength bytes, without spaces
+// or control characters; an interval of MinInterval to MaxInterval seconds;
+// a regex ("" for none) that compiles as Go RE2. Errors wrap ErrInvalidSite.
+func ValidateSiteInput(rawURL string, interval int, regex string) error {
+	if err := validateURL(rawURL); err != nil {
+		return err
+	}
+	if interval < MinInterval || interval > MaxInterval {
+		return fmt.Errorf("%w: interval %d s is out of range %d..%d", ErrInvalidSite, interval, MinInterval, MaxInterval)
+	}
+	return validateRegex(regex)
+}
+
+func validateURL(rawURL string) error {
+	if rawURL == "" {
+		return fmt.Errorf("%w: url is empty", ErrInvalidSite)
+	}
+	if len(rawURL) > MaxURLLength {
+		return fmt.Errorf("%w: url is %d bytes long, longer than %d", ErrInvalidSite, len(rawURL), MaxURLLength)
+	}
+	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, rawURL)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("%w: url %q does not parse", ErrInvalidSite, rawURL)
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return fmt.Errorf("%w: url %q: scheme must be http or https", ErrInvalidSite, rawURL)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%w: url %q has no host", ErrInvalidSite, rawURL)
+	}
+	return nil
+}
+
+func validateRegex(regex string) error {
+	if regex == "" {
+		return nil
+	}
+	if _, err := regexp.Compile(regex); err != nil {
+		return fmt.Errorf("%w: regex %q: %v", ErrInvalidSite, regex, err)
+	}
+	return nil
+}
+
+// SiteInput is a website to add.
+type SiteInput struct {
+	// URL to check, http or https.
+	URL string
+	// Interval between checks in seconds; 0 means the table's default, 5.
+	Interval int
+	// Regex the body must match, "" for none.
+	Regex string
+}
+
+// SiteUpdate changes some settings of a website; nil fields stay as they are.
+type SiteUpdate struct {
+	// URL is the new URL.
+	URL *string
+	// Interval is the new interval between checks, in seconds.
+	Interval *int
+	// Regex is the new regex the body must match.
+	Regex *string
+	// ClearRegex removes the regex (Regex must then be nil).
+	ClearRegex bool
+}
+
+// DB is the checker's source of sites.
+var _ checker.SiteSource = (*DB)(nil)
+
+const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
+
+func scanSite(s interface{ Scan(...any) error }) (checker.Site, error) {
+	var site checker.Site
+	var interval int64
+	if err := s.Scan(&site.ID, &site.URL, &interval, &site.Regex); err != nil {
+		return site, err
+	}
+	site.Interval = time.Duration(interval) * time.Second
+	return site, nil
+}
+
+// Sites returns every website, by id. It is the checker's source of sites.
+func (db *DB) Sites(ctx context.Context) ([]checker.Site, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT "+siteColumns+" FROM websites ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	defer rows.Close()
+	var sites []checker.Site
+	for rows.Next() {
+		site, err := scanSite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sites: %w", err)
+		}
+		sites = append(sites, site)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	return sites, nil
+}
+
+// GetSite returns the website with the id; the error wraps ErrNotFound when
+// there is none.
+func (db *DB) GetSite(ctx context.Context, id int64) (checker.Site, error) {
+	site, err := scanSite(db.db.QueryRowContext(ctx, "SELECT "+siteColumns+" FROM websites WHERE id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return site, fmt.Errorf("get site: website %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return site, fmt.Errorf("get site %d: %w", id, err)
+	}
+	return site, nil
+}
+
+// AddSite validates and stores a website and returns its id.
+func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
+	if in.Interval == 0 {
+		in.Interval = 5
+	}
+	if err := ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
+		return 0, fmt.Errorf("add site: %w", err)
+	}
+	var id int64
+	err := db.db.QueryRowContext(ctx,
+		"INSERT INTO websites (url, check_interval, up_regex) VALUES ($1, $2, NULLIF($3, '')) RETURNING id",
+		in.URL, in.Interval, in.Regex).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("add site: %w", err)
+	}
+	return id, nil
+}
+
+// UpdateSite validates and applies the changes to the website with the id;
+// the error wraps ErrNotFound when there is none.
+func (db *DB) UpdateSite(ctx context.Context, id int64, u SiteUpdate) error {
+	if u.ClearRegex && u.Regex != nil {
+		return fmt.Errorf("update site %d: %w: both a regex and clearing it", id, ErrInvalidSite)
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	site, err := scanSite(tx.QueryRowContext(ctx, "SELECT "+siteColumns+" FROM websites WHERE id = $1 FOR UPDATE", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("update site: website %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
+	interval := int(site.Interval / time.Second)
+	if u.URL != nil {
+		site.URL = *u.URL
+	}
+	if u.Interval != nil {
+		interval = *u.Interval
+	}
+	if u.Regex != nil {
+		site.Regex = *u.Regex
+	}
+	if u.ClearRegex {
+		site.Regex = ""
+	}
+	if err := ValidateSiteInput(site.URL, interval, site.Regex); err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		"UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), updated_at = now() WHERE id = $1",
+		id, site.URL, interval, site.Regex); err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveSites deletes the websites with the ids, and their results with them
+// (ON DELETE CASCADE). It removes all or none: when an id does not exist the
+// error wraps ErrNotFound and names the missing ids.
+func (db *DB) RemoveSites(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("remove sites: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, "DELETE FROM websites WHERE id = ANY($1::bigint[]) RETURNING id", pq.Array(ids))
+	if err != nil {
+		return fmt.Errorf("remove sites: %w", err)
+	}
+	deleted := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("remove sites: %w", err)
+		}
+		deleted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("remove sites: %w", err)
+	}
+	rows.Close()
+	var missing []int64
+	for _, id := range ids {
+		if !deleted[id] {
+			missing = append(missing, id)
+			deleted[id] = true // name each missing id once
+		}
+	}
+	if len(missing) > 0 {
+		sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
+		return fmt.Errorf("remove sites: websites %v: %w", missing, ErrNotFound)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("remove sites: %w", err)
+	}
+	return nil
+}
+
+// SiteResultCounts returns how many results are stored for each of ids (0
+// for none), so a caller can ask before removing a site with history.
+func (db *DB) SiteResultCounts(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	counts := make(map[int64]int64, len(ids))
+	for _, id := range ids {
+		counts[id] = 0
+	}
+	if len(ids) == 0 {
+		return counts, nil
+	}
+	rows, err := db.db.QueryContext(ctx,
+		"SELECT website_id, count(*) FROM website_status WHERE website_id = ANY($1::bigint[]) GROUP BY website_id",
+		pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("count results: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count results: %w", err)
+		}
+		counts[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count results: %w", err)
+	}
+	return counts, nil
+}
