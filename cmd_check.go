@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/kafka"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "check every website on its interval and produce the results to Kafka",
+		Description: `Reads the websites table (reloaded every SITESTAT_CHECK_REFRESH), GETs each
+site every check_interval seconds with a fresh connection, optionally matches
+up_regex in the first SITESTAT_CHECK_MAX_BODY bytes of the body, and produces
+one result per check to SITESTAT_KAFKA_TOPIC. A site that is down is a result,
+never an error. While Kafka is unreachable, up to SITESTAT_CHECK_BUFFER results
+are kept and sent again later.
+
+SIGINT/SIGTERM: stop scheduling, let checks in flight finish, flush, exit 0.
+
+With --once: check every site once, flush, and exit 0 when the broker
+acknowledged every result (down sites included), 1 when producing failed.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "once", Usage: "check every site once, flush, exit (for cron and tests)"},
+		},
+		Action: func(c *cli.Context) error {
+			e, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runCheck(c.Context, e, c.Bool("once"))
+		},
+	}
+}
+
+func runCheck(ctx context.Context, e *env, once bool) error {
+	log := e.log.With("component", "check")
+	db, err := openDB(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	kopts, err := kafkaOptions(e.cfg)
+	if err != nil {
+		return err
+	}
+	prod, err := kafka.NewProducer(kopts, kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}, log)
+	if err != nil {
+		return err
+	}
+	runner := checker.NewRunner(db, prod, checker.RunnerOptions{
+		Probe: checker.ProbeOptions{
+			Timeout:      e.cfg.CheckTimeout,
+			MaxRedirects: e.cfg.CheckMaxRedirects,
+			MaxBody:      e.cfg.CheckMaxBody,
+			UserAgent:    "sitestat/" + version,
+			Probe:        e.cfg.Probe,
+		},
+		Concurrency: e.cfg.CheckConcurrency,
+		Refresh:     e.cfg.CheckRefresh,
+		SkipStatus:  e.cfg.CheckSkipStatus,
+		Jitter:      !once,
+		Logger:      log,
+	})
+	stopMetrics := serveMetrics(ctx, e, log, checkMetrics(runner, prod))
+	defer stopMetrics()
+
+	var runErr error
+	if once {
+		runErr = runner.Once(ctx)
+	} else {
+		log.Info("checking", "topic", e.cfg.KafkaTopic, "concurrency", e.cfg.CheckConcurrency)
+		runErr = runner.Run(ctx)
+	}
+	// Flush even when ctx is cancelled: the results already made are kept.
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout)
+	defer cancel()
+	flushErr := prod.Close(flushCtx)
+	st := prod.Stats()
+	log.Info("stopped", "published", st.Published, "acked", st.Acked, "dropped", st.Dropped, "pending", st.Pending)
+	if runErr != nil {
+		return runErr
+	}
+	if flushErr != nil {
+		return fmt.Errorf("produce results: %w", flushErr)
+	}
+	return nil
+}
+
+// kafkaOptions turns the configuration into the Kafka package's options.
+func kafkaOptions(cfg config.Config) (kafka.Options, error) {
+	tlsCfg, err := cfg.KafkaTLS()
+	if err != nil {
+		return kafka.Options{}, err
+	}
+	return kafka.Options{
+		Brokers:       cfg.KafkaBrokers,
+		ClientID:      "sitestat",
+		TLS:           tlsCfg,
+		SASLMechanism: cfg.KafkaSASLMechanism,
+		SASLUsername:  cfg.KafkaSASLUsername,
+		SASLPassword:  cfg.KafkaSASLPassword,
+	}, nil
+}

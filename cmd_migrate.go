@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/store"
+)
+
+func migrateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "create the schema, or repair it (missing tables, columns, indexes)",
+		Description: `Applies the embedded schema.sql in one transaction under an advisory lock, so
+concurrent runs do not race, and records the schema version. Running it twice
+changes nothing. It also compares the live schema with the expected one and
+restores missing tables, columns and indexes. A column of the wrong type is
+reported with the statement that would fix it; --fix-types applies it.
+
+Needs SITESTAT_DATABASE_URL.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing"},
+			&cli.BoolFlag{Name: "fix-types", Usage: "also change columns of the wrong type (may rewrite the table)"},
+		},
+		Action: func(c *cli.Context) error {
+			e, err := setup(c)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(c.Context, e)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types")})
+			if err != nil {
+				return err
+			}
+			for _, line := range rep.Lines() {
+				fmt.Fprintln(e.stdout, line)
+			}
+			if len(rep.Problems) > 0 && !c.Bool("dry-run") {
+				return schemaProblems{len(rep.Problems)}
+			}
+			return nil
+		},
+	}
+}
+
+// openDB opens PostgreSQL at SITESTAT_DATABASE_URL.
+func openDB(ctx context.Context, e *env) (*store.DB, error) {
+	if err := e.cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{})
+}
+
+// schemaProblems says migrate left problems it only reports (wrong types):
+// exit 78, like sync on drift, until --fix-types is given.
+type schemaProblems struct{ n int }
+
+func (e schemaProblems) Error() string {
+	return fmt.Sprintf("%d schema problem(s) left; see above, or run: sitestat migrate --fix-types", e.n)
+}
+
+func (e schemaProblems) ExitCode() int { return exitSchemaDrift }

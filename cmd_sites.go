@@ -1,0 +1,214 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/store"
+)
+
+func sitesCommand() *cli.Command {
+	intervalFlag := &cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Value: 5,
+		Usage: fmt.Sprintf("seconds between checks (%d..%d)", store.MinInterval, store.MaxInterval)}
+	regexFlag := &cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "Go RE2 pattern the body must match for the site to count as up"}
+	return &cli.Command{
+		Name:  "sites",
+		Usage: "add, list, update or remove the websites to check",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "add",
+				Usage:     "add a website; prints its id",
+				ArgsUsage: "URL",
+				Description: `Validates before writing: an http or https URL with a host, at most 2048
+characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2.
+A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
+				Flags: []cli.Flag{intervalFlag, regexFlag},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("sites add takes one URL, got %d arguments", c.NArg())
+					}
+					in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex")}
+					// Validate before connecting: bad input fails the same with or without a database.
+					if err := store.ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
+						return err
+					}
+					e, err := setup(c)
+					if err != nil {
+						return err
+					}
+					db, err := openDB(c.Context, e)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					id, err := db.AddSite(c.Context, in)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(e.stdout, id)
+					return nil
+				},
+			},
+			{
+				Name:      "update",
+				Usage:     "change a website's url, interval or regex",
+				ArgsUsage: "ID",
+				Description: `Same validation as add. A running check picks the change up at its next reload.`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "url", Usage: "new URL"},
+					&cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Usage: "new interval in seconds"},
+					&cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "new regex"},
+					&cli.BoolFlag{Name: "no-regex", Usage: "remove the regex"},
+				},
+				Action: func(c *cli.Context) error {
+					id, err := siteIDArg(c)
+					if err != nil {
+						return err
+					}
+					var u store.SiteUpdate
+					if c.IsSet("url") {
+						v := c.String("url")
+						u.URL = &v
+					}
+					if c.IsSet("interval") {
+						v := c.Int("interval")
+						u.Interval = &v
+					}
+					if c.IsSet("regex") && c.Bool("no-regex") {
+						return usagef("--regex and --no-regex exclude each other")
+					}
+					if c.IsSet("regex") {
+						v := c.String("regex")
+						u.Regex = &v
+					}
+					u.ClearRegex = c.Bool("no-regex")
+					if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex {
+						return usagef("nothing to change: give --url, --interval, --regex or --no-regex")
+					}
+					e, err := setup(c)
+					if err != nil {
+						return err
+					}
+					db, err := openDB(c.Context, e)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					if err := db.UpdateSite(c.Context, id, u); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "website %d updated\n", id)
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list the websites",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}},
+				Action: func(c *cli.Context) error {
+					e, err := setup(c)
+					if err != nil {
+						return err
+					}
+					db, err := openDB(c.Context, e)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					sites, err := db.Sites(c.Context)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						type site struct {
+							ID       int64  `json:"id"`
+							URL      string `json:"url"`
+							Interval int    `json:"check_interval"`
+							Regex    string `json:"up_regex,omitempty"`
+						}
+						out := make([]site, 0, len(sites))
+						for _, s := range sites {
+							out = append(out, site{s.ID, s.URL, int(s.Interval.Seconds()), s.Regex})
+						}
+						enc := json.NewEncoder(e.stdout)
+						enc.SetIndent("", "  ")
+						return enc.Encode(out)
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX")
+					for _, s := range sites {
+						re := s.Regex
+						if re == "" {
+							re = "-"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.URL, s.Interval, re)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove websites and their stored results",
+				ArgsUsage: "ID...",
+				Description: `Removes the websites and, by the schema's ON DELETE CASCADE, every stored result
+of them; a site that has results asks for --yes. Results of a removed site still
+in Kafka are not lost and never make sync stuck: they land in the dead-letter
+topic as unknown_site (replay them with sitestat dlq replay if you add it back).`,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "also remove websites that have stored results"}},
+				Action: func(c *cli.Context) error {
+					if c.NArg() == 0 {
+						return usagef("sites remove takes one or more ids")
+					}
+					var ids []int64
+					for _, a := range c.Args().Slice() {
+						id, err := strconv.ParseInt(a, 10, 64)
+						if err != nil || id <= 0 {
+							return usagef("%q is not a website id", a)
+						}
+						ids = append(ids, id)
+					}
+					e, err := setup(c)
+					if err != nil {
+						return err
+					}
+					db, err := openDB(c.Context, e)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					if !c.Bool("yes") {
+						counts, err := db.SiteResultCounts(c.Context, ids)
+						if err != nil {
+							return err
+						}
+						for _, id := range ids {
+							if counts[id] > 0 {
+								return usagef("website %d has %d stored results, removed with it; run again with --yes", id, counts[id])
+							}
+						}
+					}
+					if err := db.RemoveSites(c.Context, ids); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "removed %d website(s)\n", len(ids))
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func siteIDArg(c *cli.Context) (int64, error) {
+	if c.NArg() != 1 {
+		return 0, usagef("expected one website id, got %d arguments", c.NArg())
+	}
+	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%q is not a website id", c.Args().First())
+	}
+	return id, nil
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/store"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "list every website: up or down and why, response times, uptime",
+		Description: `One line per website: id, url, UP/DOWN with the reason of the last check, its
+status code and response time, when it was checked, and over --window the uptime,
+the 95th percentile response time and the number of checks. Reads PostgreSQL only.`,
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "window", Aliases: []string{"w"}, Value: 24 * time.Hour, Usage: "period of uptime, p95 and checks"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"},
+			&cli.BoolFlag{Name: "watch", Usage: "refresh in place until interrupted"},
+			&cli.DurationFlag{Name: "every", Value: 2 * time.Second, Usage: "refresh period of --watch"},
+			&cli.BoolFlag{Name: "no-color", Usage: "no colour even on a terminal (also NO_COLOR=1)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Duration("window") <= 0 || c.Duration("every") <= 0 {
+				return usagef("--window and --every must be positive")
+			}
+			e, err := setup(c)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(c.Context, e)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			tty := isTerminal(e.stdout)
+			color := tty && !c.Bool("no-color") && os.Getenv("NO_COLOR") == ""
+			show := func(ctx context.Context) error {
+				now := time.Now()
+				sts, err := db.Status(ctx, c.Duration("window"), now)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return writeStatusJSON(e.stdout, sts, now)
+				}
+				return writeStatusTable(e.stdout, sts, now, c.Duration("window"), color)
+			}
+			if !c.Bool("watch") {
+				return show(c.Context)
+			}
+			t := time.NewTicker(c.Duration("every"))
+			defer t.Stop()
+			for {
+				if tty {
+					fmt.Fprint(e.stdout, "\x1b[H\x1b[2J") // home, clear screen
+				}
+				if err := show(c.Context); err != nil {
+					if c.Context.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				select {
+				case <-c.Context.Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		},
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const (
+	ansiGreen = "\x1b[32m"
+	ansiRed   = "\x1b[31m"
+	ansiGrey  = "\x1b[90m"
+	ansiReset = "\x1b[0m"
+)
+
+func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window time.Duration, color bool) error {
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\tURL\tSTATE\tCODE\tTIME\tCHECKED\tUPTIME %s\tP95\tCHECKS\n", shortDuration(window))
+	up, down := 0, 0
+	for _, s := range sts {
+		state, code, rt, checked := paint(ansiGrey, "NEVER"), "-", "-", "never"
+		if l := s.Last; l != nil {
+			if l.Up {
+				state = paint(ansiGreen, "UP")
+				up++
+			} else {
+				state = paint(ansiRed, "DOWN "+string(l.Reason))
+				down++
+			}
+			if l.StatusCode != nil {
+				code = fmt.Sprint(*l.StatusCode)
+			}
+			if l.ResponseTimeMs != nil {
+				rt = formatMs(*l.ResponseTimeMs)
+			}
+			checked = ago(now.Sub(l.CheckedAt))
+		}
+		uptime, p95 := "-", "-"
+		if s.UptimePct != nil {
+			uptime = fmt.Sprintf("%.2f%%", *s.UptimePct)
+		}
+		if s.P95ResponseMs != nil {
+			p95 = formatMs(*s.P95ResponseMs)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(s.URL, 60), state, code, rt, checked, uptime, p95, s.Checks)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d websites: %d up, %d down, %d never checked\n", len(sts), up, down, len(sts)-up-down)
+	return err
+}
+
+// statusJSON is one line of `sitestat status --json`.
+type statusJSON struct {
+	ID             int64      `json:"id"`
+	URL            string     `json:"url"`
+	IntervalS      int        `json:"check_interval"`
+	Up             *bool      `json:"up"`
+	Reason         string     `json:"reason,omitempty"`
+	StatusCode     *int       `json:"status_code"`
+	ResponseTimeMs *float64   `json:"response_time_ms"`
+	CheckedAt      *time.Time `json:"checked_at"`
+	AgeSeconds     *float64   `json:"age_seconds"`
+	UptimePct      *float64   `json:"uptime_pct"`
+	P95ResponseMs  *float64   `json:"p95_response_time_ms"`
+	Checks         int64      `json:"checks"`
+}
+
+func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
+	out := make([]statusJSON, 0, len(sts))
+	for _, s := range sts {
+		j := statusJSON{ID: s.ID, URL: s.URL, IntervalS: int(s.Interval / time.Second),
+			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks}
+		if l := s.Last; l != nil {
+			up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
+			j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age
+		}
+		out = append(out, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func formatMs(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2fs", ms/1000)
+	}
+	return fmt.Sprintf("%.0fms", ms)
+}
+
+// ago renders an age like "12s ago", "3m ago", "2h ago", "4d ago".
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+func shortDuration(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+}
+
+func truncateURL(u string, n int) string {
+	if len(u) <= n {
+		return u
+	}
+	return u[:n-1] + "…"
+}

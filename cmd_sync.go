@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/sink"
+)
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "store the results from Kafka in PostgreSQL, effectively once",
+		Description: `Consumes SITESTAT_KAFKA_TOPIC in consumer group SITESTAT_SYNC_GROUP (a new group
+starts from the earliest offset) and writes each result as one row of
+website_status, in COPY batches of up to SITESTAT_SYNC_BATCH rows or every
+SITESTAT_SYNC_FLUSH. Offsets are committed only after the PostgreSQL commit, and
+the unique check_id drops anything seen twice: no loss, no duplicates.
+
+Messages that cannot be stored (bad JSON, unknown website, too large, rejected
+by a constraint) go to SITESTAT_KAFKA_DLQ_TOPIC with the reason in their
+headers; see sitestat dlq. While PostgreSQL is down, sync retries and commits
+nothing. Run several sync processes with the same group to share partitions.
+
+Exits 78 when website_status lacks a column or has one of the wrong type:
+run sitestat migrate. SIGINT/SIGTERM: store the batch in hand, commit, exit 0.`,
+		Action: func(c *cli.Context) error {
+			e, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runSync(c.Context, e)
+		},
+	}
+}
+
+func runSync(ctx context.Context, e *env) error {
+	log := e.log.With("component", "sync")
+	db, err := openDB(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	kopts, err := kafkaOptions(e.cfg)
+	if err != nil {
+		return err
+	}
+	dlq, err := kafka.NewSyncProducer(kopts)
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	group, err := kafka.NewConsumerGroup(kopts, e.cfg.SyncGroup)
+	if err != nil {
+		return err
+	}
+	s := sink.New(db, group, dlq, sink.Options{
+		Topic:       e.cfg.KafkaTopic,
+		DLQTopic:    e.cfg.KafkaDLQTopic,
+		Batch:       e.cfg.SyncBatch,
+		Flush:       e.cfg.SyncFlush,
+		MaxMessage:  e.cfg.SyncMaxMessage,
+		WaitTimeout: e.cfg.ShutdownTimeout,
+		Logger:      log,
+	})
+	stopMetrics := serveMetrics(ctx, e, log, syncMetrics(s))
+	defer stopMetrics()
+	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic)
+	runErr := s.Run(ctx)
+	// Closing the group leaves it, so its partitions move at once.
+	if err := group.Close(); err != nil {
+		log.Warn("leave consumer group", "err", err)
+	}
+	st := s.Stats()
+	log.Info("stopped", "consumed", st.Consumed, "stored", st.Stored, "duplicates", st.Duplicates, "dlq", st.DLQ, "retries", st.Retries)
+	return runErr
+}

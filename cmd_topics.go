@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sitestat/sitestat/kafka"
+)
+
+func topicsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "topics",
+		Usage: "create, list or delete the Kafka topics (results and dead letters)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "create",
+				Usage: "create the results topic and the dead-letter topic; existing topics are left as they are",
+				Description: `Creates SITESTAT_KAFKA_TOPIC and SITESTAT_KAFKA_DLQ_TOPIC. The partition count
+bounds how many sync processes share the work. --replication-factor -1 takes the
+broker's default, which works on a one-broker cluster and on Aiven (which needs
+at least 2) alike.`,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "partitions", Value: kafka.DefaultPartitions, Usage: "partitions per topic"},
+					&cli.IntFlag{Name: "replication-factor", Value: kafka.DefaultReplicationFactor, Usage: "replicas per partition; -1: the broker's default"},
+					&cli.DurationFlag{Name: "retention", Usage: "retention.ms of the results topic (e.g. 168h); 0: the broker's default"},
+					&cli.DurationFlag{Name: "dlq-retention", Value: 30 * 24 * time.Hour, Usage: "retention.ms of the dead-letter topic"},
+					&cli.Int64Flag{Name: "retention-bytes", Usage: "retention.bytes per partition of the results topic; 0: the broker's default"},
+				},
+				Action: func(c *cli.Context) error {
+					e, opts, err := kafkaSetup(c)
+					if err != nil {
+						return err
+					}
+					if p := c.Int("partitions"); p < 1 {
+						return usagef("--partitions must be at least 1")
+					}
+					if rf := c.Int("replication-factor"); rf == 0 || rf < -1 {
+						return usagef("--replication-factor must be -1 (broker default) or at least 1")
+					}
+					specs := []kafka.TopicSpec{
+						{Name: e.cfg.KafkaTopic, Partitions: int32(c.Int("partitions")), ReplicationFactor: int16(c.Int("replication-factor")),
+							RetentionMs: c.Duration("retention").Milliseconds(), RetentionBytes: c.Int64("retention-bytes")},
+						{Name: e.cfg.KafkaDLQTopic, Partitions: int32(c.Int("partitions")), ReplicationFactor: int16(c.Int("replication-factor")),
+							RetentionMs: c.Duration("dlq-retention").Milliseconds()},
+					}
+					res, err := kafka.CreateTopics(c.Context, opts, specs)
+					if err != nil {
+						return err
+					}
+					for _, r := range res {
+						fmt.Fprintf(e.stdout, "%s: %s\n", r.Name, r.Status)
+					}
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list the topics with their partitions and replication",
+				Action: func(c *cli.Context) error {
+					e, opts, err := kafkaSetup(c)
+					if err != nil {
+						return err
+					}
+					topics, err := kafka.ListTopics(c.Context, opts)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICATION\tCONFIG")
+					for _, t := range topics {
+						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Name, t.Partitions, t.ReplicationFactor, formatConfig(t.Config))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete topics (default: the results and dead-letter topics); asks for --yes",
+				ArgsUsage: "[TOPIC...]",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "really delete; every message in them is lost"}},
+				Action: func(c *cli.Context) error {
+					e, opts, err := kafkaSetup(c)
+					if err != nil {
+						return err
+					}
+					names := c.Args().Slice()
+					if len(names) == 0 {
+						names = []string{e.cfg.KafkaTopic, e.cfg.KafkaDLQTopic}
+					}
+					if !c.Bool("yes") {
+						return usagef("deleting %v loses every message in them; run again with --yes", names)
+					}
+					if err := kafka.DeleteTopics(c.Context, opts, names); err != nil {
+						return err
+					}
+					for _, n := range names {
+						fmt.Fprintf(e.stdout, "%s: deleted\n", n)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// kafkaSetup reads the configuration and builds the Kafka options.
+func kafkaSetup(c *cli.Context) (*env, kafka.Options, error) {
+	e, err := setup(c)
+	if err != nil {
+		return nil, kafka.Options{}, err
+	}
+	opts, err := kafkaOptions(e.cfg)
+	return e, opts, err
+}
+
+func formatConfig(m map[string]string) string {
+	s := ""
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if s != "" {
+			s += ","
+		}
+		s += k + "=" + m[k]
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
