@@ -54,9 +54,9 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 				},
 			},
 			{
-				Name:      "update",
-				Usage:     "change a website's url, interval or regex",
-				ArgsUsage: "ID",
+				Name:        "update",
+				Usage:       "change a website's url, interval or regex",
+				ArgsUsage:   "ID",
 				Description: `Same validation as add. A running check picks the change up at its next reload.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "url", Usage: "new URL"},

@@ -60,8 +60,12 @@ func gauge(name, help string, f func() float64) prometheus.Collector {
 
 // checkMetrics exposes the scheduler's and the producer's counters.
 func checkMetrics(r *checker.Runner, p *kafka.Producer) []prometheus.Collector {
-	rs := func(f func(checker.RunnerStats) float64) func() float64 { return func() float64 { return f(r.Stats()) } }
-	ps := func(f func(kafka.ProducerStats) float64) func() float64 { return func() float64 { return f(p.Stats()) } }
+	rs := func(f func(checker.RunnerStats) float64) func() float64 {
+		return func() float64 { return f(r.Stats()) }
+	}
+	ps := func(f func(kafka.ProducerStats) float64) func() float64 {
+		return func() float64 { return f(p.Stats()) }
+	}
 	return []prometheus.Collector{
 		gauge("sitestat_check_sites", "Websites scheduled.", rs(func(s checker.RunnerStats) float64 { return float64(s.Sites) })),
 		gauge("sitestat_check_in_flight", "Checks running now.", rs(func(s checker.RunnerStats) float64 { return float64(s.InFlight) })),
