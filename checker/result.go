@@ -125,9 +125,11 @@ func (r *Result) Encode() ([]byte, error) {
 // does not honour the contract.
 var ErrBadMessage = errors.New("bad message")
 
-// wire is the shape Decode reads first, with pointers so a missing required
-// field can be told apart from a zero value.
+// wire is the shape Decode reads, in one pass: the required fields as
+// pointers, shadowing the embedded Result's, so a missing one can be told
+// apart from a zero value.
 type wire struct {
+	Result
 	V         *int       `json:"v"`
 	CheckID   *string    `json:"check_id"`
 	WebsiteID *int64     `json:"website_id"`
@@ -180,11 +182,8 @@ func Decode(key, value []byte) (Result, error) {
 			return Result{}, fmt.Errorf("%w: key %q disagrees with website_id %d", ErrBadMessage, truncate(key, 32), *w.WebsiteID)
 		}
 	}
-	var r Result
-	if err := json.Unmarshal(value, &r); err != nil {
-		return Result{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
-	}
-	r.CheckedAt = r.CheckedAt.UTC()
+	r := w.Result
+	r.V, r.CheckID, r.WebsiteID, r.CheckedAt, r.Up, r.Reason = *w.V, *w.CheckID, *w.WebsiteID, w.CheckedAt.UTC(), *w.Up, *w.Reason
 	return r, nil
 }
 
