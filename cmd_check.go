@@ -41,7 +41,7 @@ acknowledged every result (down sites included), 1 when producing failed.`,
 
 func runCheck(ctx context.Context, e *env, once bool) error {
 	log := e.log.With("component", "check")
-	db, err := openDB(ctx, e)
+	db, err := openDBWait(ctx, e, log, once)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,9 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	if err != nil {
 		return err
 	}
-	prod, err := kafka.NewProducer(kopts, kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}, log)
+	prod, err := startWith(ctx, log, "kafka", once, func(context.Context) (*kafka.Producer, error) {
+		return kafka.NewProducer(kopts, kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}, log)
+	})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 
+	"github.com/IBM/sarama"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/kafka"
@@ -38,7 +40,7 @@ run sitestat migrate. SIGINT/SIGTERM: store the batch in hand, commit, exit 0.`,
 
 func runSync(ctx context.Context, e *env) error {
 	log := e.log.With("component", "sync")
-	db, err := openDB(ctx, e)
+	db, err := openDBWait(ctx, e, log, false)
 	if err != nil {
 		return err
 	}
@@ -47,12 +49,16 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	dlq, err := kafka.NewSyncProducer(kopts)
+	dlq, err := startWith(ctx, log, "kafka", false, func(context.Context) (sarama.SyncProducer, error) {
+		return kafka.NewSyncProducer(kopts)
+	})
 	if err != nil {
 		return err
 	}
 	defer dlq.Close()
-	group, err := kafka.NewConsumerGroup(kopts, e.cfg.SyncGroup)
+	group, err := startWith(ctx, log, "kafka", false, func(context.Context) (sarama.ConsumerGroup, error) {
+		return kafka.NewConsumerGroup(kopts, e.cfg.SyncGroup)
+	})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, interspersed(app, args))
-	if err == nil {
+	if err == nil || errors.Is(err, errStopped) {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "sitestat: "+oneLine(err.Error()))
