@@ -24,16 +24,7 @@ Needs SITESTAT_DATABASE_URL.`,
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing"},
 			&cli.BoolFlag{Name: "fix-types", Usage: "also change columns of the wrong type (may rewrite the table)"},
 		},
-		Action: func(c *cli.Context) error {
-			e, err := setup(c)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(c.Context, e)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types")})
 			if err != nil {
 				return err
@@ -45,7 +36,7 @@ Needs SITESTAT_DATABASE_URL.`,
 				return schemaProblems{len(rep.Problems)}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -66,3 +57,20 @@ func (e schemaProblems) Error() string {
 }
 
 func (e schemaProblems) ExitCode() int { return exitSchemaDrift }
+
+// withDB wraps an action that needs the database: it reads the
+// configuration, opens PostgreSQL, and closes it after the action.
+func withDB(action func(c *cli.Context, e *env, db *store.DB) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		e, err := setup(c)
+		if err != nil {
+			return err
+		}
+		db, err := openDB(c.Context, e)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return action(c, e, db)
+	}
+}

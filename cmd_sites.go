@@ -26,32 +26,20 @@ func sitesCommand() *cli.Command {
 				Description: `Validates before writing: an http or https URL with a host, at most 2048
 characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2.
 A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
-				Flags: []cli.Flag{intervalFlag, regexFlag},
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("sites add takes one URL, got %d arguments", c.NArg())
-					}
-					in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex")}
-					// Validate before connecting: bad input fails the same with or without a database.
-					if err := store.ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
-						return err
-					}
-					e, err := setup(c)
+				Flags:  []cli.Flag{intervalFlag, regexFlag},
+				Before: checkArgs(siteInputArgs),
+				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
+					in, err := siteInputArgs(c)
 					if err != nil {
 						return err
 					}
-					db, err := openDB(c.Context, e)
-					if err != nil {
-						return err
-					}
-					defer db.Close()
 					id, err := db.AddSite(c.Context, in)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintln(e.stdout, id)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:        "update",
@@ -64,61 +52,24 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					&cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "new regex"},
 					&cli.BoolFlag{Name: "no-regex", Usage: "remove the regex"},
 				},
-				Action: func(c *cli.Context) error {
-					id, err := siteIDArg(c)
+				Before: func(c *cli.Context) error { _, _, err := siteUpdateArgs(c); return err },
+				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
+					id, u, err := siteUpdateArgs(c)
 					if err != nil {
 						return err
 					}
-					var u store.SiteUpdate
-					if c.IsSet("url") {
-						v := c.String("url")
-						u.URL = &v
-					}
-					if c.IsSet("interval") {
-						v := c.Int("interval")
-						u.Interval = &v
-					}
-					if c.IsSet("regex") && c.Bool("no-regex") {
-						return usagef("--regex and --no-regex exclude each other")
-					}
-					if c.IsSet("regex") {
-						v := c.String("regex")
-						u.Regex = &v
-					}
-					u.ClearRegex = c.Bool("no-regex")
-					if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex {
-						return usagef("nothing to change: give --url, --interval, --regex or --no-regex")
-					}
-					e, err := setup(c)
-					if err != nil {
-						return err
-					}
-					db, err := openDB(c.Context, e)
-					if err != nil {
-						return err
-					}
-					defer db.Close()
 					if err := db.UpdateSite(c.Context, id, u); err != nil {
 						return err
 					}
 					fmt.Fprintf(e.stdout, "website %d updated\n", id)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:  "list",
 				Usage: "list the websites",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}},
-				Action: func(c *cli.Context) error {
-					e, err := setup(c)
-					if err != nil {
-						return err
-					}
-					db, err := openDB(c.Context, e)
-					if err != nil {
-						return err
-					}
-					defer db.Close()
+				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 					sites, err := db.Sites(c.Context)
 					if err != nil {
 						return err
@@ -148,7 +99,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.URL, s.Interval, re)
 					}
 					return tw.Flush()
-				},
+				}),
 			},
 			{
 				Name:      "remove",
@@ -158,28 +109,13 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 of them; a site that has results asks for --yes. Results of a removed site still
 in Kafka are not lost and never make sync stuck: they land in the dead-letter
 topic as unknown_site (replay them with sitestat dlq replay if you add it back).`,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "also remove websites that have stored results"}},
-				Action: func(c *cli.Context) error {
-					if c.NArg() == 0 {
-						return usagef("sites remove takes one or more ids")
-					}
-					var ids []int64
-					for _, a := range c.Args().Slice() {
-						id, err := strconv.ParseInt(a, 10, 64)
-						if err != nil || id <= 0 {
-							return usagef("%q is not a website id", a)
-						}
-						ids = append(ids, id)
-					}
-					e, err := setup(c)
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "also remove websites that have stored results"}},
+				Before: checkArgs(siteIDsArgs),
+				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
+					ids, err := siteIDsArgs(c)
 					if err != nil {
 						return err
 					}
-					db, err := openDB(c.Context, e)
-					if err != nil {
-						return err
-					}
-					defer db.Close()
 					if !c.Bool("yes") {
 						counts, err := db.SiteResultCounts(c.Context, ids)
 						if err != nil {
@@ -196,7 +132,7 @@ topic as unknown_site (replay them with sitestat dlq replay if you add it back).
 					}
 					fmt.Fprintf(e.stdout, "removed %d website(s)\n", len(ids))
 					return nil
-				},
+				}),
 			},
 		},
 	}
@@ -211,4 +147,67 @@ func siteIDArg(c *cli.Context) (int64, error) {
 		return 0, usagef("%q is not a website id", c.Args().First())
 	}
 	return id, nil
+}
+
+// The argument parsers below run twice: in the command's Before, so bad input
+// fails (exit 2) before any connection is made, and in its Action.
+
+// checkArgs turns an argument parser into a Before hook.
+func checkArgs[T any](parse func(*cli.Context) (T, error)) cli.BeforeFunc {
+	return func(c *cli.Context) error { _, err := parse(c); return err }
+}
+
+// siteInputArgs reads and validates `sites add URL --interval --regex`.
+func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
+	if c.NArg() != 1 {
+		return store.SiteInput{}, usagef("sites add takes one URL, got %d arguments", c.NArg())
+	}
+	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex")}
+	return in, store.ValidateSiteInput(in.URL, in.Interval, in.Regex)
+}
+
+// siteUpdateArgs reads `sites update ID [--url] [--interval] [--regex|--no-regex]`;
+// the merged row is validated by the store, as add's is.
+func siteUpdateArgs(c *cli.Context) (int64, store.SiteUpdate, error) {
+	var u store.SiteUpdate
+	id, err := siteIDArg(c)
+	if err != nil {
+		return 0, u, err
+	}
+	if c.IsSet("url") {
+		v := c.String("url")
+		u.URL = &v
+	}
+	if c.IsSet("interval") {
+		v := c.Int("interval")
+		u.Interval = &v
+	}
+	if c.IsSet("regex") && c.Bool("no-regex") {
+		return 0, u, usagef("--regex and --no-regex exclude each other")
+	}
+	if c.IsSet("regex") {
+		v := c.String("regex")
+		u.Regex = &v
+	}
+	u.ClearRegex = c.Bool("no-regex")
+	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex {
+		return 0, u, usagef("nothing to change: give --url, --interval, --regex or --no-regex")
+	}
+	return id, u, nil
+}
+
+// siteIDsArgs reads the ids of `sites remove ID...`.
+func siteIDsArgs(c *cli.Context) ([]int64, error) {
+	if c.NArg() == 0 {
+		return nil, usagef("sites remove takes one or more ids")
+	}
+	var ids []int64
+	for _, a := range c.Args().Slice() {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, usagef("%q is not a website id", a)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

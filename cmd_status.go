@@ -29,19 +29,10 @@ the 95th percentile response time and the number of checks. Reads PostgreSQL onl
 			&cli.DurationFlag{Name: "every", Value: 2 * time.Second, Usage: "refresh period of --watch"},
 			&cli.BoolFlag{Name: "no-color", Usage: "no colour even on a terminal (also NO_COLOR=1)"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 			if c.Duration("window") <= 0 || c.Duration("every") <= 0 {
 				return usagef("--window and --every must be positive")
 			}
-			e, err := setup(c)
-			if err != nil {
-				return err
-			}
-			db, err := openDB(c.Context, e)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			tty := isTerminal(e.stdout)
 			color := tty && !c.Bool("no-color") && os.Getenv("NO_COLOR") == ""
 			show := func(ctx context.Context) error {
@@ -76,7 +67,7 @@ the 95th percentile response time and the number of checks. Reads PostgreSQL onl
 				case <-t.C:
 				}
 			}
-		},
+		}),
 	}
 }
 
