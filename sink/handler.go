@@ -324,8 +324,9 @@ func (c *claimRun) reject(r checker.Result, msg *sarama.ConsumerMessage, k kind,
 	if k == kindConstraint {
 		class = ClassDBConstraint
 	}
-	if sqlState(err) == "23503" { // foreign_key_violation: the website is gone
+	if sqlState(err) == "23503" { // foreign_key_violation: the website was removed after it was cached
 		c.s.sites.remove(r.WebsiteID)
+		class = ClassUnknownSite
 	}
 	c.dead = append(c.dead, deadLetter{msg: msg, class: class, err: err.Error()})
 }

@@ -396,7 +396,7 @@ func TestSiteCache(t *testing.T) {
 		t.Errorf("site 2 still cached after a foreign key violation")
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[ClassUnknownSite] != 2 || st.DLQ[ClassDBConstraint] != 1 || st.Stored != 10 {
+	if st.DLQ[ClassUnknownSite] != 3 || st.DLQ[ClassDBConstraint] != 0 || st.Stored != 10 {
 		t.Errorf("stats = %+v", st)
 	}
 }
