@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -203,7 +204,18 @@ func (p *Prober) dialContext(ctx context.Context, network, addr string) (net.Con
 	if st, ok := ctx.Value(stateKey{}).(*probeState); ok {
 		ctx = st.ctx
 	}
+	if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidTLD(host) {
+		// RFC 6761 §6.4: names under .invalid never resolve, and resolvers
+		// should say so without asking the network.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+	}
 	return p.dialer.DialContext(ctx, network, addr)
+}
+
+// isInvalidTLD reports whether host is under the special-use .invalid domain.
+func isInvalidTLD(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "invalid" || strings.HasSuffix(host, ".invalid")
 }
 
 var (
