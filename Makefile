@@ -5,6 +5,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO ?= go
 BIN := bin/sitestat
 SERVICES := scripts/services
+# The packages with tests that restart services or kill processes.
+SERIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build serial' .)))
 
 .PHONY: all build test test-unit test-serial vet services-up services-down demo bench clean
 
@@ -24,7 +26,7 @@ test: services-up
 	eval "$$($(SERVICES) env test)"; \
 	$(MAKE) --no-print-directory vet && \
 	$(GO) test -race -count=1 -timeout 15m ./... && \
-	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' ./...
+	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' $(SERIAL_PKGS)
 
 services-up:
 	$(SERVICES) up
