@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -37,7 +35,7 @@ func ValidateSiteInput(rawURL string, interval int, regex string) error {
 	if interval < MinInterval || interval > MaxInterval {
 		return fmt.Errorf("%w: interval %d s is out of range %d..%d", ErrInvalidSite, interval, MinInterval, MaxInterval)
 	}
-	return validateRegex(regex)
+	return validateTarget(rawURL, regex)
 }
 
 func validateURL(rawURL string) error {
@@ -50,25 +48,14 @@ func validateURL(rawURL string) error {
 	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
 		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, rawURL)
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return fmt.Errorf("%w: url %q does not parse", ErrInvalidSite, rawURL)
-	}
-	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
-		return fmt.Errorf("%w: url %q: scheme must be http or https", ErrInvalidSite, rawURL)
-	}
-	if u.Hostname() == "" {
-		return fmt.Errorf("%w: url %q has no host", ErrInvalidSite, rawURL)
-	}
 	return nil
 }
 
-func validateRegex(regex string) error {
-	if regex == "" {
-		return nil
-	}
-	if _, err := regexp.Compile(regex); err != nil {
-		return fmt.Errorf("%w: regex %q: %v", ErrInvalidSite, regex, err)
+// validateTarget applies the checker's own rules (the ones that would make
+// its checks invalid_config), so what is stored is what can be checked.
+func validateTarget(rawURL, regex string) error {
+	if err := checker.NewTarget(checker.Site{URL: rawURL, Interval: time.Second, Regex: regex}).Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidSite, err)
 	}
 	return nil
 }
