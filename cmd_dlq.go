@@ -25,15 +25,7 @@ and where it came from (sitestat-source-topic, -partition, -offset).`,
 				Name:  "show",
 				Usage: "list the dead letters: class, error, source partition/offset, site",
 				Flags: []cli.Flag{classFlag, limitFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}},
-				Action: func(c *cli.Context) error {
-					e, opts, err := kafkaSetup(c)
-					if err != nil {
-						return err
-					}
-					dls, err := readDeadLetters(c, e, opts)
-					if err != nil {
-						return err
-					}
+				Action: withDeadLetters(func(c *cli.Context, e *env, opts kafka.Options, dls []kafka.DeadLetter) error {
 					if c.Bool("json") {
 						type dlJSON struct {
 							Partition       int32           `json:"partition"`
@@ -71,7 +63,7 @@ and where it came from (sitestat-source-topic, -partition, -offset).`,
 					}
 					fmt.Fprintf(e.stdout, "%d dead letter(s) in %s\n", len(dls), e.cfg.KafkaDLQTopic)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:  "replay",
@@ -81,15 +73,7 @@ to SITESTAT_KAFKA_TOPIC, e.g. after re-adding a removed website. Safe to run twi
 sync stores each check_id once. Dead letters stay in the dead-letter topic; one that
 still cannot be stored comes back there.`,
 				Flags: []cli.Flag{classFlag, limitFlag, &cli.BoolFlag{Name: "yes", Usage: "really produce"}},
-				Action: func(c *cli.Context) error {
-					e, opts, err := kafkaSetup(c)
-					if err != nil {
-						return err
-					}
-					dls, err := readDeadLetters(c, e, opts)
-					if err != nil {
-						return err
-					}
+				Action: withDeadLetters(func(c *cli.Context, e *env, opts kafka.Options, dls []kafka.DeadLetter) error {
 					if !c.Bool("yes") {
 						return usagef("would replay %d dead letter(s) from %s to %s; run again with --yes", len(dls), e.cfg.KafkaDLQTopic, e.cfg.KafkaTopic)
 					}
@@ -115,9 +99,25 @@ still cannot be stored comes back there.`,
 					}
 					fmt.Fprintf(e.stdout, "replayed %d dead letter(s) to %s\n", len(msgs), e.cfg.KafkaTopic)
 					return nil
-				},
+				}),
 			},
 		},
+	}
+}
+
+// withDeadLetters wraps a dlq action: it reads the configuration and the
+// dead letters (filtered by --class) and hands both to the action.
+func withDeadLetters(action func(c *cli.Context, e *env, opts kafka.Options, dls []kafka.DeadLetter) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		e, opts, err := kafkaSetup(c)
+		if err != nil {
+			return err
+		}
+		dls, err := readDeadLetters(c, e, opts)
+		if err != nil {
+			return err
+		}
+		return action(c, e, opts, dls)
 	}
 }
 
