@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the value of Result.V this build writes and the only one it reads.
 const Version = 1
 
-// Reason says why a check came out the way it did. It is a closed set: the
-// constants below are the only values a Result carries.
+// Reason says why a check came out the way it did. The constants below are
+// the reasons this build writes. Readers accept any well-formed reason
+// (1 to 32 characters of a-z and _), so results of a newer checker that knows
+// more reasons are stored by an older sync; only "ok" means up.
 type Reason string
 
 // The reasons a check can give. Up is true exactly when the reason is ReasonOK.
@@ -44,7 +47,7 @@ var Reasons = []Reason{
 	ReasonBodyReadError, ReasonInvalidConfig, ReasonProbeError,
 }
 
-// Valid reports whether r is one of the known reasons.
+// Valid reports whether r is one of the reasons this build knows.
 func (r Reason) Valid() bool {
 	for _, k := range Reasons {
 		if r == k {
@@ -52,6 +55,21 @@ func (r Reason) Valid() bool {
 		}
 	}
 	return false
+}
+
+// WellFormed reports whether r has the form of a reason: 1 to 32 characters,
+// each a lower-case ASCII letter or '_'. Decode accepts any well-formed
+// reason, known or not.
+func (r Reason) WellFormed() bool {
+	if len(r) < 1 || len(r) > 32 {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		if c := r[i]; c != '_' && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // Phases are the durations of the phases of one HTTP exchange, in
@@ -107,6 +125,11 @@ type Result struct {
 	TLSVersion string `json:"tls_version,omitempty"`
 	// CertNotAfter is when the leaf certificate expires, for https.
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
+
+	// Raw is the message value as received, set by Decode; it is not part of
+	// the message. sync stores Raw, not a re-encoding, so the fields a newer
+	// checker adds survive an older sync.
+	Raw []byte `json:"-"`
 }
 
 // Key is the Kafka message key for r: the website id in ASCII decimal.
@@ -139,11 +162,16 @@ type wire struct {
 }
 
 // Decode parses a message key and value into a Result and checks the
-// contract: valid JSON of the right types, every required field present, a
-// known version, a UUID check id, a known reason with up == (reason == "ok"),
-// and a key that, when present, equals website_id. Unknown fields are
-// ignored. Every error wraps ErrBadMessage.
+// contract: valid UTF-8 JSON of the right types, every required field
+// present, a known version, a UUID check id, a well-formed reason with
+// up == (reason == "ok"), and a key that, when present, equals website_id.
+// Unknown fields and reasons are accepted; the Result's Raw is value itself.
+// Every error wraps ErrBadMessage.
 func Decode(key, value []byte) (Result, error) {
+	if !utf8.Valid(value) {
+		// encoding/json would replace the bad bytes; PostgreSQL's jsonb refuses them.
+		return Result{}, fmt.Errorf("%w: the value is not valid UTF-8", ErrBadMessage)
+	}
 	var w wire
 	if err := json.Unmarshal(value, &w); err != nil {
 		var te *json.UnmarshalTypeError
@@ -171,8 +199,8 @@ func Decode(key, value []byte) (Result, error) {
 		return Result{}, fmt.Errorf("%w: missing required field \"up\"", ErrBadMessage)
 	case w.Reason == nil:
 		return Result{}, fmt.Errorf("%w: missing required field \"reason\"", ErrBadMessage)
-	case !w.Reason.Valid():
-		return Result{}, fmt.Errorf("%w: unknown reason %q", ErrBadMessage, *w.Reason)
+	case !w.Reason.WellFormed():
+		return Result{}, fmt.Errorf("%w: reason %q is not 1-32 characters of a-z and _", ErrBadMessage, truncate([]byte(*w.Reason), 40))
 	case *w.Up != (*w.Reason == ReasonOK):
 		return Result{}, fmt.Errorf("%w: up=%t contradicts reason %q", ErrBadMessage, *w.Up, *w.Reason)
 	}
@@ -184,6 +212,7 @@ func Decode(key, value []byte) (Result, error) {
 	}
 	r := w.Result
 	r.V, r.CheckID, r.WebsiteID, r.CheckedAt, r.Up, r.Reason = *w.V, *w.CheckID, *w.WebsiteID, w.CheckedAt.UTC(), *w.Up, *w.Reason
+	r.Raw = value
 	return r, nil
 }
 

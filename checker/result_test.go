@@ -48,6 +48,10 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Decode(%s): %v", b, err)
 		}
+		if string(got.Raw) != string(b) {
+			t.Errorf("Raw = %s, want the value as received %s", got.Raw, b)
+		}
+		got.Raw = nil
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip changed the result:\n got %+v\nwant %+v", got, want)
 		}
@@ -95,6 +99,34 @@ func TestDecodeToleratesUnknownFields(t *testing.T) {
 	}
 }
 
+func TestDecodeAcceptsWellFormedUnknownReasons(t *testing.T) {
+	for _, tc := range []struct {
+		reason Reason
+		up     bool
+		ok     bool
+	}{
+		{"blocked", false, true},
+		{"some_future_reason", false, true},
+		{"ok", true, true},
+		{"blocked", true, false}, // only "ok" is up
+		{"", false, false},
+		{"Blocked", false, false},
+		{"has-dash", false, false},
+		{"a_reason_that_is_longer_than_32_c", false, false},
+	} {
+		r := sampleResult()
+		r.Reason, r.Up = tc.reason, tc.up
+		b, _ := r.Encode()
+		got, err := Decode(r.Key(), b)
+		if tc.ok && (err != nil || got.Reason != tc.reason) {
+			t.Errorf("reason %q up=%t: Decode = %q, %v; want accepted", tc.reason, tc.up, got.Reason, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrBadMessage) {
+			t.Errorf("reason %q up=%t: Decode error = %v, want ErrBadMessage", tc.reason, tc.up, err)
+		}
+	}
+}
+
 func TestDecodeBadMessages(t *testing.T) {
 	valid := func() map[string]any {
 		r := sampleResult()
@@ -121,7 +153,8 @@ func TestDecodeBadMessages(t *testing.T) {
 		{"up as string", "42", with("up", "true"), "wrong type"},
 		{"checked_at not a time", "42", with("checked_at", "yesterday"), "invalid JSON"},
 		{"check_id not a UUID", "42", with("check_id", "abc"), "not a UUID"},
-		{"unknown reason", "42", with("reason", "meh"), "unknown reason"},
+		{"malformed reason", "42", with("reason", "Not A Reason"), "is not 1-32 characters"},
+		{"invalid UTF-8", "42", []byte("{\"v\":1,\"url\":\"\xff\xfe\"}"), "not valid UTF-8"},
 		{"up contradicts reason", "42", with("up", false), "contradicts"},
 		{"zero website_id", "0", with("website_id", 0), "not positive"},
 		{"key disagrees", "43", encode(valid()), "disagrees"},

@@ -30,8 +30,9 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS sitestat_staging (
 ) ON COMMIT DELETE ROWS`
 
 // InsertResults stores a batch of results in website_status, each check_id
-// once, and returns how many rows it inserted. request_info is the Result as
-// JSON; the typed columns copy its fields.
+// once, and returns how many rows it inserted. request_info is the message
+// as received (Result.Raw), or the Result encoded when Raw is nil; the typed
+// columns copy its fields.
 //
 // It first COPYs the batch straight into website_status, the fastest write
 // PostgreSQL has. When that fails on a duplicate check_id (a redelivered
@@ -109,9 +110,12 @@ func copyInto(ctx context.Context, tx *sql.Tx, table string, results []checker.R
 	defer stmt.Close()
 	for i := range results {
 		r := &results[i]
-		info, err := r.Encode()
-		if err != nil {
-			return fmt.Errorf("check %s: %w", r.CheckID, err)
+		info := r.Raw // the bytes received, so fields this build does not know are kept
+		if info == nil {
+			var err error
+			if info, err = r.Encode(); err != nil {
+				return fmt.Errorf("check %s: %w", r.CheckID, err)
+			}
 		}
 		var status any
 		if r.StatusCode != nil {
