@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
@@ -135,7 +134,7 @@ func deleteTopics(t *testing.T, opts kafka.Options, names ...string) {
 	}
 }
 
-func readAll(t *testing.T, opts kafka.Options, topic string) []*sarama.ConsumerMessage {
+func readAll(t *testing.T, opts kafka.Options, topic string) []kafka.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -406,16 +405,14 @@ func TestCLIDLQ(t *testing.T) {
 		{Key: []byte("8"), Value: []byte("not json"), Class: "decode", Error: "bad message: invalid character",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 42},
 	}
-	prod, err := kafka.NewSyncProducer(opts)
+	w, err := kafka.NewDeadLetterWriter(opts, dlqTopic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range dls {
-		if _, _, err := prod.SendMessage(d.Message(dlqTopic)); err != nil {
-			t.Fatalf("produce dead letter: %v", err)
-		}
+	if err := w.Write(context.Background(), dls); err != nil {
+		t.Fatalf("produce dead letters: %v", err)
 	}
-	if err := prod.Close(); err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -444,20 +441,38 @@ func TestCLIDLQ(t *testing.T) {
 		t.Errorf("dlq show --class decode --json = %+v", shown)
 	}
 
+	out, _ = mustRun(t, env, exitOK, "dlq", "show", "--limit", "1")
+	if !strings.Contains(out, "1 dead letter(s)") || !strings.Contains(out, "stopped at --limit 1") {
+		t.Errorf("dlq show --limit 1 does not say the limit cut it short: %q", out)
+	}
+	out, _ = mustRun(t, env, exitOK, "dlq", "show", "--class", "decode", "--limit", "1")
+	if !strings.Contains(out, "1 dead letter(s)") || strings.Contains(out, "stopped at --limit") || !strings.Contains(out, "decode") {
+		t.Errorf("--class must filter before --limit: %q", out)
+	}
+	if _, stderr := mustRun(t, env, exitUsage, "dlq", "show", "--class", "nope"); !strings.Contains(stderr, "unknown_site") {
+		t.Errorf("a bad --class must list the classes: %q", stderr)
+	}
+
+	// By default only the classes a replay can fix go back, to the source topic.
 	_, stderr := mustRun(t, env, exitUsage, "dlq", "replay")
-	if !strings.Contains(stderr, "would replay 2") || !strings.Contains(stderr, "--yes") {
+	if !strings.Contains(stderr, "would replay 1") || !strings.Contains(stderr, "--yes") {
 		t.Errorf("dlq replay without --yes: stderr %q", stderr)
 	}
 	if msgs := readAll(t, opts, topic); len(msgs) != 0 {
 		t.Fatalf("dlq replay without --yes produced %d messages", len(msgs))
 	}
 	out, _ = mustRun(t, env, exitOK, "dlq", "replay", "--yes")
-	if !strings.Contains(out, "replayed 2 dead letter(s) to "+topic) {
+	if !strings.Contains(out, "replayed 1 dead letter(s) to "+topic) {
 		t.Errorf("dlq replay --yes printed %q", out)
+	}
+	// A class named explicitly is replayed too.
+	out, _ = mustRun(t, env, exitOK, "dlq", "replay", "--class", "decode", "--yes")
+	if !strings.Contains(out, "replayed 1 dead letter(s) to "+topic) {
+		t.Errorf("dlq replay --class decode --yes printed %q", out)
 	}
 	msgs := readAll(t, opts, topic)
 	if len(msgs) != 2 {
-		t.Fatalf("%s has %d messages after the replay, want 2", topic, len(msgs))
+		t.Fatalf("%s has %d messages after the replays, want 2", topic, len(msgs))
 	}
 	got := map[string]string{}
 	for _, m := range msgs {

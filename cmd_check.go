@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -93,20 +92,4 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		return fmt.Errorf("produce results: %w", flushErr)
 	}
 	return nil
-}
-
-// kafkaOptions turns the configuration into the Kafka package's options.
-func kafkaOptions(cfg config.Config) (kafka.Options, error) {
-	tlsCfg, err := cfg.KafkaTLS()
-	if err != nil {
-		return kafka.Options{}, err
-	}
-	return kafka.Options{
-		Brokers:       cfg.KafkaBrokers,
-		ClientID:      "sitestat",
-		TLS:           tlsCfg,
-		SASLMechanism: cfg.KafkaSASLMechanism,
-		SASLUsername:  cfg.KafkaSASLUsername,
-		SASLPassword:  cfg.KafkaSASLPassword,
-	}, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -40,14 +39,6 @@ Needs SITESTAT_DATABASE_URL.`,
 	}
 }
 
-// openDB opens PostgreSQL at SITESTAT_DATABASE_URL.
-func openDB(ctx context.Context, e *env) (*store.DB, error) {
-	if err := e.cfg.RequireDatabase(); err != nil {
-		return nil, err
-	}
-	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{})
-}
-
 // schemaProblems says migrate left problems it only reports (wrong types):
 // exit 78, like sync on drift, until --fix-types is given.
 type schemaProblems struct{ n int }
@@ -57,20 +48,3 @@ func (e schemaProblems) Error() string {
 }
 
 func (e schemaProblems) ExitCode() int { return exitSchemaDrift }
-
-// withDB wraps an action that needs the database: it reads the
-// configuration, opens PostgreSQL, and closes it after the action.
-func withDB(action func(c *cli.Context, e *env, db *store.DB) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		e, err := setup(c)
-		if err != nil {
-			return err
-		}
-		db, err := openDB(c.Context, e)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return action(c, e, db)
-	}
-}

@@ -152,11 +152,6 @@ func siteIDArg(c *cli.Context) (int64, error) {
 // The argument parsers below run twice: in the command's Before, so bad input
 // fails (exit 2) before any connection is made, and in its Action.
 
-// checkArgs turns an argument parser into a Before hook.
-func checkArgs[T any](parse func(*cli.Context) (T, error)) cli.BeforeFunc {
-	return func(c *cli.Context) error { _, err := parse(c); return err }
-}
-
 // siteInputArgs reads and validates `sites add URL --interval --regex`.
 func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 	if c.NArg() != 1 {

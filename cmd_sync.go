@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 
-	"github.com/IBM/sarama"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/kafka"
@@ -49,34 +47,38 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	dlq, err := startWith(ctx, log, "kafka", false, func(context.Context) (sarama.SyncProducer, error) {
-		return kafka.NewSyncProducer(kopts)
+	dlq, err := startWith(ctx, log, "kafka", false, func(context.Context) (*kafka.DeadLetterWriter, error) {
+		return kafka.NewDeadLetterWriter(kopts, e.cfg.KafkaDLQTopic, log)
 	})
 	if err != nil {
 		return err
 	}
 	defer dlq.Close()
-	group, err := startWith(ctx, log, "kafka", false, func(context.Context) (sarama.ConsumerGroup, error) {
-		return kafka.NewConsumerGroup(kopts, e.cfg.SyncGroup)
+	consumer, err := startWith(ctx, log, "kafka", false, func(context.Context) (*kafka.Consumer, error) {
+		return kafka.NewConsumer(kopts, kafka.ConsumerOptions{
+			Group:          e.cfg.SyncGroup,
+			Topics:         []string{e.cfg.KafkaTopic},
+			Batch:          e.cfg.SyncBatch,
+			Flush:          e.cfg.SyncFlush,
+			ReleaseTimeout: e.cfg.ShutdownTimeout,
+			Logger:         log,
+		})
 	})
 	if err != nil {
 		return err
 	}
-	s := sink.New(db, group, dlq, sink.Options{
-		Topic:       e.cfg.KafkaTopic,
-		DLQTopic:    e.cfg.KafkaDLQTopic,
-		Batch:       e.cfg.SyncBatch,
-		Flush:       e.cfg.SyncFlush,
-		MaxMessage:  e.cfg.SyncMaxMessage,
-		WaitTimeout: e.cfg.ShutdownTimeout,
-		Logger:      log,
+	s := sink.New(db, dlq, sink.Options{
+		MaxMessage: e.cfg.SyncMaxMessage,
+		DBTimeout:  e.cfg.SyncDBTimeout,
+		Logger:     log,
 	})
 	stopMetrics := serveMetrics(ctx, e, log, syncMetrics(s))
 	defer stopMetrics()
-	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic)
-	runErr := s.Run(ctx)
-	// Closing the group leaves it, so its partitions move at once.
-	if err := group.Close(); err != nil {
+	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
+		"batch", e.cfg.SyncBatch, "flush", e.cfg.SyncFlush)
+	runErr := s.Run(ctx, consumer)
+	// Closing the consumer leaves the group, so its partitions move at once.
+	if err := consumer.Close(); err != nil {
 		log.Warn("leave consumer group", "err", err)
 	}
 	st := s.Stats()

@@ -108,16 +108,6 @@ at least 2) alike.`,
 	}
 }
 
-// kafkaSetup reads the configuration and builds the Kafka options.
-func kafkaSetup(c *cli.Context) (*env, kafka.Options, error) {
-	e, err := setup(c)
-	if err != nil {
-		return nil, kafka.Options{}, err
-	}
-	opts, err := kafkaOptions(e.cfg)
-	return e, opts, err
-}
-
 func formatConfig(m map[string]string) string {
 	s := ""
 	for _, k := range slices.Sorted(maps.Keys(m)) {

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -79,43 +78,6 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
-}
-
-// env is what every command starts from: the configuration and a logger.
-type env struct {
-	cfg    config.Config
-	log    *slog.Logger
-	stdout io.Writer
-	stderr io.Writer
-}
-
-// setup reads the configuration once and builds the logger.
-func setup(c *cli.Context) (*env, error) {
-	cfg, err := config.Load()
-	if err != nil {
-		return nil, err
-	}
-	w := c.App.ErrWriter
-	return &env{cfg: cfg, log: newLogger(cfg, w), stdout: c.App.Writer, stderr: w}, nil
-}
-
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch strings.ToLower(cfg.LogLevel) {
-	case "debug":
-		level = slog.LevelDebug
-	case "warn", "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	default:
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.ToLower(cfg.LogFormat) == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {

@@ -89,11 +89,11 @@ func syncMetrics(s *sink.Sync) []prometheus.Collector {
 		counter("sitestat_sync_duplicates_total", "Results not stored because their check_id was stored already.", st(func(s sink.Stats) float64 { return float64(s.Duplicates) })),
 		counter("sitestat_sync_retries_total", "Attempts repeated after PostgreSQL or the dead-letter topic failed.", st(func(s sink.Stats) float64 { return float64(s.Retries) })),
 	}
-	for _, class := range sink.Classes {
+	for _, c := range kafka.Classes {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "sitestat_sync_dead_letters_total", Help: "Messages sent to the dead-letter topic, by class.",
-			ConstLabels: prometheus.Labels{"class": class},
-		}, st(func(s sink.Stats) float64 { return float64(s.DLQ[class]) })))
+			ConstLabels: prometheus.Labels{"class": string(c.Class)},
+		}, st(func(s sink.Stats) float64 { return float64(s.DLQ[c.Class]) })))
 	}
 	return cs
 }

@@ -50,6 +50,7 @@ type Config struct {
 	CheckBuffer       int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
 	SyncBatch         int           `envconfig:"SYNC_BATCH" default:"5000" desc:"rows written per PostgreSQL transaction, at most"`
 	SyncFlush         time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
+	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
 	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
@@ -149,6 +150,7 @@ func (c *Config) check() error {
 		{"CHECK_BUFFER", c.CheckBuffer > 0},
 		{"SYNC_BATCH", c.SyncBatch > 0},
 		{"SYNC_FLUSH", c.SyncFlush > 0},
+		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0},
 		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
 	}

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/kafka"
 )
 
 // TestSerialSchemaDrift breaks copies of a migrated database and checks that
@@ -191,8 +190,8 @@ func TestSerialFaults(t *testing.T) {
 func TestSerialPoisonMessages(t *testing.T) {
 	e := newEnv(t)
 	site := e.addSite("http://127.0.0.1:1/", 5, "")
-	key := sarama.StringEncoder(fmt.Sprint(site))
-	var msgs []*sarama.ProducerMessage
+	key := []byte(fmt.Sprint(site))
+	var msgs []kafka.Record
 	var valid []checker.Result
 	for range 5 {
 		r := newResult(site)
@@ -206,25 +205,26 @@ func TestSerialPoisonMessages(t *testing.T) {
 	big := newResult(site)
 	big.Error = strings.Repeat("x", 70000)
 	poison := []struct {
-		name, class string
-		key         sarama.Encoder
-		value       string
+		name  string
+		class kafka.Class
+		key   []byte
+		value string
 	}{
 		{"invalid JSON", "decode", key, `{"v":1,"check_id":`},
 		{"wrong type", "decode", key, strings.Replace(goodJSON, `"website_id":`+fmt.Sprint(site), `"website_id":"`+fmt.Sprint(site)+`"`, 1)},
 		{"missing field", "decode", key, strings.Replace(goodJSON, `"check_id":"`+good.CheckID+`",`, "", 1)},
 		{"unknown v", "decode", key, strings.Replace(goodJSON, `"v":1`, `"v":2`, 1)},
-		{"key mismatch", "decode", sarama.StringEncoder("424242"), goodJSON},
-		{"unknown site", "unknown_site", sarama.StringEncoder("987654"), enc(unknown)},
+		{"key mismatch", "decode", []byte("424242"), goodJSON},
+		{"unknown site", "unknown_site", []byte("987654"), enc(unknown)},
 		{"too large", "too_large", key, enc(big)},
 	}
 	for i, p := range poison {
 		if p.value == goodJSON && p.name != "key mismatch" {
 			t.Fatalf("%s: the poison is not poisonous", p.name)
 		}
-		m := &sarama.ProducerMessage{Topic: e.topic, Key: p.key, Value: sarama.StringEncoder(p.value)}
+		m := kafka.Record{Topic: e.topic, Key: p.key, Value: []byte(p.value)}
 		// Interleave the poison with the valid messages.
-		msgs = append(msgs[:i%len(msgs)], append([]*sarama.ProducerMessage{m}, msgs[i%len(msgs):]...)...)
+		msgs = append(msgs[:i%len(msgs)], append([]kafka.Record{m}, msgs[i%len(msgs):]...)...)
 	}
 	e.produce(msgs...)
 

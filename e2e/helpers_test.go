@@ -22,10 +22,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/target"
 	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
@@ -381,7 +381,7 @@ func (e *env) count(where string, args ...any) int {
 }
 
 // topicMessages reads every message of the results topic.
-func (e *env) topicMessages(topic string) []*sarama.ConsumerMessage {
+func (e *env) topicMessages(topic string) []kafka.Record {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -481,24 +481,17 @@ func newResult(site int64) checker.Result {
 }
 
 // produce sends raw messages to topic and waits for the acks.
-func (e *env) produce(msgs ...*sarama.ProducerMessage) {
+func (e *env) produce(msgs ...kafka.Record) {
 	e.t.Helper()
-	p, err := kafka.NewSyncProducer(e.kopts())
-	if err != nil {
-		e.t.Fatalf("producer: %v", err)
-	}
-	defer p.Close()
-	if err := p.SendMessages(msgs); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kafka.Produce(ctx, e.kopts(), msgs); err != nil {
 		e.t.Fatalf("produce: %v", err)
 	}
 }
 
 // resultMessage is r as a message of the results topic.
-func (e *env) resultMessage(r checker.Result) *sarama.ProducerMessage {
+func (e *env) resultMessage(r checker.Result) kafka.Record {
 	e.t.Helper()
-	b, err := r.Encode()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &sarama.ProducerMessage{Topic: e.topic, Key: sarama.ByteEncoder(r.Key()), Value: sarama.ByteEncoder(b)}
+	return fixture.Record(e.t, e.topic, r)
 }

@@ -109,7 +109,7 @@ func TestSerialLiveChanges(t *testing.T) {
 		waitFor(t, 20*time.Second, "late result in the DLQ", func() (bool, string) {
 			for _, d := range e.deadLetters() {
 				if string(d.Key) == strconv.FormatInt(doomed, 10) && containsCheck(d.Value, checkID) {
-					class = d.Class
+					class = string(d.Class)
 					return true, ""
 				}
 			}

@@ -30,6 +30,9 @@ type TopicSpec struct {
 	RetentionMs int64
 	// RetentionBytes is retention.bytes per partition; 0 means the broker's default, -1 unlimited.
 	RetentionBytes int64
+	// Configs are other topic settings, e.g. "max.message.bytes" or
+	// "cleanup.policy"; the fields above take precedence.
+	Configs map[string]string
 }
 
 // The values of TopicResult.Status.
@@ -65,6 +68,9 @@ func (s TopicSpec) detail() *sarama.TopicDetail {
 		NumPartitions:     s.Partitions,
 		ReplicationFactor: s.ReplicationFactor,
 		ConfigEntries:     map[string]*string{},
+	}
+	for k, v := range s.Configs {
+		d.ConfigEntries[k] = &v
 	}
 	if d.NumPartitions == 0 {
 		d.NumPartitions = DefaultPartitions
@@ -187,4 +193,43 @@ func withAdmin(ctx context.Context, opts Options, fn func(sarama.ClusterAdmin) e
 	case <-ctx.Done():
 		return fmt.Errorf("kafka: %w", ctx.Err())
 	}
+}
+
+// GroupLag returns, for each partition of topic, how many records the
+// consumer group has not committed yet: the high-water mark minus the
+// group's committed offset (a partition never committed counts from 0).
+func GroupLag(ctx context.Context, opts Options, group, topic string) (map[int32]int64, error) {
+	lag := make(map[int32]int64)
+	err := withAdmin(ctx, opts, func(ca sarama.ClusterAdmin) error {
+		cfg, err := NewConfig(opts)
+		if err != nil {
+			return err
+		}
+		client, err := sarama.NewClient(opts.brokers(), cfg)
+		if err != nil {
+			return opts.wrap("connect", err)
+		}
+		defer client.Close()
+		parts, err := client.Partitions(topic)
+		if err != nil {
+			return opts.wrap("partitions of "+topic, err)
+		}
+		resp, err := ca.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+		if err != nil {
+			return opts.wrap("offsets of group "+group, err)
+		}
+		for _, p := range parts {
+			hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				return opts.wrap(fmt.Sprintf("high-water mark of %s/%d", topic, p), err)
+			}
+			committed := int64(0)
+			if b := resp.GetBlock(topic, p); b != nil && b.Offset >= 0 {
+				committed = b.Offset
+			}
+			lag[p] = hw - committed
+		}
+		return nil
+	})
+	return lag, err
 }

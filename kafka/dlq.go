@@ -2,38 +2,129 @@ package kafka
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/sitestat/sitestat/internal/retry"
 )
 
 // The headers of a dead-letter message: why sync could not store the
 // original message and where it came from. The key and value are the
-// original's, unchanged.
+// original's, unchanged — unless the dead-letter topic refused the value for
+// its size, when the value is its first TruncatedValueBytes bytes and the
+// truncation headers say so.
 const (
 	HeaderError           = "sitestat-error"            // the error, one line
-	HeaderErrorClass      = "sitestat-error-class"      // a short stable class, e.g. "bad_message"
+	HeaderErrorClass      = "sitestat-error-class"      // the Class
 	HeaderSourceTopic     = "sitestat-source-topic"     // the topic of the original message
 	HeaderSourcePartition = "sitestat-source-partition" // its partition, decimal
 	HeaderSourceOffset    = "sitestat-source-offset"    // its offset, decimal
+	HeaderTruncated       = "sitestat-truncated"        // "true" when the value was cut
+	HeaderOriginalSize    = "sitestat-original-size"    // the original value's size in bytes, decimal
+	HeaderOriginalSHA256  = "sitestat-original-sha256"  // SHA-256 of the original value, hex
 )
 
+// TruncatedValueBytes is how much of a value a truncated dead letter keeps.
+const TruncatedValueBytes = 4 << 10
+
+// maxErrorHeader bounds the sitestat-error header, in bytes.
+const maxErrorHeader = 1024
+
+// Class is why a message became a dead letter: the value of the
+// sitestat-error-class header.
+type Class string
+
+// The dead-letter classes.
+const (
+	// ClassDecode: the value is not a Result of the contract (invalid JSON or
+	// UTF-8, wrong types, a required field missing, an unknown "v", a key
+	// that disagrees with website_id, …).
+	ClassDecode = Class("decode")
+	// ClassTooLarge: the value is larger than sync's SITESTAT_SYNC_MAX_MESSAGE.
+	ClassTooLarge = Class("too_large")
+	// ClassUnknownSite: website_id names no row of the websites table.
+	ClassUnknownSite = Class("unknown_site")
+	// ClassDBData: PostgreSQL rejected the row's data (SQLSTATE class 22).
+	ClassDBData = Class("db_data")
+	// ClassDBConstraint: the row violates a constraint (SQLSTATE class 23).
+	ClassDBConstraint = Class("db_constraint")
+)
+
+// ClassInfo describes a Class for help texts and for `dlq replay`.
+type ClassInfo struct {
+	Class Class
+	// Replayable is whether a replay can succeed once the cause is fixed
+	// (e.g. the site re-added); a message that can never be stored is not.
+	Replayable bool
+}
+
+// Classes lists every dead-letter class, in the order help texts show them.
+var Classes = []ClassInfo{
+	{ClassDecode, false},
+	{ClassTooLarge, false},
+	{ClassUnknownSite, true},
+	{ClassDBData, true},
+	{ClassDBConstraint, true},
+}
+
+// ParseClass returns the Class named s, or an error listing the classes.
+func ParseClass(s string) (Class, error) {
+	for _, c := range Classes {
+		if string(c.Class) == s {
+			return c.Class, nil
+		}
+	}
+	return "", fmt.Errorf("unknown dead-letter class %q (one of %s)", s, ClassNames())
+}
+
+// ClassNames returns the classes as a comma-separated list.
+func ClassNames() string {
+	names := make([]string, len(Classes))
+	for i, c := range Classes {
+		names[i] = string(c.Class)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Replayable reports whether c is a class a replay can fix.
+func (c Class) Replayable() bool {
+	for _, k := range Classes {
+		if k.Class == c {
+			return k.Replayable
+		}
+	}
+	return false
+}
+
 // DeadLetter is a message sync could not store, as written to and read from
-// the dead-letter topic.
+// the dead-letter topic. It is the one place the dead-letter format is
+// defined.
 type DeadLetter struct {
-	// Key and Value are the original message's, unchanged.
+	// Key and Value are the original message's (Value possibly truncated,
+	// see Truncated).
 	Key, Value []byte
 	// Error says why it could not be stored; Class is its short stable class.
-	Error, Class string
+	Error string
+	Class Class
 	// SourceTopic, SourcePartition and SourceOffset locate the original; the
 	// partition and offset are -1 when the headers are missing or malformed.
 	SourceTopic     string
 	SourcePartition int32
 	SourceOffset    int64
+	// Truncated is set when Value is only the start of the original value,
+	// whose size and SHA-256 (hex) are then OriginalSize and OriginalSHA256.
+	Truncated      bool
+	OriginalSize   int64
+	OriginalSHA256 string
 	// Timestamp is the message timestamp: when set, Message uses it (e.g. the
 	// original's); ParseDeadLetter returns the dead-letter message's own.
 	Timestamp time.Time
@@ -43,20 +134,56 @@ type DeadLetter struct {
 	Offset    int64
 }
 
+// NewDeadLetter returns the dead letter of r, a record that could not be
+// stored for class and reason err.
+func NewDeadLetter(r *Record, class Class, err string) DeadLetter {
+	return DeadLetter{Key: r.Key, Value: r.Value, Error: err, Class: class,
+		SourceTopic: r.Topic, SourcePartition: r.Partition, SourceOffset: r.Offset, Timestamp: r.Timestamp}
+}
+
+// truncated returns d with its value cut to TruncatedValueBytes and the
+// original's size and hash recorded.
+func (d DeadLetter) truncated() DeadLetter {
+	if d.Truncated {
+		return d
+	}
+	sum := sha256.Sum256(d.Value)
+	d.OriginalSize, d.OriginalSHA256, d.Truncated = int64(len(d.Value)), hex.EncodeToString(sum[:]), true
+	if len(d.Value) > TruncatedValueBytes {
+		d.Value = d.Value[:TruncatedValueBytes]
+	}
+	return d
+}
+
 // Message returns d as a message for the dead-letter topic dlqTopic, with
 // the original key (so a replay partitions as the original did), value and
 // the sitestat-* headers.
 func (d DeadLetter) Message(dlqTopic string) *sarama.ProducerMessage {
+	errText := oneLine(d.Error)
+	if len(errText) > maxErrorHeader {
+		n := maxErrorHeader
+		for n > 0 && errText[n]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+			n--
+		}
+		errText = errText[:n] + "…"
+	}
+	h := func(k, v string) sarama.RecordHeader { return sarama.RecordHeader{Key: []byte(k), Value: []byte(v)} }
 	m := &sarama.ProducerMessage{
 		Topic: dlqTopic,
 		Headers: []sarama.RecordHeader{
-			{Key: []byte(HeaderError), Value: []byte(d.Error)},
-			{Key: []byte(HeaderErrorClass), Value: []byte(d.Class)},
-			{Key: []byte(HeaderSourceTopic), Value: []byte(d.SourceTopic)},
-			{Key: []byte(HeaderSourcePartition), Value: strconv.AppendInt(nil, int64(d.SourcePartition), 10)},
-			{Key: []byte(HeaderSourceOffset), Value: strconv.AppendInt(nil, d.SourceOffset, 10)},
+			h(HeaderError, errText),
+			h(HeaderErrorClass, string(d.Class)),
+			h(HeaderSourceTopic, d.SourceTopic),
+			h(HeaderSourcePartition, strconv.FormatInt(int64(d.SourcePartition), 10)),
+			h(HeaderSourceOffset, strconv.FormatInt(d.SourceOffset, 10)),
 		},
 		Timestamp: d.Timestamp,
+	}
+	if d.Truncated {
+		m.Headers = append(m.Headers,
+			h(HeaderTruncated, "true"),
+			h(HeaderOriginalSize, strconv.FormatInt(d.OriginalSize, 10)),
+			h(HeaderOriginalSHA256, d.OriginalSHA256))
 	}
 	if d.Key != nil {
 		m.Key = sarama.ByteEncoder(d.Key)
@@ -67,29 +194,26 @@ func (d DeadLetter) Message(dlqTopic string) *sarama.ProducerMessage {
 	return m
 }
 
-// ParseDeadLetter reads a message of the dead-letter topic. Missing headers
+// ParseDeadLetter reads a record of the dead-letter topic. Missing headers
 // leave their fields empty (partition and offset -1); it never fails, so a
 // foreign message in the topic can still be shown.
-func ParseDeadLetter(m *sarama.ConsumerMessage) DeadLetter {
+func ParseDeadLetter(r Record) DeadLetter {
 	d := DeadLetter{
-		Key:             m.Key,
-		Value:           m.Value,
+		Key:             r.Key,
+		Value:           r.Value,
 		SourcePartition: -1,
 		SourceOffset:    -1,
-		Timestamp:       m.Timestamp,
-		Partition:       m.Partition,
-		Offset:          m.Offset,
+		Timestamp:       r.Timestamp,
+		Partition:       r.Partition,
+		Offset:          r.Offset,
 	}
-	for _, h := range m.Headers {
-		if h == nil {
-			continue
-		}
+	for _, h := range r.Headers {
 		v := string(h.Value)
 		switch string(h.Key) {
 		case HeaderError:
 			d.Error = v
 		case HeaderErrorClass:
-			d.Class = v
+			d.Class = Class(v)
 		case HeaderSourceTopic:
 			d.SourceTopic = v
 		case HeaderSourcePartition:
@@ -100,49 +224,235 @@ func ParseDeadLetter(m *sarama.ConsumerMessage) DeadLetter {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				d.SourceOffset = n
 			}
+		case HeaderTruncated:
+			d.Truncated = v == "true"
+		case HeaderOriginalSize:
+			d.OriginalSize, _ = strconv.ParseInt(v, 10, 64)
+		case HeaderOriginalSHA256:
+			d.OriginalSHA256 = v
 		}
 	}
 	return d
 }
 
-// ReadAll reads topic from the oldest offset of each partition up to its
-// high-water mark at the time of the call, with a plain consumer (no group,
-// no commits), and returns the messages ordered by partition, then offset.
-// It stops after limit messages when limit > 0. It is for `sitestat dlq` and
-// for tests; a topic that does not exist is an error.
-func ReadAll(ctx context.Context, opts Options, topic string, limit int) ([]*sarama.ConsumerMessage, error) {
-	cfg, err := newConsumerConfig(opts)
+// dlqRetry is the backoff between attempts to produce dead letters while the
+// dead-letter topic is unavailable.
+var dlqRetry = retry.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
+
+// DeadLetterWriter produces dead letters to the dead-letter topic with an
+// idempotent, synchronous producer: Write returns once every dead letter is
+// acknowledged. Safe for concurrent use.
+type DeadLetterWriter struct {
+	opts  Options
+	topic string
+	p     sarama.SyncProducer
+	log   *slog.Logger
+}
+
+// NewDeadLetterWriter connects a producer for topic. log receives a warning
+// per failed attempt; nil discards them.
+func NewDeadLetterWriter(opts Options, topic string, log *slog.Logger) (*DeadLetterWriter, error) {
+	if topic == "" {
+		return nil, errors.New("kafka: dead-letter writer: no topic given")
+	}
+	p, err := NewSyncProducer(opts)
 	if err != nil {
 		return nil, err
 	}
-	type result struct {
-		msgs []*sarama.ConsumerMessage
-		err  error
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DeadLetterWriter{opts: opts, topic: topic, p: p, log: log}, nil
+}
+
+// Topic returns the dead-letter topic.
+func (w *DeadLetterWriter) Topic() string { return w.topic }
+
+// Write produces dls in order and returns nil once the broker acknowledged
+// them all. Failures that a retry can fix (the broker or topic unavailable)
+// are retried with capped exponential backoff until ctx is done; ctx's error
+// is then returned. A dead letter refused for good (too large for the
+// producer or the topic, invalid) is never retried as it is: it is produced
+// truncated (headers, size, SHA-256 and the first TruncatedValueBytes of the
+// value), and if even that is refused, dropped with an error log line — one
+// message never stops its partition.
+func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
+	pending := make([]DeadLetter, len(dls))
+	copy(pending, dls)
+	for attempt := 0; len(pending) > 0; attempt++ {
+		failed, err := w.send(ctx, pending)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var retryable []DeadLetter
+		truncatedNow := false
+		for _, f := range failed {
+			switch {
+			case !permanent(f.err):
+				retryable = append(retryable, f.d)
+			case !f.d.Truncated:
+				w.log.Warn("dead letter refused for good; producing it truncated", "topic", w.topic,
+					"source_partition", f.d.SourcePartition, "source_offset", f.d.SourceOffset,
+					"value_bytes", len(f.d.Value), "err", w.opts.Explain(f.err))
+				retryable = append(retryable, f.d.truncated())
+				truncatedNow = true
+			default:
+				w.log.Error("dead letter refused even truncated; dropped", "topic", w.topic,
+					"source_partition", f.d.SourcePartition, "source_offset", f.d.SourceOffset,
+					"class", f.d.Class, "err", w.opts.Explain(f.err))
+			}
+		}
+		if !truncatedNow && len(retryable) > 0 { // a truncated form is tried at once
+			d := dlqRetry.Delay(attempt)
+			w.log.Warn("produce dead letters failed; retrying", "topic", w.topic,
+				"messages", len(retryable), "attempt", attempt+1, "retry_in", d, "err", w.opts.Explain(err))
+			if !retry.Sleep(ctx, d) {
+				return ctx.Err()
+			}
+		}
+		pending = retryable
+	}
+	return nil
+}
+
+type failedLetter struct {
+	d   DeadLetter
+	err error
+}
+
+// send produces dls in one call, bounded by ctx, and returns the ones that
+// failed with their errors.
+func (w *DeadLetterWriter) send(ctx context.Context, dls []DeadLetter) ([]failedLetter, error) {
+	msgs := make([]*sarama.ProducerMessage, len(dls))
+	index := make(map[*sarama.ProducerMessage]int, len(dls))
+	for i := range dls {
+		msgs[i] = dls[i].Message(w.topic)
+		index[msgs[i]] = i
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.p.SendMessages(msgs) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// The send goes on in the background; the caller does not commit,
+		// so these dead letters are produced again later (at least once).
+		return nil, ctx.Err()
+	}
+	if err == nil {
+		return nil, nil
+	}
+	var pe sarama.ProducerErrors
+	if !errors.As(err, &pe) || len(pe) == 0 {
+		out := make([]failedLetter, len(dls))
+		for i := range dls {
+			out[i] = failedLetter{dls[i], err}
+		}
+		return out, err
+	}
+	out := make([]failedLetter, 0, len(pe))
+	for _, e := range pe {
+		if i, ok := index[e.Msg]; ok {
+			out = append(out, failedLetter{dls[i], e.Err})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].d.SourceOffset < out[b].d.SourceOffset })
+	return out, err
+}
+
+// Close closes the producer.
+func (w *DeadLetterWriter) Close() error { return w.p.Close() }
+
+// Produce sends records to their topics with an idempotent, compressed,
+// synchronous producer and returns once all are acknowledged; for `sitestat
+// dlq replay` and tests. A record larger than the producer's usual 1 MB limit
+// is sent too (it reached the dead-letter topic, compressed): the broker
+// decides.
+func Produce(ctx context.Context, opts Options, records []Record) error {
+	largest := 0
+	for _, r := range records {
+		largest = max(largest, len(r.Key)+len(r.Value))
+	}
+	cfg, err := newProducerConfig(opts, sarama.CompressionZSTD, 0)
+	if err != nil {
+		return err
+	}
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.MaxMessageBytes = max(cfg.Producer.MaxMessageBytes, largest+64<<10)
+	p, err := sarama.NewSyncProducer(opts.brokers(), cfg)
+	if err != nil {
+		return opts.wrap("connect producer", err)
+	}
+	defer p.Close()
+	msgs := make([]*sarama.ProducerMessage, len(records))
+	for i, r := range records {
+		m := &sarama.ProducerMessage{Topic: r.Topic}
+		if r.Key != nil {
+			m.Key = sarama.ByteEncoder(r.Key)
+		}
+		if r.Value != nil {
+			m.Value = sarama.ByteEncoder(r.Value)
+		}
+		msgs[i] = m
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.SendMessages(msgs) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err != nil {
+		return opts.wrap("produce", err)
+	}
+	return nil
+}
+
+// ReadAll reads topic from the oldest offset of each partition up to its
+// high-water mark at the time of the call, with a plain consumer (no group,
+// no commits), and returns the records ordered by partition, then offset.
+// It stops after limit records when limit > 0. A topic that does not exist
+// is an error.
+func ReadAll(ctx context.Context, opts Options, topic string, limit int) ([]Record, error) {
+	var out []Record
+	err := Scan(ctx, opts, topic, func(r Record) bool {
+		out = append(out, r)
+		return limit <= 0 || len(out) < limit
+	})
+	return out, err
+}
+
+// Scan reads topic like ReadAll, calling fn for each record until it
+// returns false.
+func Scan(ctx context.Context, opts Options, topic string, fn func(Record) bool) error {
+	cfg, err := newConsumerConfig(opts)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan result, 1)
-	go func() {
-		msgs, err := readAll(ctx, opts, cfg, topic, limit)
-		done <- result{msgs, err}
-	}()
+	done := make(chan error, 1)
+	go func() { done <- scan(ctx, opts, cfg, topic, fn) }()
 	select {
-	case r := <-done:
-		return r.msgs, r.err
+	case err := <-done:
+		return err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("kafka: read %s: %w", topic, ctx.Err())
+		return fmt.Errorf("kafka: read %s: %w", topic, ctx.Err())
 	}
 }
 
-func readAll(ctx context.Context, opts Options, cfg *sarama.Config, topic string, limit int) ([]*sarama.ConsumerMessage, error) {
+func scan(ctx context.Context, opts Options, cfg *sarama.Config, topic string, fn func(Record) bool) error {
 	client, err := sarama.NewClient(opts.brokers(), cfg)
 	if err != nil {
-		return nil, opts.wrap("connect", err)
+		return opts.wrap("connect", err)
 	}
 	defer client.Close()
 	partitions, err := client.Partitions(topic)
 	if err != nil {
-		return nil, opts.wrap("read "+topic, err)
+		return opts.wrap("read "+topic, err)
 	}
 	sort.Slice(partitions, func(i, j int) bool { return partitions[i] < partitions[j] })
 	type span struct {
@@ -153,61 +463,59 @@ func readAll(ctx context.Context, opts Options, cfg *sarama.Config, topic string
 	for _, p := range partitions {
 		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
 		if err != nil {
-			return nil, opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
+			return opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
 		}
 		newest, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
-			return nil, opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
+			return opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
 		}
 		if newest > oldest {
 			spans = append(spans, span{p, oldest, newest})
 		}
 	}
 	if len(spans) == 0 {
-		return nil, nil
+		return nil
 	}
 	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
-		return nil, opts.wrap("read "+topic, err)
+		return opts.wrap("read "+topic, err)
 	}
 	defer consumer.Close()
 
-	var out []*sarama.ConsumerMessage
 	for _, s := range spans {
 		pc, err := consumer.ConsumePartition(topic, s.partition, s.oldest)
 		if err != nil {
-			return nil, opts.wrap(fmt.Sprintf("read %s/%d", topic, s.partition), err)
+			return opts.wrap(fmt.Sprintf("read %s/%d", topic, s.partition), err)
 		}
-		err = func() error {
+		more, err := func() (bool, error) {
 			defer pc.Close()
 			for {
 				select {
 				case m, ok := <-pc.Messages():
 					if !ok {
-						return errors.New("partition consumer closed")
+						return false, errors.New("partition consumer closed")
 					}
-					out = append(out, m)
-					if limit > 0 && len(out) >= limit {
-						return nil
+					if !fn(record(m)) {
+						return false, nil
 					}
 					if m.Offset+1 >= s.newest {
-						return nil
+						return true, nil
 					}
 				case cerr, ok := <-pc.Errors():
 					if ok {
-						return cerr
+						return false, cerr
 					}
 				case <-ctx.Done():
-					return ctx.Err()
+					return false, ctx.Err()
 				}
 			}
 		}()
 		if err != nil {
-			return nil, opts.wrap(fmt.Sprintf("read %s/%d", topic, s.partition), err)
+			return opts.wrap(fmt.Sprintf("read %s/%d", topic, s.partition), err)
 		}
-		if limit > 0 && len(out) >= limit {
-			break
+		if !more {
+			return nil
 		}
 	}
-	return out, nil
+	return nil
 }

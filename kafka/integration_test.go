@@ -107,9 +107,9 @@ func newTopic(t *testing.T, opts Options, partitions int32) string {
 
 // readTopic reads a topic until it holds at least want messages (a topic
 // just created may briefly have no leader for a partition).
-func readTopic(t *testing.T, opts Options, topic string, want int) []*sarama.ConsumerMessage {
+func readTopic(t *testing.T, opts Options, topic string, want int) []Record {
 	t.Helper()
-	var msgs []*sarama.ConsumerMessage
+	var msgs []Record
 	var lastErr error
 	testenv.Eventually(t, 20*time.Second, func() bool {
 		msgs, lastErr = ReadAll(testCtx(t, 20*time.Second), opts, topic, 0)
@@ -472,7 +472,7 @@ func TestProducerRoundTrip(t *testing.T) {
 			t.Errorf("check %s missing", w.CheckID)
 			continue
 		}
-		if !reflect.DeepEqual(got, w) {
+		if got.Raw = nil; !reflect.DeepEqual(got, w) {
 			t.Errorf("check %s:\n got %+v\nwant %+v", w.CheckID, got, w)
 		}
 	}
@@ -491,9 +491,9 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 	defer sp.Close()
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	want := []DeadLetter{
-		{Key: []byte("42"), Value: []byte(`{"v":1,"check_id":"nope"}`), Error: `bad message: check_id "nope" is not a UUID`, Class: "bad_message",
+		{Key: []byte("42"), Value: []byte(`{"v":1,"check_id":"nope"}`), Error: `bad message: check_id "nope" is not a UUID`, Class: ClassDecode,
 			SourceTopic: "website-status", SourcePartition: 3, SourceOffset: 1234567890123, Timestamp: ts},
-		{Key: nil, Value: []byte("not json"), Error: "bad message: invalid JSON", Class: "bad_message",
+		{Key: nil, Value: []byte("not json"), Error: "bad message: invalid JSON", Class: ClassDecode,
 			SourceTopic: "website-status", SourcePartition: 0, SourceOffset: 0, Timestamp: ts.Add(time.Second)},
 	}
 	where := map[string][2]int64{}
@@ -531,8 +531,8 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 }
 
 func TestParseDeadLetterWithoutHeaders(t *testing.T) {
-	d := ParseDeadLetter(&sarama.ConsumerMessage{Value: []byte("x"), Partition: 1, Offset: 5, Headers: []*sarama.RecordHeader{
-		{Key: []byte(HeaderSourcePartition), Value: []byte("zero")}, nil,
+	d := ParseDeadLetter(Record{Value: []byte("x"), Partition: 1, Offset: 5, Headers: []Header{
+		{Key: []byte(HeaderSourcePartition), Value: []byte("zero")},
 	}})
 	if d.SourcePartition != -1 || d.SourceOffset != -1 || d.Error != "" || d.Partition != 1 || d.Offset != 5 {
 		t.Errorf("ParseDeadLetter = %+v", d)
@@ -561,7 +561,7 @@ func TestReadAll(t *testing.T) {
 	if len(all) != 10 {
 		t.Fatalf("read %d, want 10", len(all))
 	}
-	if !slices.IsSortedFunc(all, func(a, b *sarama.ConsumerMessage) int {
+	if !slices.IsSortedFunc(all, func(a, b Record) int {
 		if a.Partition != b.Partition {
 			return int(a.Partition - b.Partition)
 		}
@@ -577,80 +577,5 @@ func TestReadAll(t *testing.T) {
 	cancel()
 	if _, err := ReadAll(ctx, opts, topic, 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("ReadAll with a cancelled context = %v", err)
-	}
-}
-
-// collector is a consumer group handler that collects values and marks them.
-type collector struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (c *collector) Setup(sarama.ConsumerGroupSession) error   { return nil }
-func (c *collector) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-func (c *collector) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	for m := range claim.Messages() {
-		c.mu.Lock()
-		c.seen = append(c.seen, string(m.Value))
-		c.mu.Unlock()
-		s.MarkMessage(m, "")
-	}
-	return nil
-}
-
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.seen)
-}
-
-// TestConsumerGroupStartsAtOldest checks that a new group reads what was
-// produced before it existed.
-func TestConsumerGroupStartsAtOldest(t *testing.T) {
-	t.Parallel()
-	opts := plainOpts(t)
-	topic := newTopic(t, opts, 2)
-	sp, err := NewSyncProducer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	for i := 0; i < 5; i++ {
-		if _, _, err := sp.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(strconv.Itoa(i)), Value: sarama.StringEncoder(strconv.Itoa(i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cg, err := NewConsumerGroup(opts, testenv.Name("sitestat_group"))
-	if err != nil {
-		t.Fatalf("NewConsumerGroup: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	h := &collector{}
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			if err := cg.Consume(ctx, []string{topic}, h); err != nil && ctx.Err() == nil {
-				t.Errorf("Consume: %v", Explain(err))
-				return
-			}
-		}
-	}()
-	go func() {
-		for err := range cg.Errors() {
-			t.Logf("consumer group error: %s", Explain(err))
-		}
-	}()
-	testenv.Eventually(t, 30*time.Second, func() bool { return h.count() >= 5 }, "the group read %d of 5 messages", h.count())
-	cancel()
-	<-done
-	if err := cg.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	slices.Sort(h.seen)
-	if got, want := strings.Join(h.seen, ","), "0,1,2,3,4"; got != want {
-		t.Errorf("read %s, want %s", got, want)
 	}
 }

@@ -6,16 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
@@ -29,111 +28,32 @@ var _ sink.Writer = (*store.DB)(nil)
 // results and dead-letter topics.
 type env struct {
 	t        testing.TB
-	brokers  []string
+	opts     kafka.Options
 	dbURL    string
 	db       *store.DB
 	sql      *sql.DB
 	topic    string
 	dlqTopic string
 	parts    int
-	producer sarama.SyncProducer
 }
 
 func newEnv(t testing.TB, partitions int) *env {
 	t.Helper()
-	brokers := testenv.Brokers(t)
-	dbURL := testenv.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db := openStore(t, ctx, dbURL)
-	migrate(t, ctx, db)
-	e := &env{
-		t: t, brokers: brokers, dbURL: dbURL, db: db, sql: db.SQL(),
-		topic: testenv.Name("sink"), parts: partitions,
-	}
-	e.dlqTopic = e.topic + "_dlq"
-	createTopic(t, brokers, e.topic, partitions)
-	createTopic(t, brokers, e.dlqTopic, 1)
-	p, err := kafka.NewSyncProducer(kafka.Options{Brokers: brokers})
-	if err != nil {
-		t.Fatalf("new producer: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-	e.producer = p
+	opts := fixture.Options(t)
+	db, dbURL := fixture.MigratedDB(t)
+	e := &env{t: t, opts: opts, dbURL: dbURL, db: db, sql: db.SQL(), parts: partitions}
+	e.topic = fixture.Topic(t, opts, int32(partitions), nil)
+	e.dlqTopic = fixture.Topic(t, opts, 1, nil)
 	return e
 }
 
-func openStore(t testing.TB, ctx context.Context, dbURL string) *store.DB {
-	t.Helper()
-	db, err := store.Open(ctx, dbURL, store.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func migrate(t testing.TB, ctx context.Context, db *store.DB) {
-	t.Helper()
-	schema, err := os.ReadFile("../schema.sql")
-	if err != nil {
-		t.Fatalf("read schema: %v", err)
-	}
-	if _, err := db.Migrate(ctx, string(schema), store.MigrateOptions{}); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-}
-
-func baseConfig() *sarama.Config {
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V4_0_0_0
-	cfg.ClientID = "sitestat-sink-test"
-	cfg.Metadata.AllowAutoTopicCreation = false
-	return cfg
-}
-
-// newGroup returns a member of consumer group group as `sitestat sync`
-// makes it (kafka.NewConsumerGroup).
-func newGroup(tb testing.TB, brokers []string, group string) sarama.ConsumerGroup {
-	tb.Helper()
-	g, err := kafka.NewConsumerGroup(kafka.Options{Brokers: brokers}, group)
-	if err != nil {
-		tb.Fatalf("new consumer group: %v", err)
-	}
-	return g
-}
-
-func createTopic(t testing.TB, brokers []string, name string, partitions int) {
-	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, baseConfig())
-	if err != nil {
-		t.Fatalf("cluster admin: %v", err)
-	}
-	defer admin.Close()
-	err = admin.CreateTopic(name, &sarama.TopicDetail{NumPartitions: int32(partitions), ReplicationFactor: 1}, false)
-	if err != nil {
-		t.Fatalf("create topic %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		admin, err := sarama.NewClusterAdmin(brokers, baseConfig())
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		_ = admin.DeleteTopic(name)
-	})
-}
-
 // otherDatabase returns a second fresh database, migrated, with websites of
-// the given ids (a fresh database numbers them 1, 2, …).
+// the given ids.
 func (e *env) otherDatabase(ids []int64) *store.DB {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db := openStore(e.t, ctx, testenv.NewDatabase(e.t))
-	migrate(e.t, ctx, db)
+	db, _ := fixture.MigratedDB(e.t)
 	for _, id := range ids {
-		if _, err := db.SQL().ExecContext(ctx, "INSERT INTO websites (id, url) VALUES ($1, 'https://x.example/')", id); err != nil {
+		if _, err := db.SQL().Exec("INSERT INTO websites (id, url) VALUES ($1, 'https://x.example/')", id); err != nil {
 			e.t.Fatalf("add site: %v", err)
 		}
 	}
@@ -156,31 +76,38 @@ func (e *env) addSites(n int) []int64 {
 	return ids
 }
 
-// newSync returns a Sync on the env's topics in consumer group group, with
-// its own ConsumerGroup (closed at cleanup).
-func (e *env) newSync(group string, opts sink.Options) (*sink.Sync, sarama.ConsumerGroup) {
-	e.t.Helper()
-	g := e.newGroup(group)
-	opts.Topic, opts.DLQTopic = e.topic, e.dlqTopic
-	if opts.Logger == nil {
-		opts.Logger = testLogger(e.t)
-	}
-	return sink.New(e.db, g, e.producer, opts), g
+// syncOptions are what `sitestat sync` wires: the consumer's and the sink's.
+type syncOptions struct {
+	consumer kafka.ConsumerOptions
+	sink     sink.Options
 }
 
-// newGroup returns a member of consumer group group, closed at cleanup.
-func (e *env) newGroup(group string) sarama.ConsumerGroup {
+// newSync returns a Sync on the env's topics and a consumer in group group
+// (closed at cleanup), wired as `sitestat sync` wires them.
+func (e *env) newSync(group string, o syncOptions) (*sink.Sync, *kafka.Consumer) {
 	e.t.Helper()
-	g := newGroup(e.t, e.brokers, group)
-	e.t.Cleanup(func() { g.Close() })
-	return g
+	if o.sink.Logger == nil {
+		o.sink.Logger = testLogger(e.t)
+	}
+	o.consumer.Group, o.consumer.Topics, o.consumer.Logger = group, []string{e.topic}, o.sink.Logger
+	c, err := kafka.NewConsumer(e.opts, o.consumer)
+	if err != nil {
+		e.t.Fatalf("new consumer: %v", err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	dlq, err := kafka.NewDeadLetterWriter(e.opts, e.dlqTopic, o.sink.Logger)
+	if err != nil {
+		e.t.Fatalf("new dead-letter writer: %v", err)
+	}
+	e.t.Cleanup(func() { dlq.Close() })
+	return sink.New(e.db, dlq, o.sink), c
 }
 
 // running is a Sync being Run in the background.
 type running struct {
 	t      testing.TB
 	s      *sink.Sync
-	group  sarama.ConsumerGroup
+	c      *kafka.Consumer
 	cancel context.CancelFunc
 	done   chan error
 
@@ -189,21 +116,21 @@ type running struct {
 }
 
 // start runs a new Sync in group until stop or the end of the test.
-func (e *env) start(group string, opts sink.Options) *running {
+func (e *env) start(group string, o syncOptions) *running {
 	e.t.Helper()
-	s, g := e.newSync(group, opts)
-	return e.run(s, g)
+	s, c := e.newSync(group, o)
+	return e.run(s, c)
 }
 
-func (e *env) run(s *sink.Sync, g sarama.ConsumerGroup) *running {
+func (e *env) run(s *sink.Sync, c *kafka.Consumer) *running {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{t: e.t, s: s, group: g, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- s.Run(ctx) }()
+	r := &running{t: e.t, s: s, c: c, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx, c) }()
 	e.t.Cleanup(func() { r.stop() })
 	return r
 }
 
-// stop cancels the Run, waits for it to return, closes the group and
+// stop cancels the Run, waits for it to return, leaves the group and
 // returns Run's error.
 func (r *running) stop() error {
 	r.t.Helper()
@@ -214,7 +141,7 @@ func (r *running) stop() error {
 		case <-time.After(30 * time.Second):
 			r.err = errors.New("Run did not return within 30s of cancel")
 		}
-		r.group.Close()
+		r.c.Close()
 	})
 	return r.err
 }
@@ -224,7 +151,7 @@ func (r *running) wait(timeout time.Duration) error {
 	r.t.Helper()
 	select {
 	case err := <-r.done:
-		r.once.Do(func() { r.err = err; r.group.Close() })
+		r.once.Do(func() { r.err = err; r.c.Close() })
 		return err
 	case <-time.After(timeout):
 		r.t.Fatalf("Run did not return within %s", timeout)
@@ -232,47 +159,38 @@ func (r *running) wait(timeout time.Duration) error {
 	}
 }
 
-// produce sends the messages and waits for the broker's acks.
-func (e *env) produce(msgs []*sarama.ProducerMessage) {
+// produce sends the records and waits for the broker's acks.
+func (e *env) produce(recs []kafka.Record) {
 	e.t.Helper()
-	for len(msgs) > 0 {
-		n := min(len(msgs), 5000)
-		if err := e.producer.SendMessages(msgs[:n]); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for len(recs) > 0 {
+		n := min(len(recs), 5000)
+		if err := kafka.Produce(ctx, e.opts, recs[:n]); err != nil {
 			e.t.Fatalf("produce: %v", err)
 		}
-		msgs = msgs[n:]
+		recs = recs[n:]
 	}
 }
 
-// message is a message of the results topic.
-func (e *env) message(key, value []byte) *sarama.ProducerMessage {
-	m := &sarama.ProducerMessage{Topic: e.topic}
-	if key != nil {
-		m.Key = sarama.ByteEncoder(key)
-	}
-	if value != nil {
-		m.Value = sarama.ByteEncoder(value)
-	}
-	return m
+// message is a record of the results topic.
+func (e *env) message(key, value []byte) kafka.Record {
+	return kafka.Record{Topic: e.topic, Key: key, Value: value}
 }
 
 // resultMessage is r as `check` produces it.
-func (e *env) resultMessage(r checker.Result) *sarama.ProducerMessage {
+func (e *env) resultMessage(r checker.Result) kafka.Record {
 	e.t.Helper()
-	v, err := r.Encode()
-	if err != nil {
-		e.t.Fatalf("encode: %v", err)
-	}
-	return e.message(r.Key(), v)
+	return fixture.Record(e.t, e.topic, r)
 }
 
 func (e *env) produceResults(rs []checker.Result) {
 	e.t.Helper()
-	msgs := make([]*sarama.ProducerMessage, len(rs))
+	recs := make([]kafka.Record, len(rs))
 	for i, r := range rs {
-		msgs[i] = e.resultMessage(r)
+		recs[i] = e.resultMessage(r)
 	}
-	e.produce(msgs)
+	e.produce(recs)
 }
 
 // count returns the number of rows of website_status.
@@ -332,12 +250,12 @@ func (e *env) assertExactlyOnce(checkIDs map[string]bool) {
 // them parsed, in offset order; more than n is an error.
 func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
 	e.t.Helper()
-	var msgs []*sarama.ConsumerMessage
+	var msgs []kafka.Record
 	testenv.Eventually(e.t, timeout, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error
-		msgs, err = kafka.ReadAll(ctx, kafka.Options{Brokers: e.brokers}, e.dlqTopic, 0)
+		msgs, err = kafka.ReadAll(ctx, e.opts, e.dlqTopic, 0)
 		if err != nil {
 			e.t.Logf("read %s: %v", e.dlqTopic, err)
 		}
@@ -357,34 +275,11 @@ func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
 // committed offset.
 func (e *env) lag(group string) map[int32]int64 {
 	e.t.Helper()
-	client, err := sarama.NewClient(e.brokers, baseConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lag, err := kafka.GroupLag(ctx, e.opts, group, e.topic)
 	if err != nil {
-		e.t.Fatalf("new client: %v", err)
-	}
-	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		e.t.Fatalf("cluster admin: %v", err)
-	}
-	parts := make([]int32, e.parts)
-	for i := range parts {
-		parts[i] = int32(i)
-	}
-	resp, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{e.topic: parts})
-	if err != nil {
-		e.t.Fatalf("list group offsets: %v", err)
-	}
-	lag := make(map[int32]int64)
-	for _, p := range parts {
-		hw, err := client.GetOffset(e.topic, p, sarama.OffsetNewest)
-		if err != nil {
-			e.t.Fatalf("high water mark: %v", err)
-		}
-		committed := int64(0)
-		if b := resp.GetBlock(e.topic, p); b != nil && b.Offset >= 0 {
-			committed = b.Offset
-		}
-		lag[p] = hw - committed
+		e.t.Fatalf("group lag: %v", err)
 	}
 	return lag
 }
@@ -435,11 +330,4 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 }
 
 // validResult returns a valid result for site checked now.
-func validResult(site int64) checker.Result {
-	code := 200
-	return checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: site, URL: "https://site.example/",
-		CheckedAt: time.Now().UTC(), Probe: "test", Up: true, Reason: checker.ReasonOK,
-		StatusCode: &code, ResponseTimeMs: 42.5, FinalURL: "https://site.example/",
-	}
-}
+func validResult(site int64) checker.Result { return fixture.Result(site) }

@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/google/uuid"
-
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
+	"github.com/sitestat/sitestat/kafka"
 )
 
 // sqlErr is a server error with a SQLSTATE, like *pq.Error.
@@ -48,6 +47,7 @@ type fakeWriter struct {
 	sites      map[int64]bool
 	existCalls [][]int64
 	insertHook func(rs []checker.Result) error // a non-nil error fails the whole call
+	ctxHook    func(ctx context.Context)       // sees the context of every insert
 	schemaErr  error
 }
 
@@ -61,8 +61,11 @@ func newFakeWriter(ev *events, sites ...int64) *fakeWriter {
 
 func (w *fakeWriter) InsertResults(ctx context.Context, rs []checker.Result) (int, error) {
 	w.mu.Lock()
-	hook := w.insertHook
+	hook, ctxHook := w.insertHook, w.ctxHook
 	w.mu.Unlock()
+	if ctxHook != nil {
+		ctxHook(ctx)
+	}
 	if hook != nil {
 		if err := hook(rs); err != nil {
 			w.ev.add("insert failed %d", len(rs))
@@ -115,180 +118,89 @@ func (w *fakeWriter) count() int {
 	return len(w.rows)
 }
 
-// fakeProducer is a sarama.SyncProducer whose SendMessages records the
-// messages, or fails while fail returns an error.
-type fakeProducer struct {
-	sarama.SyncProducer
+// fakeDLQ is a DeadLetters recording what it was given; fail, when set,
+// may fail a call.
+type fakeDLQ struct {
 	ev *events
 
 	mu   sync.Mutex
-	sent []*sarama.ProducerMessage
-	fail func() error
+	sent []kafka.DeadLetter
+	fail func(ctx context.Context) error
 }
 
-func (p *fakeProducer) SendMessages(msgs []*sarama.ProducerMessage) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.fail != nil {
-		if err := p.fail(); err != nil {
-			p.ev.add("dlq failed %d", len(msgs))
+func (d *fakeDLQ) Write(ctx context.Context, dls []kafka.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil {
+		if err := d.fail(ctx); err != nil {
+			d.ev.add("dlq failed %d", len(dls))
 			return err
 		}
 	}
-	p.sent = append(p.sent, msgs...)
-	p.ev.add("dlq %d", len(msgs))
+	d.sent = append(d.sent, dls...)
+	d.ev.add("dlq %d", len(dls))
 	return nil
 }
 
-func (p *fakeProducer) messages() []*sarama.ProducerMessage {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]*sarama.ProducerMessage(nil), p.sent...)
+func (d *fakeDLQ) letters() []kafka.DeadLetter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]kafka.DeadLetter(nil), d.sent...)
 }
 
-// fakeSession is a sarama.ConsumerGroupSession recording marks and commits.
-type fakeSession struct {
-	sarama.ConsumerGroupSession
-	ctx context.Context
-	ev  *events
-
-	mu     sync.Mutex
-	marked int64 // next offset to read, as MarkMessage sets it
-}
-
-func (s *fakeSession) Context() context.Context { return s.ctx }
-
-func (s *fakeSession) MarkMessage(msg *sarama.ConsumerMessage, _ string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.marked = msg.Offset + 1
-	s.ev.add("mark %d", msg.Offset+1)
-}
-
-func (s *fakeSession) Commit() { s.ev.add("commit") }
-
-func (s *fakeSession) markedOffset() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.marked
-}
-
-// fakeClaim is a sarama.ConsumerGroupClaim fed by a channel.
-type fakeClaim struct {
-	ch chan *sarama.ConsumerMessage
-}
-
-func (c *fakeClaim) Topic() string                            { return "results" }
-func (c *fakeClaim) Partition() int32                         { return 0 }
-func (c *fakeClaim) InitialOffset() int64                     { return 0 }
-func (c *fakeClaim) HighWaterMarkOffset() int64               { return 0 }
-func (c *fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.ch }
-
-// harness runs one ConsumeClaim over fakes.
+// harness hands batches of records of partition 0 of "results" to a Sync
+// over fakes.
 type harness struct {
-	t      *testing.T
-	ev     *events
-	w      *fakeWriter
-	dlq    *fakeProducer
-	sync   *Sync
-	h      *handler
-	sess   *fakeSession
-	claim  *fakeClaim
-	cancel context.CancelFunc
-	done   chan error
-	next   int64 // offset of the next message
+	t    *testing.T
+	ev   *events
+	w    *fakeWriter
+	dlq  *fakeDLQ
+	sync *Sync
+	next int64 // offset of the next record
 }
 
 func newHarness(t *testing.T, opts Options, sites ...int64) *harness {
 	t.Helper()
 	ev := &events{}
-	w := newFakeWriter(ev, sites...)
-	p := &fakeProducer{ev: ev}
-	if opts.Topic == "" {
-		opts.Topic = "results"
-	}
-	if opts.DLQTopic == "" {
-		opts.DLQTopic = "results_dlq"
-	}
 	if opts.RetryMin == 0 {
 		opts.RetryMin = time.Millisecond
 		opts.RetryMax = 5 * time.Millisecond
 	}
-	s := New(w, nil, p, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	runCtx, runCancel := context.WithCancelCause(ctx)
-	hs := &harness{
-		t: t, ev: ev, w: w, dlq: p, sync: s,
-		h:      &handler{s: s, cancel: runCancel},
-		sess:   &fakeSession{ctx: runCtx, ev: ev},
-		claim:  &fakeClaim{ch: make(chan *sarama.ConsumerMessage, 100000)},
-		cancel: cancel,
-		done:   make(chan error, 1),
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-hs.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("ConsumeClaim did not return")
-		}
-	})
+	hs := &harness{t: t, ev: ev, w: newFakeWriter(ev, sites...), dlq: &fakeDLQ{ev: ev}}
+	hs.sync = New(hs.w, hs.dlq, opts)
 	return hs
 }
 
-func (hs *harness) start() {
-	go func() { hs.done <- hs.h.ConsumeClaim(hs.sess, hs.claim) }()
-}
-
-// wait waits for ConsumeClaim to return, failing after timeout.
-func (hs *harness) wait(timeout time.Duration) {
-	hs.t.Helper()
-	select {
-	case err := <-hs.done:
-		hs.done <- err // for the cleanup
-		if err != nil {
-			hs.t.Fatalf("ConsumeClaim: %v", err)
-		}
-	case <-time.After(timeout):
-		hs.t.Fatalf("ConsumeClaim did not return within %s", timeout)
-	}
-}
-
-func (hs *harness) send(key, value []byte) int64 {
+// rec returns the next record of the partition.
+func (hs *harness) rec(key, value []byte) kafka.Record {
 	off := hs.next
 	hs.next++
-	hs.claim.ch <- &sarama.ConsumerMessage{Topic: "results", Partition: 0, Offset: off, Key: key, Value: value}
-	return off
+	return kafka.Record{Topic: "results", Partition: 0, Offset: off, Key: key, Value: value}
 }
 
-func (hs *harness) sendResult(r checker.Result) int64 {
+func (hs *harness) resultRec(r checker.Result) kafka.Record {
 	hs.t.Helper()
 	v, err := r.Encode()
 	if err != nil {
 		hs.t.Fatal(err)
 	}
-	return hs.send(r.Key(), v)
+	return hs.rec(r.Key(), v)
 }
 
-func (hs *harness) waitMarked(off int64) {
+// handle hands recs to HandleBatch as one batch.
+func (hs *harness) handle(ctx context.Context, recs ...kafka.Record) error {
+	return hs.sync.HandleBatch(ctx, &kafka.Batch{Topic: "results", Partition: 0, Records: recs})
+}
+
+// mustHandle hands recs over and fails the test unless HandleBatch accepts them.
+func (hs *harness) mustHandle(recs ...kafka.Record) {
 	hs.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for hs.sess.markedOffset() < off {
-		if time.Now().After(deadline) {
-			hs.t.Fatalf("offset %d not marked within 5s (marked %d); events: %v", off, hs.sess.markedOffset(), hs.ev.list())
-		}
-		time.Sleep(2 * time.Millisecond)
+	if err := hs.handle(context.Background(), recs...); err != nil {
+		hs.t.Fatalf("HandleBatch: %v", err)
 	}
 }
 
 // result returns a valid result for site.
-func result(site int64) checker.Result {
-	code := 200
-	return checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: site, URL: "https://example.com/",
-		CheckedAt: time.Now().UTC().Truncate(time.Microsecond), Probe: "test", Up: true,
-		Reason: checker.ReasonOK, StatusCode: &code, ResponseTimeMs: 12.5,
-	}
-}
+func result(site int64) checker.Result { return fixture.Result(site) }
 
 func key(id int64) []byte { return []byte(strconv.FormatInt(id, 10)) }

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
@@ -32,6 +30,7 @@ const (
 	helperBrokers  = "SITESTAT_SINK_HELPER_BROKERS"
 	helperDB       = "SITESTAT_SINK_HELPER_DATABASE_URL"
 	helperTopic    = "SITESTAT_SINK_HELPER_TOPIC"
+	helperDLQTopic = "SITESTAT_SINK_HELPER_DLQ_TOPIC"
 	helperGroup    = "SITESTAT_SINK_HELPER_GROUP"
 	helperStatsOut = "SITESTAT_SINK_HELPER_STATS"
 )
@@ -52,18 +51,21 @@ func TestHelperSyncProcess(t *testing.T) {
 		t.Fatalf("open store: %v", err)
 	}
 	defer db.Close()
-	g := newGroup(t, brokers, os.Getenv(helperGroup))
-	p, err := kafka.NewSyncProducer(kafka.Options{Brokers: brokers})
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	opts := kafka.Options{Brokers: brokers}
+	c, err := kafka.NewConsumer(opts, kafka.ConsumerOptions{Group: os.Getenv(helperGroup), Topics: []string{topic},
+		Batch: 500, Flush: 50 * time.Millisecond, Logger: log})
 	if err != nil {
-		t.Fatalf("producer: %v", err)
+		t.Fatalf("consumer: %v", err)
 	}
-	defer p.Close()
-	s := sink.New(db, g, p, sink.Options{
-		Topic: topic, DLQTopic: topic + "_dlq", Batch: 500, Flush: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
-	})
-	runErr := s.Run(ctx)
-	g.Close()
+	dlq, err := kafka.NewDeadLetterWriter(opts, os.Getenv(helperDLQTopic), log)
+	if err != nil {
+		t.Fatalf("dead-letter writer: %v", err)
+	}
+	defer dlq.Close()
+	s := sink.New(db, dlq, sink.Options{Logger: log})
+	runErr := s.Run(ctx, c)
+	c.Close()
 	b, _ := json.Marshal(s.Stats())
 	if err := os.WriteFile(os.Getenv(helperStatsOut), b, 0o644); err != nil {
 		t.Errorf("write stats: %v", err)
@@ -91,9 +93,10 @@ func (e *env) startHelper(group string, n int) *helper {
 	h.cmd = exec.Command(os.Args[0], "-test.run=^TestHelperSyncProcess$", "-test.count=1")
 	h.cmd.Env = append(os.Environ(),
 		helperEnv+"=1",
-		helperBrokers+"="+strings.Join(e.brokers, ","),
+		helperBrokers+"="+strings.Join(e.opts.Brokers, ","),
 		helperDB+"="+e.dbURL,
 		helperTopic+"="+e.topic,
+		helperDLQTopic+"="+e.dlqTopic,
 		helperGroup+"="+group,
 		helperStatsOut+"="+h.stats,
 	)
@@ -193,7 +196,7 @@ func TestSerialPostgresRestart(t *testing.T) {
 	e := newEnv(t, 2)
 	site := e.addSites(1)[0]
 	group := testenv.Name("group")
-	run := e.start(group, sink.Options{Flush: 50 * time.Millisecond, RetryMax: time.Second})
+	run := e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}, sink: sink.Options{RetryMax: time.Second}})
 
 	var (
 		mu      sync.Mutex
@@ -211,16 +214,18 @@ func TestSerialPostgresRestart(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			var msgs []*sarama.ProducerMessage
+			var msgs []kafka.Record
 			mu.Lock()
 			for range 10 {
 				r := validResult(site)
 				ids[r.CheckID] = true
-				v, _ := r.Encode()
-				msgs = append(msgs, &sarama.ProducerMessage{Topic: e.topic, Key: sarama.ByteEncoder(r.Key()), Value: sarama.ByteEncoder(v)})
+				msgs = append(msgs, e.resultMessage(r))
 			}
 			mu.Unlock()
-			if err := e.producer.SendMessages(msgs); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := kafka.Produce(ctx, e.opts, msgs)
+			cancel()
+			if err != nil {
 				mu.Lock()
 				prodErr = err
 				mu.Unlock()

@@ -2,7 +2,9 @@ package sink_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,34 +13,16 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
 )
-
-// The dead-letter headers sync writes are the ones `sitestat dlq` reads.
-func TestHeadersMatchKafka(t *testing.T) {
-	pairs := [][2]string{
-		{sink.HeaderError, kafka.HeaderError},
-		{sink.HeaderErrorClass, kafka.HeaderErrorClass},
-		{sink.HeaderSourceTopic, kafka.HeaderSourceTopic},
-		{sink.HeaderSourcePartition, kafka.HeaderSourcePartition},
-		{sink.HeaderSourceOffset, kafka.HeaderSourceOffset},
-	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("sink header %q, kafka header %q", p[0], p[1])
-		}
-	}
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -59,7 +43,7 @@ func TestSyncDataFormat(t *testing.T) {
 		rs = append(rs, r)
 	}
 	e.produceResults(rs)
-	run := e.start(testenv.Name("group"), sink.Options{})
+	run := e.start(testenv.Name("group"), syncOptions{})
 	e.waitRows(len(rs), 30*time.Second)
 	if err := run.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -166,25 +150,25 @@ func TestSyncBadMessages(t *testing.T) {
 	bad := []struct {
 		name       string
 		key, value []byte
-		class      string
+		class      kafka.Class
 	}{
-		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), sink.ClassDecode},
-		{"not an object", siteKey, []byte(`[1,2,3]`), sink.ClassDecode},
-		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), sink.ClassDecode},
-		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), sink.ClassDecode},
-		{"missing v", siteKey, without("v"), sink.ClassDecode},
-		{"missing check_id", siteKey, without("check_id"), sink.ClassDecode},
-		{"missing website_id", siteKey, without("website_id"), sink.ClassDecode},
-		{"missing checked_at", siteKey, without("checked_at"), sink.ClassDecode},
-		{"missing up", siteKey, without("up"), sink.ClassDecode},
-		{"missing reason", siteKey, without("reason"), sink.ClassDecode},
-		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), sink.ClassDecode},
-		{"key mismatch", []byte("999999"), valid, sink.ClassDecode},
-		{"empty value", siteKey, nil, sink.ClassDecode},
-		{"unknown site", unknownSite.Key(), unknownValue, sink.ClassUnknownSite},
-		{"too large", big.Key(), bigValue, sink.ClassTooLarge},
+		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), kafka.ClassDecode},
+		{"not an object", siteKey, []byte(`[1,2,3]`), kafka.ClassDecode},
+		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), kafka.ClassDecode},
+		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), kafka.ClassDecode},
+		{"missing v", siteKey, without("v"), kafka.ClassDecode},
+		{"missing check_id", siteKey, without("check_id"), kafka.ClassDecode},
+		{"missing website_id", siteKey, without("website_id"), kafka.ClassDecode},
+		{"missing checked_at", siteKey, without("checked_at"), kafka.ClassDecode},
+		{"missing up", siteKey, without("up"), kafka.ClassDecode},
+		{"missing reason", siteKey, without("reason"), kafka.ClassDecode},
+		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), kafka.ClassDecode},
+		{"key mismatch", []byte("999999"), valid, kafka.ClassDecode},
+		{"empty value", siteKey, nil, kafka.ClassDecode},
+		{"unknown site", unknownSite.Key(), unknownValue, kafka.ClassUnknownSite},
+		{"too large", big.Key(), bigValue, kafka.ClassTooLarge},
 	}
-	var msgs []*sarama.ProducerMessage
+	var msgs []kafka.Record
 	ids := map[string]bool{}
 	for _, b := range bad {
 		r := validResult(site)
@@ -197,7 +181,7 @@ func TestSyncBadMessages(t *testing.T) {
 	e.produce(msgs)
 
 	group := testenv.Name("group")
-	run := e.start(group, sink.Options{MaxMessage: maxMessage})
+	run := e.start(group, syncOptions{sink: sink.Options{MaxMessage: maxMessage}})
 	dead := e.readDLQ(len(bad), 30*time.Second)
 	e.waitRows(len(ids), 30*time.Second)
 	e.assertExactlyOnce(ids)
@@ -225,8 +209,8 @@ func TestSyncBadMessages(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	st := run.s.Stats()
-	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[sink.ClassDecode] != int64(len(bad)-2) ||
-		st.DLQ[sink.ClassUnknownSite] != 1 || st.DLQ[sink.ClassTooLarge] != 1 {
+	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[kafka.ClassDecode] != int64(len(bad)-2) ||
+		st.DLQ[kafka.ClassUnknownSite] != 1 || st.DLQ[kafka.ClassTooLarge] != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -239,7 +223,7 @@ func TestSyncDuplicates(t *testing.T) {
 	site := e.addSites(1)[0]
 	a, b, c := validResult(site), validResult(site), validResult(site)
 	e.produceResults([]checker.Result{a, b, a, a, b})
-	run := e.start(testenv.Name("group"), sink.Options{})
+	run := e.start(testenv.Name("group"), syncOptions{})
 	e.waitRows(2, 30*time.Second)
 	e.produceResults([]checker.Result{a, c, b, c})
 	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 9 }, "9 messages consumed")
@@ -260,7 +244,7 @@ func TestSyncDatabaseRejects(t *testing.T) {
 	sites := e.addSites(2)
 	keep, doomed := sites[0], sites[1]
 
-	run := e.start(testenv.Name("group"), sink.Options{Flush: 50 * time.Millisecond})
+	run := e.start(testenv.Name("group"), syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 	// Sync learns that doomed exists, then the site is deleted.
 	first := validResult(doomed)
 	e.produceResults([]checker.Result{first})
@@ -271,21 +255,21 @@ func TestSyncDatabaseRejects(t *testing.T) {
 
 	type badRow struct {
 		r     checker.Result
-		class string
+		class kafka.Class
 	}
 	status := 70000
 	var bads []badRow
 	r := validResult(keep)
 	r.StatusCode = &status
-	bads = append(bads, badRow{r, sink.ClassDBData})
+	bads = append(bads, badRow{r, kafka.ClassDBData})
 	r = validResult(keep)
 	r.Up, r.Reason, r.Error = false, checker.ReasonConnectionError, "read: \x00 in the middle"
-	bads = append(bads, badRow{r, sink.ClassDBData})
+	bads = append(bads, badRow{r, kafka.ClassDBData})
 	r = validResult(keep)
 	r.ResponseTimeMs = 1e300
-	bads = append(bads, badRow{r, sink.ClassDBData})
+	bads = append(bads, badRow{r, kafka.ClassDBData})
 	// A site deleted after sync cached it fails on the foreign key: unknown_site, like any result of a removed site.
-	bads = append(bads, badRow{validResult(doomed), sink.ClassUnknownSite})
+	bads = append(bads, badRow{validResult(doomed), kafka.ClassUnknownSite})
 
 	ids := map[string]bool{}
 	var rs []checker.Result
@@ -331,10 +315,10 @@ func TestSyncSchemaDriftAtStart(t *testing.T) {
 			if _, err := e.sql.Exec(tt.alter); err != nil {
 				t.Fatal(err)
 			}
-			s, _ := e.newSync(testenv.Name("group"), sink.Options{})
+			s, c := e.newSync(testenv.Name("group"), syncOptions{})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			err := s.Run(ctx)
+			err := s.Run(ctx, c)
 			if !errors.Is(err, store.ErrSchemaDrift) {
 				t.Fatalf("Run = %v, want a schema drift", err)
 			}
@@ -353,7 +337,7 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 	e := newEnv(t, 1)
 	site := e.addSites(1)[0]
 	group := testenv.Name("group")
-	run := e.start(group, sink.Options{Flush: 50 * time.Millisecond})
+	run := e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 
 	ids := map[string]bool{}
 	batch := func(n int) []checker.Result {
@@ -383,8 +367,10 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	migrate(t, ctx, e.db)
-	run = e.start(group, sink.Options{Flush: 50 * time.Millisecond})
+	if _, err := e.db.Migrate(ctx, fixture.SchemaSQL(t), store.MigrateOptions{}); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	run = e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 	e.waitRows(100, 30*time.Second)
 	e.assertExactlyOnce(ids)
 	testenv.Eventually(t, 10*time.Second, func() bool { return e.lag(group)[0] == 0 }, "all committed after migrate")
@@ -399,7 +385,7 @@ func TestSyncLoneMessage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1)
 	site := e.addSites(1)[0]
-	run := e.start(testenv.Name("group"), sink.Options{})
+	run := e.start(testenv.Name("group"), syncOptions{})
 	// The first message waits for the group to form; the second measures.
 	e.produceResults([]checker.Result{validResult(site)})
 	e.waitRows(1, 30*time.Second)
@@ -412,45 +398,6 @@ func TestSyncLoneMessage(t *testing.T) {
 	}
 }
 
-// countingGroup counts the messages a Sync has taken from its claims, so a
-// test knows when they sit in a batch.
-type countingGroup struct {
-	sarama.ConsumerGroup
-	taken atomic.Int64
-}
-
-func (g *countingGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
-	return g.ConsumerGroup.Consume(ctx, topics, countingHandler{h, g})
-}
-
-type countingHandler struct {
-	sarama.ConsumerGroupHandler
-	g *countingGroup
-}
-
-func (h countingHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	ch := make(chan *sarama.ConsumerMessage)
-	go func() {
-		defer close(ch)
-		for m := range claim.Messages() {
-			select {
-			case ch <- m:
-				h.g.taken.Add(1)
-			case <-sess.Context().Done():
-				return
-			}
-		}
-	}()
-	return h.ConsumerGroupHandler.ConsumeClaim(sess, countingClaim{claim, ch})
-}
-
-type countingClaim struct {
-	sarama.ConsumerGroupClaim
-	ch chan *sarama.ConsumerMessage
-}
-
-func (c countingClaim) Messages() <-chan *sarama.ConsumerMessage { return c.ch }
-
 // TestSyncGracefulStop: cancelling Run while a batch is in hand stores the
 // batch, commits it and returns nil.
 func TestSyncGracefulStop(t *testing.T) {
@@ -458,10 +405,8 @@ func TestSyncGracefulStop(t *testing.T) {
 	e := newEnv(t, 2)
 	site := e.addSites(1)[0]
 	group := testenv.Name("group")
-	cg := &countingGroup{ConsumerGroup: e.newGroup(group)}
-	s := sink.New(e.db, cg, e.producer, sink.Options{Topic: e.topic, DLQTopic: e.dlqTopic,
-		Batch: 100000, Flush: time.Hour, Logger: testLogger(t)})
-	run := e.run(s, cg)
+	s, c := e.newSync(group, syncOptions{consumer: kafka.ConsumerOptions{Batch: 100000, Flush: time.Hour}})
+	run := e.run(s, c)
 
 	ids := map[string]bool{}
 	var rs []checker.Result
@@ -471,7 +416,7 @@ func TestSyncGracefulStop(t *testing.T) {
 		rs = append(rs, r)
 	}
 	e.produceResults(rs)
-	testenv.Eventually(t, 30*time.Second, func() bool { return cg.taken.Load() == int64(len(rs)) }, "sync took %d messages", len(rs))
+	testenv.Eventually(t, 30*time.Second, func() bool { return c.Read() == int64(len(rs)) }, "sync took %d messages", len(rs))
 	if n := e.count(); n != 0 {
 		t.Fatalf("%d rows stored before the stop; the batch should still be in hand", n)
 	}
@@ -494,7 +439,7 @@ func TestSyncTwoConsumers(t *testing.T) {
 	e := newEnv(t, 4)
 	sites := e.addSites(4)
 	group := testenv.Name("group")
-	opts := sink.Options{Batch: 200, Flush: 50 * time.Millisecond}
+	opts := syncOptions{consumer: kafka.ConsumerOptions{Batch: 200, Flush: 50 * time.Millisecond}}
 	a := e.start(group, opts)
 	b := e.start(group, opts)
 
@@ -542,5 +487,96 @@ func TestSyncTwoConsumers(t *testing.T) {
 	t.Logf("a: %+v; b: %+v", sa, sb)
 	if sa.Stored+sb.Stored != int64(len(ids)) {
 		t.Errorf("stored %d + %d rows, want %d in all", sa.Stored, sb.Stored, len(ids))
+	}
+}
+
+// TestSyncKeepsWhatItDoesNotKnow: a result with a field and a reason this
+// build does not know is stored with request_info byte for byte as received
+// (as jsonb), and a value that is not valid UTF-8 becomes a decode dead
+// letter instead of failing the batch.
+func TestSyncKeepsWhatItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	site := e.addSites(1)[0]
+	newer := fmt.Sprintf(`{"v":1,"check_id":"6f1c5a52-1d3e-4b8e-9f59-0c7d2a6b9e11","website_id":%d,`+
+		`"checked_at":"2026-11-27T05:30:01Z","up":false,"reason":"from_the_future","error":"x",`+
+		`"added_later":{"nested":[1,2,3]}}`, site)
+	bad := []byte(fmt.Sprintf(`{"v":1,"check_id":"7f1c5a52-1d3e-4b8e-9f59-0c7d2a6b9e11","website_id":%d,`+
+		`"checked_at":"2026-11-27T05:30:01Z","up":true,"reason":"ok","url":"`+"\xff\xfe"+`"}`, site))
+	key := []byte(fmt.Sprint(site))
+	good := validResult(site)
+	e.produce([]kafka.Record{e.message(key, []byte(newer)), e.message(key, bad), e.resultMessage(good)})
+	run := e.start(testenv.Name("group"), syncOptions{})
+	e.waitRows(2, 30*time.Second)
+	var same bool
+	var reason string
+	if err := e.sql.QueryRow(`SELECT request_info = $1::jsonb, reason FROM website_status
+		WHERE check_id = '6f1c5a52-1d3e-4b8e-9f59-0c7d2a6b9e11'`, newer).Scan(&same, &reason); err != nil {
+		t.Fatalf("read the newer result: %v", err)
+	}
+	if !same || reason != "from_the_future" {
+		t.Errorf("request_info equal to the message: %t, reason %q; want the message as received", same, reason)
+	}
+	dls := e.readDLQ(1, 30*time.Second)
+	if len(dls) == 1 && (dls[0].Class != kafka.ClassDecode || !strings.Contains(dls[0].Error, "UTF-8") || string(dls[0].Value) != string(bad)) {
+		t.Errorf("dead letter = %+v, want the invalid UTF-8 value as a decode letter", dls[0])
+	}
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestSyncGiantDeadLetter: a 5 MB value compressed to a few KB on the
+// results topic (the broker accepts it), and a 100 KB incompressible one,
+// cannot go whole to a dead-letter topic whose max.message.bytes is 16 KB.
+// Each becomes a truncated dead letter with its size and SHA-256, the valid
+// results around them are stored, and the partition's offset advances.
+func TestSyncGiantDeadLetter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	e.dlqTopic = fixture.Topic(t, e.opts, 1, map[string]string{"max.message.bytes": "16384"})
+	site := e.addSites(1)[0]
+	key := []byte(fmt.Sprint(site))
+	giant := []byte(`{"pad":"` + strings.Repeat("0", 5<<20) + `"}`)
+	noise := make([]byte, 100<<10)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	ids := map[string]bool{}
+	var recs []kafka.Record
+	for i := range 3 {
+		r := validResult(site)
+		ids[r.CheckID] = true
+		recs = append(recs, e.resultMessage(r))
+		switch i {
+		case 0:
+			recs = append(recs, e.message(key, giant))
+		case 1:
+			recs = append(recs, e.message(key, noise))
+		}
+	}
+	e.produce(recs)
+	group := testenv.Name("group")
+	run := e.start(group, syncOptions{})
+	e.waitRows(3, 60*time.Second)
+	e.assertExactlyOnce(ids)
+	testenv.Eventually(t, 30*time.Second, func() bool { return e.lag(group)[0] == 0 }, "the partition's offset advances past the giants")
+	dls := e.readDLQ(2, 30*time.Second)
+	for i, want := range [][]byte{giant, noise} {
+		if i >= len(dls) {
+			break
+		}
+		d := dls[i]
+		sum := sha256.Sum256(want)
+		if d.Class != kafka.ClassTooLarge || !d.Truncated || d.OriginalSize != int64(len(want)) ||
+			d.OriginalSHA256 != hex.EncodeToString(sum[:]) || len(d.Value) != kafka.TruncatedValueBytes ||
+			string(d.Value) != string(want[:kafka.TruncatedValueBytes]) {
+			t.Errorf("dead letter %d: class %s truncated %t size %d sha %s value %d bytes; want a truncated too_large letter of %d bytes",
+				i, d.Class, d.Truncated, d.OriginalSize, d.OriginalSHA256, len(d.Value), len(want))
+		}
+	}
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
