@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/target"
 	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
@@ -67,11 +66,8 @@ func addSite(t *testing.T, env map[string]string, args ...string) int64 {
 
 // result returns a valid Result of website id checked at at.
 func result(id int64, at time.Time, reason checker.Reason, code int) checker.Result {
-	r := checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: "http://127.0.0.1/",
-		CheckedAt: at.UTC(), Probe: "test", Up: reason == checker.ReasonOK, Reason: reason,
-		ResponseTimeMs: 12,
-	}
+	r := fixture.Result(id)
+	r.CheckedAt, r.Up, r.Reason, r.ResponseTimeMs, r.StatusCode = at.UTC(), reason == checker.ReasonOK, reason, 12, nil
 	if code != 0 {
 		r.StatusCode = &code
 	}

@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/target"
@@ -470,15 +468,8 @@ func account(byID map[string]checker.Result, rows []row) tally {
 	return c
 }
 
-// newResult returns a valid Result of site, checked now.
-func newResult(site int64) checker.Result {
-	code := 200
-	return checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: site, URL: "http://127.0.0.1/direct",
-		CheckedAt: time.Now().UTC(), Probe: "e2e-direct", Up: true, Reason: checker.ReasonOK,
-		StatusCode: &code, ResponseTimeMs: 1.5, FinalURL: "http://127.0.0.1/direct",
-	}
-}
+// newResult is a valid result of site, as a checker would produce it.
+func newResult(site int64) checker.Result { return fixture.Result(site) }
 
 // produce sends raw messages to topic and waits for the acks.
 func (e *env) produce(msgs ...kafka.Record) {
