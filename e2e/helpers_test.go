@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,6 +106,94 @@ type env struct {
 	brokers []string
 	db      *sql.DB
 	extra   []string // more KEY=VALUE for every process
+
+	checks *checkClaims
+}
+
+// checkClaims are the check processes of an env: how many started (for
+// their probe names) and what those that ended reported as delivered.
+type checkClaims struct {
+	mu     sync.Mutex
+	n      int
+	claims []claim
+}
+
+// claim is what one check process said at its end: it handed published
+// results to the producer, dropped some and left some pending; the rest
+// the broker acknowledged, so they must be on the topic.
+type claim struct {
+	probe                       string
+	published, dropped, pending int
+}
+
+// checkArgs gives each check process its own probe name, so the results on
+// the topic can be matched to the process that claims them.
+func (e *env) checkArgs(extra []string, args []string) []string {
+	if len(args) == 0 || args[0] != "check" {
+		return extra
+	}
+	e.checks.mu.Lock()
+	defer e.checks.mu.Unlock()
+	e.checks.n++
+	return append(slices.Clone(extra), fmt.Sprintf("SITESTAT_PROBE=e2e-%d", e.checks.n))
+}
+
+// noteClaim records the final "stopped" line of a check process's log.
+func (e *env) noteClaim(env []string, log string) {
+	probe := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "SITESTAT_PROBE="); ok {
+			probe = v
+		}
+	}
+	var c claim
+	found := false
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "msg=stopped") {
+			continue
+		}
+		c, found = claim{probe: probe}, true
+		for _, f := range strings.Fields(l) {
+			k, v, _ := strings.Cut(f, "=")
+			n, _ := strconv.Atoi(v)
+			switch k {
+			case "published":
+				c.published = n
+			case "dropped":
+				c.dropped = n
+			case "pending":
+				c.pending = n
+			}
+		}
+	}
+	if !found {
+		e.t.Errorf("check process %s ended without its final stopped line", probe)
+		return
+	}
+	e.checks.mu.Lock()
+	defer e.checks.mu.Unlock()
+	e.checks.claims = append(e.checks.claims, c)
+}
+
+// checkerLost returns how many results the check processes that ended
+// reported as acknowledged but the topic does not hold.
+func (e *env) checkerLost() int {
+	e.t.Helper()
+	byID, _, _ := e.produced()
+	onTopic := map[string]int{}
+	for _, r := range byID {
+		onTopic[r.Probe]++
+	}
+	e.checks.mu.Lock()
+	defer e.checks.mu.Unlock()
+	lost := 0
+	for _, c := range e.checks.claims {
+		if acked := c.published - c.dropped - c.pending; acked > onTopic[c.probe] {
+			e.t.Errorf("check %s: %d results acknowledged, %d on the topic", c.probe, acked, onTopic[c.probe])
+			lost += acked - onTopic[c.probe]
+		}
+	}
+	return lost
 }
 
 // newEnv makes a fresh database migrated by the binary and fresh topics
@@ -118,6 +207,7 @@ func newEnv(t *testing.T) *env {
 		topic:   testenv.Name("e2e"),
 		group:   testenv.Name("e2e_sync"),
 		brokers: brokers,
+		checks:  &checkClaims{},
 	}
 	e.mustRun(nil, "migrate")
 	e.mustRun(nil, "topics", "create", "--partitions", "3")
@@ -163,10 +253,13 @@ func (e *env) run(extra []string, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = e.environ(extra)
+	cmd.Env = e.environ(e.checkArgs(extra, args))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if args[0] == "check" && err == nil {
+		e.noteClaim(cmd.Env, stderr.String())
+	}
 	code := 0
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -191,6 +284,7 @@ func (e *env) mustRun(extra []string, args ...string) string {
 // proc is a long-running sitestat process.
 type proc struct {
 	t    *testing.T
+	e    *env
 	name string
 	cmd  *exec.Cmd
 	log  string
@@ -208,12 +302,12 @@ func (e *env) start(name string, extra []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = e.environ(extra)
+	cmd.Env = e.environ(e.checkArgs(extra, args))
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sitestat %s: %v", strings.Join(args, " "), err)
 	}
-	p := &proc{t: t, name: name, cmd: cmd, log: f.Name(), done: make(chan struct{})}
+	p := &proc{t: t, e: e, name: name, cmd: cmd, log: f.Name(), done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
@@ -268,6 +362,9 @@ func (p *proc) stop() {
 	if code := p.wait(40 * time.Second); code != 0 {
 		p.dump()
 		p.t.Fatalf("%s: exit %d after SIGTERM, want 0", p.name, code)
+	}
+	if p.cmd.Args[1] == "check" {
+		p.e.noteClaim(p.cmd.Env, p.output())
 	}
 }
 
@@ -432,6 +529,7 @@ func (e *env) waitSynced(timeout time.Duration) tally {
 		c = account(byID, rows)
 		return c.lost == 0 && c.rows == c.checks, fmt.Sprintf("%+v", c)
 	})
+	c.lost += e.checkerLost()
 	return c
 }
 
@@ -452,14 +550,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 	}
 }
 
-// account compares the checks produced with the rows stored.
+// account compares the checks on the topic with the rows stored: a check
+// not stored is lost; two rows of one site and probe at one checked_at are
+// a duplicate (whatever their check ids).
 func account(byID map[string]checker.Result, rows []row) tally {
 	c := tally{checks: len(byID), rows: len(rows)}
 	stored := map[string]bool{}
+	type slot struct {
+		site  int64
+		probe string
+		at    time.Time
+	}
+	slots := map[slot]bool{}
 	for _, r := range rows {
 		stored[r.checkID] = true
+		slots[slot{r.websiteID, r.result.Probe, r.ts.UTC()}] = true
 	}
-	c.dups = len(rows) - len(stored)
+	c.dups = len(rows) - len(slots)
 	for id := range byID {
 		if !stored[id] {
 			c.lost++

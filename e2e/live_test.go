@@ -151,6 +151,7 @@ func TestSerialLiveChanges(t *testing.T) {
 		c = account(byID, rows)
 		return c.lost == 0 && c.rows == c.checks, fmt.Sprintf("%+v", c)
 	})
+	c.lost += e.checkerLost()
 	sync.stop()
 	dead := e.deadLetters()
 	for _, d := range dead {
