@@ -205,7 +205,7 @@ func TestSerialDataFormat(t *testing.T) {
 			r.ts.Sub(res.CheckedAt).Abs() > time.Microsecond {
 			t.Errorf("check %s: typed columns %s differ from the message %+v", res.CheckID, describe(r), res)
 		}
-		if res.Probe != "e2e" || res.V != checker.Version {
+		if !strings.HasPrefix(res.Probe, "e2e-") || res.V != checker.Version {
 			t.Errorf("check %s: probe %q v %d", res.CheckID, res.Probe, res.V)
 		}
 		if strings.HasPrefix(res.URL, "https://") && res.Reason == checker.ReasonTLSError && res.TLSVersion != "" {
