@@ -160,7 +160,7 @@ func (r *Runner) Once(ctx context.Context) error {
 	for _, s := range sites {
 		t := NewTarget(s)
 		if err := t.Err(); err != nil {
-			r.log.Warn("invalid site", "site_id", s.ID, "url", s.URL, "err", err)
+			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL), "err", err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -395,7 +395,7 @@ func (s *scheduler) apply(sites []Site) {
 		}
 		t := NewTarget(site)
 		if err := t.Err(); err != nil {
-			s.r.log.Warn("invalid site", "site_id", site.ID, "url", site.URL, "err", err)
+			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL), "err", err)
 		}
 		iv := site.Interval
 		if iv <= 0 {
