@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 
@@ -25,9 +27,11 @@ const (
 var ErrInvalidSite = errors.New("invalid site")
 
 // ValidateSiteInput checks a website's settings before they are stored: an
-// http or https URL with a host, at most MaxURLLength bytes, without spaces
-// or control characters; an interval of MinInterval to MaxInterval seconds;
-// a regex ("" for none) that compiles as Go RE2. Errors wrap ErrInvalidSite.
+// http or https URL with a host, valid UTF-8 of at most MaxURLLength
+// characters (as varchar counts them), without spaces or control characters; an interval of MinInterval to MaxInterval seconds;
+// a regex ("" for none) that compiles as Go RE2 into a program of at most
+// checker.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
+// URL with its password redacted.
 func ValidateSiteInput(rawURL string, interval int, regex string) error {
 	if err := validateURL(rawURL); err != nil {
 		return err
@@ -42,11 +46,14 @@ func validateURL(rawURL string) error {
 	if rawURL == "" {
 		return fmt.Errorf("%w: url is empty", ErrInvalidSite)
 	}
-	if len(rawURL) > MaxURLLength {
-		return fmt.Errorf("%w: url is %d bytes long, longer than %d", ErrInvalidSite, len(rawURL), MaxURLLength)
+	if !utf8.ValidString(rawURL) {
+		return fmt.Errorf("%w: url is not valid UTF-8", ErrInvalidSite)
+	}
+	if n := utf8.RuneCountInString(rawURL); n > MaxURLLength {
+		return fmt.Errorf("%w: url is %d characters long, longer than %d", ErrInvalidSite, n, MaxURLLength)
 	}
 	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
-		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, rawURL)
+		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, checker.RedactURL(rawURL))
 	}
 	return nil
 }
@@ -87,17 +94,29 @@ var _ checker.SiteSource = (*DB)(nil)
 
 const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
 
+// scanSite reads a row of siteColumns. The schema makes id, url and
+// check_interval NOT NULL, but a table made by hand (or an old schema that
+// migrate reported and did not change) may hold NULLs: one such row must not
+// make the whole list unreadable, so a NULL reads as the zero value (id 0,
+// url "", interval 0), which the checker skips (no id, no url) or checks as
+// invalid_config (no interval).
 func scanSite(s interface{ Scan(...any) error }) (checker.Site, error) {
 	var site checker.Site
-	var interval int64
-	if err := s.Scan(&site.ID, &site.URL, &interval, &site.Regex); err != nil {
+	var id, interval sql.NullInt64
+	var url sql.NullString
+	if err := s.Scan(&id, &url, &interval, &site.Regex); err != nil {
 		return site, err
 	}
-	site.Interval = time.Duration(interval) * time.Second
+	site.ID, site.URL = id.Int64, url.String
+	if iv := interval.Int64; iv > 0 && iv <= math.MaxInt64/int64(time.Second) {
+		site.Interval = time.Duration(iv) * time.Second
+	}
 	return site, nil
 }
 
 // Sites returns every website, by id. It is the checker's source of sites.
+// A row with a NULL id, url or check_interval is returned with the zero value
+// in its place rather than failing the whole list (see scanSite).
 func (db *DB) Sites(ctx context.Context) ([]checker.Site, error) {
 	rows, err := db.db.QueryContext(ctx, "SELECT "+siteColumns+" FROM websites ORDER BY id")
 	if err != nil {
