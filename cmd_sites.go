@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -83,7 +85,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, s.URL, int(s.Interval.Seconds()), s.Regex})
+							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
@@ -92,11 +94,11 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX")
 					for _, s := range sites {
-						re := s.Regex
+						re := text.Terminal(s.Regex)
 						if re == "" {
 							re = "-"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.URL, s.Interval, re)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re)
 					}
 					return tw.Flush()
 				}),
