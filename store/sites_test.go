@@ -316,3 +316,56 @@ func TestSitesWithBadRows(t *testing.T) {
 		t.Errorf("added site: %+v, want ok", rs[0])
 	}
 }
+
+// TestAddSiteWithID re-creates a removed site under its old id, refuses a
+// taken one, and keeps the sequence ahead so later adds do not collide.
+func TestAddSiteWithID(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	a := mustAddSite(t, db, "https://a.example/")
+	b := mustAddSite(t, db, "https://b.example/")
+	if err := db.RemoveSites(ctx, []int64{a}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := db.AddSite(ctx, store.SiteInput{ID: a, URL: "https://a-again.example/", Interval: 30})
+	if err != nil || got != a {
+		t.Fatalf("AddSite(id %d, removed) = %d, %v; want the old id back", a, got, err)
+	}
+	if s, err := db.GetSite(ctx, a); err != nil || s.URL != "https://a-again.example/" || s.Interval != 30*time.Second {
+		t.Errorf("GetSite(%d) = %+v, %v", a, s, err)
+	}
+	for _, id := range []int64{a, b} {
+		_, err := db.AddSite(ctx, store.SiteInput{ID: id, URL: "https://taken.example/"})
+		if !errors.Is(err, store.ErrIDTaken) || !errors.Is(err, store.ErrInvalidSite) || !strings.Contains(err.Error(), fmt.Sprint(id)) {
+			t.Errorf("AddSite(id %d, taken) = %v, want ErrIDTaken naming it", id, err)
+		}
+	}
+	for _, id := range []int64{-1, store.MaxSiteID + 1} {
+		if _, err := db.AddSite(ctx, store.SiteInput{ID: id, URL: "https://x.example/"}); !errors.Is(err, store.ErrInvalidSite) {
+			t.Errorf("AddSite(id %d) = %v, want ErrInvalidSite", id, err)
+		}
+	}
+
+	// Far ahead of the sequence: later adds go past it.
+	const far = 1000
+	if got, err := db.AddSite(ctx, store.SiteInput{ID: far, URL: "https://far.example/"}); err != nil || got != far {
+		t.Fatalf("AddSite(id %d) = %d, %v", far, got, err)
+	}
+	for range 3 {
+		if id := mustAddSite(t, db, "https://later.example/"); id <= far {
+			t.Errorf("a later add got id %d, not past %d", id, far)
+		}
+	}
+	// Behind the sequence: the sequence is not moved back.
+	last := mustAddSite(t, db, "https://last.example/")
+	if err := db.RemoveSites(ctx, []int64{b}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddSite(ctx, store.SiteInput{ID: b, URL: "https://b-again.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	if id := mustAddSite(t, db, "https://after.example/"); id <= last {
+		t.Errorf("after re-adding %d, an add got id %d, not past %d", b, id, last)
+	}
+}
