@@ -26,9 +26,12 @@ func sitesCommand() *cli.Command {
 				Usage:     "add a website; prints its id",
 				ArgsUsage: "URL",
 				Description: `Validates before writing: an http or https URL with a host, at most 2048
-characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2.
+characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2
+into at most 100 instructions. --id N re-creates a removed website under its old
+id (so its dead letters can be replayed); it is refused when the id is taken.
 A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
-				Flags:  []cli.Flag{intervalFlag, regexFlag},
+				Flags: []cli.Flag{intervalFlag, regexFlag,
+					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"}},
 				Before: checkArgs(siteInputArgs),
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 					in, err := siteInputArgs(c)
@@ -159,7 +162,10 @@ func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 	if c.NArg() != 1 {
 		return store.SiteInput{}, usagef("sites add takes one URL, got %d arguments", c.NArg())
 	}
-	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex")}
+	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex"), ID: c.Int64("id")}
+	if c.IsSet("id") && (in.ID < 1 || in.ID > store.MaxSiteID) {
+		return in, usagef("--id %d is out of range 1..%d", in.ID, store.MaxSiteID)
+	}
 	return in, store.ValidateSiteInput(in.URL, in.Interval, in.Regex)
 }
 
