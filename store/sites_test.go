@@ -315,6 +315,23 @@ func TestSitesWithBadRows(t *testing.T) {
 	if rs := pub.of(added); rs[0].Reason != checker.ReasonOK {
 		t.Errorf("added site: %+v, want ok", rs[0])
 	}
+
+	// sites update repairs such a row.
+	fixed, iv := srv.URL+"/fixed", 30
+	if err := db.UpdateSite(ctx, noURL, store.SiteUpdate{URL: &fixed}); err != nil {
+		t.Errorf("UpdateSite(the row without a url): %v", err)
+	}
+	if err := db.UpdateSite(ctx, noInterval, store.SiteUpdate{Interval: &iv}); err != nil {
+		t.Errorf("UpdateSite(the row without an interval): %v", err)
+	}
+	for id, want := range map[int64]checker.Site{
+		noURL:      {ID: noURL, URL: fixed, Interval: 5 * time.Second},
+		noInterval: {ID: noInterval, URL: srv.URL + "/no-interval", Interval: 30 * time.Second},
+	} {
+		if got, err := db.GetSite(ctx, id); err != nil || got != want {
+			t.Errorf("GetSite(%d) after the repair = %+v, %v; want %+v", id, got, err, want)
+		}
+	}
 }
 
 // TestAddSiteWithID re-creates a removed site under its old id, refuses a
