@@ -46,9 +46,11 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 // errBlocked is wrapped by the error of a dial DenyPrivate refused.
 var errBlocked = errors.New("blocked")
 
-// denied reports whether addr falls in one of prefixes.
+// denied reports whether addr falls in one of prefixes. The zone of an IPv6
+// address (fe80::1%eth0) is dropped first: netip.Prefix.Contains is false for
+// any address with a zone.
 func denied(addr netip.Addr, prefixes []netip.Prefix) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	if nat64.Contains(addr) {
 		b := addr.As16()
 		if denied(netip.AddrFrom4([4]byte(b[12:])), prefixes) {
