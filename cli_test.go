@@ -523,3 +523,60 @@ func TestCLICheckOnce(t *testing.T) {
 		t.Errorf("result of /status/500: %+v", r)
 	}
 }
+
+// TestCLISitesHardening: sites add --id re-creates a removed site and is
+// refused for a taken id; a costly regex is refused by add and update; URLs
+// with a password and escape sequences (a row inserted by hand) are printed
+// redacted and neutralised by sites list and status.
+func TestCLISitesHardening(t *testing.T) {
+	env := migratedDB(t)
+	id := addSite(t, env, "http://127.0.0.1:1/a")
+	other := addSite(t, env, "http://127.0.0.1:1/b")
+	sid := strconv.FormatInt(id, 10)
+
+	_, stderr := mustRun(t, env, exitUsage, "sites", "add", "http://127.0.0.1:1/taken", "--id", strconv.FormatInt(other, 10))
+	if !strings.Contains(stderr, "id taken") || !strings.Contains(stderr, strconv.FormatInt(other, 10)) {
+		t.Errorf("sites add --id of a taken id: stderr %q, want it refused naming the id", stderr)
+	}
+	mustRun(t, env, exitOK, "sites", "remove", sid)
+	if got := addSite(t, env, "http://127.0.0.1:1/a-again", "--id", sid); got != id {
+		t.Errorf("sites add --id %d printed %d", id, got)
+	}
+	if next := addSite(t, env, "http://127.0.0.1:1/c"); next <= other {
+		t.Errorf("a later add got id %d, not past %d", next, other)
+	}
+
+	for _, args := range [][]string{
+		{"sites", "add", "http://127.0.0.1:1/costly", "--regex", `(?:\w+\s+){1000}X`},
+		{"sites", "update", sid, "--regex", `(?:\w+\s+){1000}X`},
+	} {
+		if _, stderr := mustRun(t, env, exitUsage, args...); !strings.Contains(stderr, "instructions, more than 100") {
+			t.Errorf("sitestat %s: stderr %q, want the regex refused", strings.Join(args, " "), stderr)
+		}
+	}
+
+	const secret = "s3cret-pw"
+	hostile := "http://alice:" + secret + "@127.0.0.1:1/x\x1b[2J\x1b]0;owned\x07"
+	db := openStore(t, env)
+	var evil int64
+	if err := db.SQL().QueryRow(`INSERT INTO websites (url, check_interval, up_regex) VALUES ($1, 5, $2) RETURNING id`,
+		hostile, "ok\x1b[31m").Scan(&evil); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"sites", "list"}, {"sites", "list", "--json"}, {"status"}, {"status", "--json"}} {
+		out, _ := mustRun(t, env, exitOK, args...)
+		if strings.Contains(out, secret) {
+			t.Errorf("sitestat %s prints the password: %q", strings.Join(args, " "), out)
+		}
+		if !strings.Contains(out, "alice:xxxxx@") {
+			t.Errorf("sitestat %s does not print the redacted URL: %q", strings.Join(args, " "), out)
+		}
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("sitestat %s prints raw control characters: %q", strings.Join(args, " "), out)
+		}
+	}
+	out, _ := mustRun(t, env, exitOK, "sites", "list")
+	if l := line(t, out, "alice"); !strings.Contains(l, `\x1b[2J`) || !strings.Contains(l, `ok\x1b[31m`) {
+		t.Errorf("sites list line %q, want the escapes shown as text", l)
+	}
+}

@@ -62,6 +62,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 			MaxBody:      e.cfg.CheckMaxBody,
 			UserAgent:    "sitestat/" + version,
 			Probe:        e.cfg.Probe,
+			DenyPrivate:  e.cfg.CheckDenyPrivate,
 		},
 		Concurrency: e.cfg.CheckConcurrency,
 		Refresh:     e.cfg.CheckRefresh,

@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -24,9 +26,12 @@ func sitesCommand() *cli.Command {
 				Usage:     "add a website; prints its id",
 				ArgsUsage: "URL",
 				Description: `Validates before writing: an http or https URL with a host, at most 2048
-characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2.
+characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2
+into at most 100 instructions. --id N re-creates a removed website under its old
+id (so its dead letters can be replayed); it is refused when the id is taken.
 A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
-				Flags:  []cli.Flag{intervalFlag, regexFlag},
+				Flags: []cli.Flag{intervalFlag, regexFlag,
+					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"}},
 				Before: checkArgs(siteInputArgs),
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 					in, err := siteInputArgs(c)
@@ -83,7 +88,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, s.URL, int(s.Interval.Seconds()), s.Regex})
+							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
@@ -92,11 +97,11 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX")
 					for _, s := range sites {
-						re := s.Regex
+						re := text.Terminal(s.Regex)
 						if re == "" {
 							re = "-"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.URL, s.Interval, re)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re)
 					}
 					return tw.Flush()
 				}),
@@ -157,7 +162,10 @@ func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 	if c.NArg() != 1 {
 		return store.SiteInput{}, usagef("sites add takes one URL, got %d arguments", c.NArg())
 	}
-	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex")}
+	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex"), ID: c.Int64("id")}
+	if c.IsSet("id") && (in.ID < 1 || in.ID > store.MaxSiteID) {
+		return in, usagef("--id %d is out of range 1..%d", in.ID, store.MaxSiteID)
+	}
 	return in, store.ValidateSiteInput(in.URL, in.Interval, in.Regex)
 }
 

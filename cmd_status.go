@@ -12,6 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -105,7 +107,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 				state = paint(ansiGreen, "UP")
 				up++
 			} else {
-				state = paint(ansiRed, "DOWN "+string(l.Reason))
+				state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
 				down++
 			}
 			if l.StatusCode != nil {
@@ -123,7 +125,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 		if s.P95ResponseMs != nil {
 			p95 = formatMs(*s.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(s.URL, 60), state, code, rt, checked, uptime, p95, s.Checks)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(checker.RedactURL(s.URL), 60), state, code, rt, checked, uptime, p95, s.Checks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -151,7 +153,7 @@ type statusJSON struct {
 func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
 	out := make([]statusJSON, 0, len(sts))
 	for _, s := range sts {
-		j := statusJSON{ID: s.ID, URL: s.URL, IntervalS: int(s.Interval / time.Second),
+		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL), IntervalS: int(s.Interval / time.Second),
 			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks}
 		if l := s.Last; l != nil {
 			up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
@@ -196,9 +198,8 @@ func shortDuration(d time.Duration) string {
 	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
+// truncateURL returns u fit for a table column on a terminal: its control
+// characters and escape sequences replaced, then cut to n characters.
 func truncateURL(u string, n int) string {
-	if len(u) <= n {
-		return u
-	}
-	return u[:n-1] + "…"
+	return text.Truncate(text.Terminal(u), n)
 }

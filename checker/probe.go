@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -11,14 +12,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // Defaults used for the zero fields of ProbeOptions.
@@ -29,18 +35,21 @@ const (
 	DefaultUserAgent    = "sitestat"       // User-Agent header when none is given
 )
 
-// maxErrorLen bounds Result.Error: it is a short human text, not a dump.
+// maxErrorLen bounds Result.Error, in characters: it is a short human text,
+// not a dump.
 const maxErrorLen = 240
 
 // ProbeOptions say how websites are checked. The zero value is usable: every
-// zero field takes its default.
+// zero field takes its default, except MaxRedirects (0 follows none).
 type ProbeOptions struct {
 	// Timeout bounds one check (DefaultTimeout when 0). A check of a site
 	// runs at most min(Timeout, Site.Interval).
 	Timeout time.Duration
-	// MaxRedirects is how many redirects a check follows (DefaultMaxRedirects
-	// when 0). One more is ReasonRedirectError. Negative follows none: the 3xx
-	// is then the final status (ReasonHTTPStatus).
+	// MaxRedirects is how many redirects a check follows; one more is
+	// ReasonRedirectError. 0 (or negative) follows none: the 3xx is then the
+	// final status (ReasonHTTPStatus). Unlike the other fields, 0 does not
+	// mean the default, since "follow none" is a setting people ask for
+	// (SITESTAT_CHECK_MAX_REDIRECTS=0); set DefaultMaxRedirects explicitly.
 	MaxRedirects int
 	// MaxBody is how many bytes of the body are read and matched against the
 	// regex (DefaultMaxBody when 0). Stopping at the limit is not an error.
@@ -53,14 +62,26 @@ type ProbeOptions struct {
 	Probe string
 	// RootCAs verifies https servers; nil means the system roots.
 	RootCAs *x509.CertPool
+	// DenyPrivate refuses to connect to the addresses of DenyPrefixes
+	// (loopback, private, link-local, CGNAT, unspecified… by default): such
+	// a check gives ReasonBlocked. It is enforced when dialling, after DNS,
+	// so a name resolving to a denied address (DNS rebinding included) and
+	// a redirect to one are blocked too.
+	DenyPrivate bool
+	// DenyPrefixes are the address ranges DenyPrivate refuses; nil means
+	// DefaultDenyPrefixes. IPv4-mapped IPv6 addresses are checked as IPv4.
+	DenyPrefixes []netip.Prefix
 }
 
 func (o ProbeOptions) withDefaults() ProbeOptions {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.MaxRedirects == 0 {
-		o.MaxRedirects = DefaultMaxRedirects
+	if o.MaxRedirects < 0 {
+		o.MaxRedirects = 0
+	}
+	if o.DenyPrivate && o.DenyPrefixes == nil {
+		o.DenyPrefixes = DefaultDenyPrefixes
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
@@ -79,19 +100,56 @@ func (o ProbeOptions) withDefaults() ProbeOptions {
 // a Target; every check of it is a Result with ReasonInvalidConfig. A Target
 // is immutable and safe for concurrent use.
 type Target struct {
-	site     Site
-	url      *url.URL
-	urlText  string // url.String(), the FinalURL of a check without redirects
-	re       *regexp.Regexp
-	err      error
-	errShort string
+	site      Site
+	url       *url.URL
+	shownURL  string // site.URL, password redacted: Result.URL
+	finalURL  string // url.String(), password redacted: the FinalURL of a check without redirects
+	re        *regexp.Regexp
+	reLiteral []byte // the regex's literal prefix, "" for none
+	reWhole   bool   // the regex is the literal reLiteral and nothing more
+	reInsts   int    // instructions of the regex's program
+	err       error
+	errShort  string
+}
+
+// MaxRegexInsts bounds the size of an up_regex's compiled program, counted
+// as regexp/syntax compiles it (Parse with syntax.Perl, Simplify, Compile,
+// len(prog.Inst)). Matching costs time in proportion to the body's length
+// times the program's size in the worst case: measured on a 2-core
+// development machine with a 1 MiB body chosen to keep every thread alive
+// (all letters), \pL{10}X (13 instructions) took 0.20 s, \pL{100}X (103)
+// 1.8 s and \pL{1000}X (1,003) 18.6 s, about 18 ms per instruction per MiB;
+// on a 1 MiB HTML page the same patterns took 80–120 ms. 100 instructions
+// keeps the worst case under 2 s of CPU per MiB matched, while the patterns
+// uptime checks use stay far below it ("Example Domain" is 16,
+// `"status"\s*:\s*"(ok|healthy|up)"` 32, [0-9a-f]{40} 42). The check's
+// deadline bounds the match besides (ReasonTimeout).
+const MaxRegexInsts = 100
+
+// RegexInsts returns the size of the compiled program of the Go RE2
+// pattern re, as MaxRegexInsts counts it.
+func RegexInsts(re string) (int, error) {
+	prog, err := compileProg(re)
+	if err != nil {
+		return 0, err
+	}
+	return len(prog.Inst), nil
+}
+
+// compileProg compiles re as regexp.Compile does.
+func compileProg(re string) (*syntax.Prog, error) {
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	return syntax.Compile(parsed.Simplify())
 }
 
 // NewTarget compiles site. It never fails: Err reports an invalid URL
-// (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax)
-// or a non-positive interval.
+// (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax,
+// or a program larger than MaxRegexInsts) or a non-positive interval.
 func NewTarget(site Site) *Target {
-	t := &Target{site: site}
+	t := &Target{site: site, shownURL: RedactURL(site.URL)}
 	var errs []error
 	u, err := url.Parse(site.URL)
 	switch {
@@ -109,14 +167,26 @@ func NewTarget(site Site) *Target {
 		errs = append(errs, fmt.Errorf("invalid url: port %q out of range", u.Port()))
 	default:
 		t.url = u
-		t.urlText = u.String()
+		t.finalURL = redactedString(u)
 	}
 	if site.Regex != "" {
 		re, err := regexp.Compile(site.Regex)
+		var prog *syntax.Prog
+		if err == nil {
+			prog, err = compileProg(site.Regex)
+		}
+		if err == nil && len(prog.Inst) > MaxRegexInsts {
+			err = fmt.Errorf("compiles to %d instructions, more than %d: matching it could cost seconds per check; simplify it",
+				len(prog.Inst), MaxRegexInsts)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("invalid up_regex: %w", err))
+		} else {
+			// Every match starts with the program's literal prefix (never
+			// set when the pattern starts with an anchor such as ^ or \b).
+			prefix, whole := prog.Prefix()
+			t.re, t.reInsts, t.reLiteral, t.reWhole = re, len(prog.Inst), []byte(prefix), whole
 		}
-		t.re = re
 	}
 	if site.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("invalid check interval %s: must be positive", site.Interval))
@@ -165,6 +235,9 @@ func NewProber(opts ProbeOptions) *Prober {
 		// Bound background work the transport detaches from an abandoned
 		// request (see dialContext); the check's own deadline normally wins.
 		dialer: net.Dialer{Timeout: opts.Timeout, KeepAlive: -1},
+	}
+	if opts.DenyPrivate {
+		p.dialer.Control = denyControl(opts.DenyPrefixes)
 	}
 	p.transport = &http.Transport{
 		Proxy:                  nil, // checks always go direct, whatever the environment says
@@ -225,8 +298,8 @@ var (
 )
 
 func (p *Prober) checkRedirect(req *http.Request, via []*http.Request) error {
-	if p.opts.MaxRedirects < 0 {
-		return http.ErrUseLastResponse
+	if p.opts.MaxRedirects == 0 {
+		return http.ErrUseLastResponse // follow none: the 3xx is the final status
 	}
 	if len(via) > p.opts.MaxRedirects {
 		return fmt.Errorf("%w: more than %d", errTooManyRedirects, p.opts.MaxRedirects)
@@ -237,7 +310,7 @@ func (p *Prober) checkRedirect(req *http.Request, via []*http.Request) error {
 	next := req.URL.String()
 	for _, v := range via {
 		if v.URL.String() == next {
-			return fmt.Errorf("%w: back to %s", errRedirectLoop, next)
+			return fmt.Errorf("%w: back to %s", errRedirectLoop, redactedString(req.URL))
 		}
 	}
 	if st, ok := req.Context().Value(stateKey{}).(*probeState); ok {
@@ -258,7 +331,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		V:         Version,
 		CheckID:   newUUID(),
 		WebsiteID: t.site.ID,
-		URL:       t.site.URL,
+		URL:       t.shownURL,
 		CheckedAt: start.UTC(),
 		Probe:     p.opts.Probe,
 	}
@@ -293,9 +366,9 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		code := resp.StatusCode
 		r.StatusCode = &code
 		if resp.Request != nil && resp.Request.URL != &u {
-			r.FinalURL = resp.Request.URL.String()
+			r.FinalURL = redactedString(resp.Request.URL)
 		} else {
-			r.FinalURL = t.urlText
+			r.FinalURL = t.finalURL
 		}
 		if cs := resp.TLS; cs != nil {
 			r.TLSVersion = tls.VersionName(cs.Version)
@@ -314,10 +387,10 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		r.ResponseTimeMs = ms(end.Sub(start))
 		r.Reason, r.Error = p.classify(ctx, err, st, timeout)
 		if r.FinalURL == "" {
-			r.FinalURL = t.urlText
+			r.FinalURL = t.finalURL
 			st.mu.Lock()
 			if st.lastURL != nil {
-				r.FinalURL = st.lastURL.String()
+				r.FinalURL = redactedString(st.lastURL)
 			}
 			st.mu.Unlock()
 		}
@@ -363,7 +436,11 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 	case err != nil:
 		r.Reason, r.Error = ReasonBodyReadError, shorten("read body: "+err.Error())
 	case t.re != nil:
-		matched := t.re.Match((*bp)[:n])
+		matched, done := t.match(ctx, (*bp)[:n])
+		if !done {
+			r.Reason, r.Error = ReasonTimeout, fmt.Sprintf("timeout after %s during regex match", timeout)
+			break
+		}
 		r.RegexMatched = &matched
 		if matched {
 			r.Reason, r.Up = ReasonOK, true
@@ -378,6 +455,68 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		p.putBuf(bp)
 	}
 	return r
+}
+
+// match reports whether t's regex matches body, and done = false when ctx
+// ended first (the deadline of the check). A regex that is a plain string is
+// found with bytes.Contains; one that starts with a literal is looked for
+// from the literal's first occurrence, and not at all when there is none.
+// Otherwise the regex reads the body through a reader that gives up when
+// ctx ends, so a costly match never outlives the check.
+func (t *Target) match(ctx context.Context, body []byte) (matched, done bool) {
+	if len(t.reLiteral) > 0 {
+		i := bytes.Index(body, t.reLiteral)
+		if i < 0 || t.reWhole {
+			return i >= 0, true
+		}
+		body = body[i:] // every match starts with the literal
+	} else if t.reWhole {
+		return true, true // the empty regex
+	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	rd := &deadlineReader{b: body, done: ctx.Done(), every: max(1, matchCheckBudget/max(t.reInsts, 1))}
+	matched = t.re.MatchReader(rd)
+	return matched, !rd.expired
+}
+
+// matchCheckBudget sets how often deadlineReader looks at the deadline: every
+// matchCheckBudget/instructions characters, so that the work between two
+// looks is about the same (a few tens of µs) whatever the regex.
+const matchCheckBudget = 4096
+
+// deadlineReader is an io.RuneReader over b that reports io.EOF, and sets
+// expired, once done is closed; it looks every "every" characters.
+type deadlineReader struct {
+	b       []byte
+	i       int
+	done    <-chan struct{}
+	every   int
+	left    int
+	expired bool
+}
+
+func (d *deadlineReader) ReadRune() (rune, int, error) {
+	if d.i >= len(d.b) || d.expired {
+		return 0, 0, io.EOF
+	}
+	if d.left--; d.left <= 0 {
+		d.left = d.every
+		select {
+		case <-d.done:
+			d.expired = true
+			return 0, 0, io.EOF
+		default:
+		}
+	}
+	if c := d.b[d.i]; c < utf8.RuneSelf {
+		d.i++
+		return rune(c), 1, nil
+	}
+	r, n := utf8.DecodeRune(d.b[d.i:])
+	d.i += n
+	return r, n, nil
 }
 
 // initialBuf is the starting size of a pooled body buffer; it grows up to
@@ -454,6 +593,12 @@ func (p *Prober) classify(ctx context.Context, err error, st *probeState, timeou
 	var hne x509.HostnameError
 	var cie x509.CertificateInvalidError
 	switch {
+	case errors.Is(err, errBlocked):
+		var be *net.OpError
+		if errors.As(err, &be) && be.Err != nil {
+			inner = be.Err
+		}
+		return ReasonBlocked, shorten(inner.Error())
 	case errors.Is(err, errTooManyRedirects), errors.Is(err, errRedirectLoop), errors.Is(err, errBadRedirect):
 		return ReasonRedirectError, shorten(inner.Error())
 	case isTimeout(ctx, err):
@@ -624,17 +769,8 @@ func (st *probeState) finish(end time.Time, r *Result) {
 // ms converts d to milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// shorten bounds an error text to maxErrorLen bytes (on a rune boundary).
-func shorten(s string) string {
-	if len(s) <= maxErrorLen {
-		return s
-	}
-	i := maxErrorLen
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i] + "…"
-}
+// shorten bounds an error text to maxErrorLen characters.
+func shorten(s string) string { return text.Truncate(s, maxErrorLen) }
 
 // newUUID returns a random (version 4) UUID in canonical text form.
 func newUUID() string {

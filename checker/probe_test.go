@@ -2,6 +2,7 @@ package checker
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/x509"
@@ -11,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // serve starts an httptest server for h, closed when the test ends.
@@ -78,6 +81,22 @@ func readRequest(c net.Conn) {
 	_, _ = http.ReadRequest(bufio.NewReader(c))
 }
 
+// serveOn starts an httptest server for h listening on addr, e.g.
+// "127.0.0.2:0", closed when the test ends.
+func serveOn(t *testing.T, addr string, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // closedPort returns a local address nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -109,7 +128,7 @@ func TestProbe(t *testing.T) {
 		check     func(t *testing.T, r Result)
 	}
 	site := func(url, re string) Site { return Site{ID: 42, URL: url, Interval: time.Minute, Regex: re} }
-	opts := ProbeOptions{Timeout: 5 * time.Second, Probe: "test-probe", UserAgent: "sitestat/test"}
+	opts := ProbeOptions{Timeout: 5 * time.Second, Probe: "test-probe", UserAgent: "sitestat/test", MaxRedirects: DefaultMaxRedirects}
 	shortOpts := opts
 	shortOpts.Timeout = short
 
@@ -217,7 +236,21 @@ func TestProbe(t *testing.T) {
 		},
 		reason: ReasonRedirectError, status: 302, redirects: 3, finalURL: "/3", errHas: "more than 3",
 	}, {
-		name: "redirects not followed",
+		name: "redirects not followed with MaxRedirects 0",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/x" {
+					t.Errorf("the redirect was followed with MaxRedirects 0")
+				}
+				http.Redirect(w, r, "/x", http.StatusFound)
+			})
+			o := opts
+			o.MaxRedirects = 0
+			return site(srv.URL+"/", ""), o
+		},
+		reason: ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
+	}, {
+		name: "redirects not followed with MaxRedirects negative",
 		setup: func(t *testing.T) (Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/x", http.StatusFound) })
 			o := opts
@@ -225,6 +258,92 @@ func TestProbe(t *testing.T) {
 			return site(srv.URL+"/", ""), o
 		},
 		reason: ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
+	}, {
+		name: "credentials are sent but redacted in the result",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+					http.Error(w, "no credentials", http.StatusUnauthorized)
+					return
+				}
+				if r.URL.Path == "/a" {
+					http.Redirect(w, r, "/b", http.StatusFound)
+					return
+				}
+				hello(w, r)
+			})
+			return site(strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1)+"/a", "hello"), opts
+		},
+		reason: ReasonOK, status: 200, regex: boolp(true), redirects: 1, finalURL: "/b",
+		check: func(t *testing.T, r Result) {
+			b, _ := r.Encode()
+			if strings.Contains(string(b), "s3cret") {
+				t.Errorf("the password is in the result: %s", b)
+			}
+			for _, u := range []string{r.URL, r.FinalURL} {
+				if !strings.Contains(u, "alice:xxxxx@") {
+					t.Errorf("url %q, want the user with the password redacted", u)
+				}
+			}
+		},
+	}, {
+		name: "credentials redacted in a failed check",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			return site("http://bob:hunter2@"+closedPort(t)+"/", ""), opts
+		},
+		reason: ReasonConnectionRefused,
+		check: func(t *testing.T, r Result) {
+			if b, _ := r.Encode(); strings.Contains(string(b), "hunter2") || !strings.Contains(r.URL, "bob:xxxxx@") || !strings.Contains(r.FinalURL, "bob:xxxxx@") {
+				t.Errorf("result %s: want the password redacted in url and final_url", b)
+			}
+		},
+	}, {
+		name: "loopback target denied",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("a denied address was reached: %s", r.URL)
+			})
+			o := opts
+			o.DenyPrivate = true // the default list: 127.0.0.0/8 among others
+			return site(srv.URL+"/", ""), o
+		},
+		reason: ReasonBlocked, errHas: "127.0.0.1",
+	}, {
+		name: "name resolving to loopback denied",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("a denied address was reached: %s", r.URL)
+			})
+			o := opts
+			o.DenyPrivate = true
+			return site(strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)+"/", ""), o
+		},
+		reason: ReasonBlocked,
+	}, {
+		name: "redirect from an allowed host to a denied one",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			denied := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("a denied address was reached through a redirect: %s", r.URL)
+			})
+			allowed := serveOn(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, denied.URL+"/secret", http.StatusFound)
+			})
+			o := opts
+			o.DenyPrivate = true
+			o.DenyPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			return site(allowed.URL+"/", ""), o
+		},
+		reason: ReasonBlocked, redirects: 1, finalURL: "/secret", errHas: "127.0.0.1",
+	}, {
+		name: "allowed address with deny on",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			allowed := serveOn(t, "127.0.0.2:0", hello)
+			o := opts
+			o.DenyPrivate = true
+			o.DenyPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			return site(allowed.URL+"/", "hello"), o
+		},
+		reason: ReasonOK, status: 200, regex: boolp(true),
 	}, {
 		name: "redirect to ftp",
 		setup: func(t *testing.T) (Site, ProbeOptions) {
@@ -454,6 +573,20 @@ func TestProbe(t *testing.T) {
 		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://127.0.0.1:1/", `(?=look)`), opts },
 		reason: ReasonInvalidConfig, errHas: "up_regex",
 	}, {
+		name:   "regex whose program is too large",
+		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://127.0.0.1:1/", `\pL{1000}X`), opts },
+		reason: ReasonInvalidConfig, errHas: "instructions, more than 100",
+	}, {
+		name: "costly regex gives up at the deadline",
+		setup: func(t *testing.T) (Site, ProbeOptions) {
+			// 93 instructions, under the limit, but about 1.7 s of CPU on
+			// 1 MiB of letters; the check's timeout is 500 ms.
+			body := bytes.Repeat([]byte("abcdefghij"), DefaultMaxBody/10)
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+			return site(srv.URL, `\pL{90}X`), shortOpts
+		},
+		reason: ReasonTimeout, status: 200, errHas: "during regex match",
+	}, {
 		name: "zero interval",
 		setup: func(t *testing.T) (Site, ProbeOptions) {
 			s := site("http://127.0.0.1:1/", "")
@@ -470,6 +603,9 @@ func TestProbe(t *testing.T) {
 			before := time.Now()
 			r := Probe(context.Background(), s, o)
 			after := time.Now()
+			if d, limit := after.Sub(before), o.withDefaults().Timeout+time.Second; d > limit {
+				t.Errorf("the check took %s, longer than its timeout and a second", d)
+			}
 
 			if r.Reason != tc.reason {
 				t.Fatalf("reason = %q (error %q), want %q", r.Reason, r.Error, tc.reason)
@@ -513,7 +649,7 @@ func TestProbe(t *testing.T) {
 			if sum := p.DNSMs + p.ConnectMs + p.TLSMs + p.TTFBMs + p.TransferMs; sum > r.ResponseTimeMs+1 {
 				t.Errorf("phases %+v add up to %v > response_time_ms %v", p, sum, r.ResponseTimeMs)
 			}
-			if r.V != Version || r.WebsiteID != 42 || r.URL != s.URL || r.Probe != "test-probe" {
+			if r.V != Version || r.WebsiteID != 42 || r.URL != RedactURL(s.URL) || r.Probe != "test-probe" {
 				t.Errorf("identity fields: v=%d website_id=%d url=%q probe=%q", r.V, r.WebsiteID, r.URL, r.Probe)
 			}
 			if r.CheckedAt.Location() != time.UTC || r.CheckedAt.Before(before.Add(-time.Millisecond)) || r.CheckedAt.After(after) {
@@ -609,10 +745,12 @@ func TestNewUUID(t *testing.T) {
 }
 
 func TestShorten(t *testing.T) {
-	long := strings.Repeat("é", maxErrorLen)
-	got := shorten(long)
-	if len(got) > maxErrorLen+len("…") || !strings.HasSuffix(got, "…") {
-		t.Errorf("shorten: len %d, %q…", len(got), got[:10])
+	if s := strings.Repeat("é", maxErrorLen); shorten(s) != s {
+		t.Errorf("shorten cut %d characters, the limit", maxErrorLen)
+	}
+	got := shorten(strings.Repeat("é", maxErrorLen+1))
+	if n := utf8.RuneCountInString(got); n != maxErrorLen || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("shorten: %d characters, %q…", n, got[:10])
 	}
 	if s := shorten("short"); s != "short" {
 		t.Errorf("shorten(short) = %q", s)

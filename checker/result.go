@@ -1,7 +1,8 @@
 // Package checker is sitestat's domain: the websites it watches (Site), what
 // one check of a website records (Result, the message contract between
 // `sitestat check` and `sitestat sync`), and the prober and scheduler that
-// produce Results. It imports only the standard library.
+// produce Results. It imports only the standard library and internal/text (a
+// leaf of the standard library's helpers for showing text safely).
 package checker
 
 import (
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // Version is the value of Result.V this build writes and the only one it reads.
@@ -38,13 +41,14 @@ const (
 	ReasonBodyReadError     = Reason("body_read_error")    // the body could not be read to the limit
 	ReasonInvalidConfig     = Reason("invalid_config")     // the site's URL or regex is invalid
 	ReasonProbeError        = Reason("probe_error")        // the checker itself failed
+	ReasonBlocked           = Reason("blocked")            // the address is private or special-use and ProbeOptions.DenyPrivate is on
 )
 
 // Reasons lists every valid Reason.
 var Reasons = []Reason{
 	ReasonOK, ReasonHTTPStatus, ReasonRegexMismatch, ReasonTimeout, ReasonDNSError,
 	ReasonConnectionRefused, ReasonConnectionError, ReasonTLSError, ReasonRedirectError,
-	ReasonBodyReadError, ReasonInvalidConfig, ReasonProbeError,
+	ReasonBodyReadError, ReasonInvalidConfig, ReasonProbeError, ReasonBlocked,
 }
 
 // Valid reports whether r is one of the reasons this build knows.
@@ -216,12 +220,8 @@ func Decode(key, value []byte) (Result, error) {
 	return r, nil
 }
 
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
-}
+// truncate returns b as text cut to n characters, for error messages.
+func truncate(b []byte, n int) string { return text.Truncate(string(b), n) }
 
 // isUUID reports whether s is a UUID in its canonical 36-character text form.
 func isUUID(s string) bool {

@@ -189,8 +189,8 @@ func TestReasonsAreClosed(t *testing.T) {
 		}
 		seen[r] = true
 	}
-	if len(seen) != 12 {
-		t.Errorf("%d reasons, want the 12 of the contract", len(seen))
+	if len(seen) != 13 {
+		t.Errorf("%d reasons, want the 13 of the contract", len(seen))
 	}
 	if Reason("OK").Valid() {
 		t.Error(`Reason("OK") is valid; reasons are lower case`)

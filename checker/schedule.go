@@ -158,9 +158,13 @@ func (r *Runner) Once(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer r.prober.Close()
 	for _, s := range sites {
+		if why := unusable(s); why != "" {
+			r.log.Warn("site skipped", "site_id", s.ID, "why", why)
+			continue
+		}
 		t := NewTarget(s)
 		if err := t.Err(); err != nil {
-			r.log.Warn("invalid site", "site_id", s.ID, "url", s.URL, "err", err)
+			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL), "err", err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -303,6 +307,7 @@ type scheduler struct {
 	jobs    chan job
 	workers sync.WaitGroup
 	nwork   int
+	skipped map[int64]string // sites of the last list skipped as unusable, warned about once
 }
 
 func (s *scheduler) run(ctx context.Context, lists <-chan []Site) {
@@ -382,12 +387,35 @@ func (r *Runner) runJob(ctx context.Context, j job) {
 	r.check(ctx, j.target, j.due)
 }
 
+// unusable says why site cannot be checked at all ("" when it can): without
+// a positive id its results could not be keyed, and without a URL there is
+// nothing to check. Such a site (a hand-made row with NULLs) is skipped; any
+// other invalid setting is checked, as ReasonInvalidConfig.
+func unusable(site Site) string {
+	switch {
+	case site.ID <= 0:
+		return "no id"
+	case site.URL == "":
+		return "no url"
+	}
+	return ""
+}
+
 // apply makes the schedule follow a new site list.
 func (s *scheduler) apply(sites []Site) {
 	now := time.Now()
 	seen := make(map[int64]struct{}, len(sites))
+	skipped := make(map[int64]string)
 	var added, changed, removed int
 	for _, site := range sites {
+		if why := unusable(site); why != "" {
+			// One warning per site while it stays unusable, not one per reload.
+			if _, warned := s.skipped[site.ID]; !warned {
+				s.r.log.Warn("site skipped", "site_id", site.ID, "why", why)
+			}
+			skipped[site.ID] = why
+			continue
+		}
 		seen[site.ID] = struct{}{}
 		st, ok := s.states[site.ID]
 		if ok && st.target.Site() == site {
@@ -395,7 +423,7 @@ func (s *scheduler) apply(sites []Site) {
 		}
 		t := NewTarget(site)
 		if err := t.Err(); err != nil {
-			s.r.log.Warn("invalid site", "site_id", site.ID, "url", site.URL, "err", err)
+			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL), "err", err)
 		}
 		iv := site.Interval
 		if iv <= 0 {
@@ -425,6 +453,7 @@ func (s *scheduler) apply(sites []Site) {
 			removed++
 		}
 	}
+	s.skipped = skipped
 	s.r.sites.Store(int64(len(s.states)))
 	if added+changed+removed > 0 {
 		s.r.log.Info("sites loaded", "sites", len(s.states), "added", added, "changed", changed, "removed", removed)

@@ -459,3 +459,32 @@ func TestLagHistogram(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerSkipsUnusableSites: a site without an id or a URL (a websites row
+// with NULLs) is skipped with one warning, not one per reload, and does not
+// keep the others from being checked; once fixed it is checked.
+func TestRunnerSkipsUnusableSites(t *testing.T) {
+	t.Parallel()
+	url := okServer(t)
+	src := &fakeSource{}
+	src.set(Site{ID: 1, URL: url, Interval: time.Hour}, Site{ID: 2, URL: "", Interval: time.Hour}, Site{ID: 0, URL: url, Interval: time.Hour})
+	pub := &recorder{}
+	var logs logBuffer
+	r := NewRunner(src, pub, RunnerOptions{Refresh: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	stop := startRunner(t, r)
+	waitFor(t, 5*time.Second, func() bool { return pub.count(1) > 0 && src.callCount() >= 5 }, "site 1 checked and 5 reloads")
+	for _, want := range []string{`site_id=2 why="no url"`, `site_id=0 why="no id"`} {
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("%d warnings %s over 5 reloads, want 1:\n%s", n, want, logs.String())
+		}
+	}
+	if pub.count(2) != 0 || pub.count(0) != 0 {
+		t.Errorf("unusable sites were checked: %d and %d results", pub.count(2), pub.count(0))
+	}
+	src.set(Site{ID: 1, URL: url, Interval: time.Hour}, Site{ID: 2, URL: url + "/fixed", Interval: time.Hour})
+	waitFor(t, 5*time.Second, func() bool { return pub.count(2) > 0 }, "site 2 checked once fixed")
+	stop()
+	if rs := pub.of(2); rs[0].Reason != ReasonOK {
+		t.Errorf("site 2 once fixed: %+v", rs[0])
+	}
+}

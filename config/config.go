@@ -42,8 +42,9 @@ type Config struct {
 
 	Probe             string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
 	CheckTimeout      time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
-	CheckMaxRedirects int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error"`
-	CheckMaxBody      int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex"`
+	CheckMaxRedirects int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error; 0 follows none (the 3xx is the final status)"`
+	CheckMaxBody      int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex (at least 1)"`
+	CheckDenyPrivate  bool          `envconfig:"CHECK_DENY_PRIVATE" default:"false" desc:"refuse to connect to loopback, private, link-local, CGNAT and other special-use addresses (result reason blocked); recommended when others can add websites"`
 	CheckSkipStatus   []int         `envconfig:"CHECK_SKIP_STATUS" desc:"HTTP status codes whose results are not produced, comma separated (e.g. 404)"`
 	CheckConcurrency  int           `envconfig:"CHECK_CONCURRENCY" default:"512" desc:"checks in flight at once, at most"`
 	CheckRefresh      time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
@@ -138,25 +139,29 @@ func (c *Config) check() error {
 	default:
 		return bad("LOG_FORMAT", "unknown format %q (want text or json)", c.LogFormat)
 	}
-	positive := []struct {
+	// Every numeric setting: 0 either means what its description says
+	// (CHECK_MAX_REDIRECTS: follow none) or is refused here, never silently
+	// replaced by a default further down.
+	ranges := []struct {
 		name string
 		ok   bool
+		want string
 	}{
-		{"CHECK_TIMEOUT", c.CheckTimeout > 0},
-		{"CHECK_MAX_REDIRECTS", c.CheckMaxRedirects >= 0},
-		{"CHECK_MAX_BODY", c.CheckMaxBody >= 0},
-		{"CHECK_CONCURRENCY", c.CheckConcurrency > 0},
-		{"CHECK_REFRESH", c.CheckRefresh > 0},
-		{"CHECK_BUFFER", c.CheckBuffer > 0},
-		{"SYNC_BATCH", c.SyncBatch > 0},
-		{"SYNC_FLUSH", c.SyncFlush > 0},
-		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0},
-		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0},
-		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0},
+		{"CHECK_TIMEOUT", c.CheckTimeout > 0, "must be positive"},
+		{"CHECK_MAX_REDIRECTS", c.CheckMaxRedirects >= 0, "must be 0 (follow none) or more"},
+		{"CHECK_MAX_BODY", c.CheckMaxBody > 0, "must be at least 1 byte"},
+		{"CHECK_CONCURRENCY", c.CheckConcurrency > 0, "must be positive"},
+		{"CHECK_REFRESH", c.CheckRefresh > 0, "must be positive"},
+		{"CHECK_BUFFER", c.CheckBuffer > 0, "must be positive"},
+		{"SYNC_BATCH", c.SyncBatch > 0, "must be positive"},
+		{"SYNC_FLUSH", c.SyncFlush > 0, "must be positive"},
+		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0, "must be positive"},
+		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0, "must be positive"},
+		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0, "must be positive"},
 	}
-	for _, p := range positive {
-		if !p.ok {
-			return bad(p.name, "must be positive")
+	for _, r := range ranges {
+		if !r.ok {
+			return bad(r.name, "%s", r.want)
 		}
 	}
 	for _, s := range c.CheckSkipStatus {

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,62 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "website-status") {
 		t.Error("Usage does not show defaults")
+	}
+}
+
+// TestZeroValues sets each numeric variable to 0: it either means what its
+// description says or is refused with an error naming the variable, never
+// silently the default. A numeric setting missing from the table fails the
+// test, so a new one gets reviewed too.
+func TestZeroValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantErr string                     // "" when 0 is accepted
+		check   func(c Config) (bool, any) // with 0 accepted: ok, and the value seen
+	}{
+		{"SITESTAT_CHECK_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_CHECK_MAX_REDIRECTS", "", func(c Config) (bool, any) { return c.CheckMaxRedirects == 0, c.CheckMaxRedirects }},
+		{"SITESTAT_CHECK_MAX_BODY", "at least 1", nil},
+		{"SITESTAT_CHECK_SKIP_STATUS", "not an HTTP status", nil},
+		{"SITESTAT_CHECK_CONCURRENCY", "must be positive", nil},
+		{"SITESTAT_CHECK_REFRESH", "must be positive", nil},
+		{"SITESTAT_CHECK_BUFFER", "must be positive", nil},
+		{"SITESTAT_SYNC_BATCH", "must be positive", nil},
+		{"SITESTAT_SYNC_FLUSH", "must be positive", nil},
+		{"SITESTAT_SYNC_DB_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_SYNC_MAX_MESSAGE", "must be positive", nil},
+		{"SITESTAT_SHUTDOWN_TIMEOUT", "must be positive", nil},
+	}
+	tested := map[string]bool{}
+	for _, tt := range tests {
+		tested[tt.name] = true
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tt.name, "0")
+			c, err := Load()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Load() with %s=0: %v, want 0 accepted", tt.name, err)
+				}
+				if ok, got := tt.check(c); !ok {
+					t.Errorf("%s=0 gives %v, not what its description says", tt.name, got)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != tt.name || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Load() with %s=0: %v, want an error naming it and saying %q", tt.name, err, tt.wantErr)
+			}
+		})
+	}
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		f := ct.Field(i)
+		switch k := f.Type.Kind(); {
+		case k >= reflect.Int && k <= reflect.Float64, k == reflect.Slice && f.Type.Elem().Kind() == reflect.Int:
+			if name := Prefix + "_" + f.Tag.Get("envconfig"); !tested[name] {
+				t.Errorf("numeric setting %s is not in the table: decide what 0 means", name)
+			}
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 
@@ -24,10 +26,19 @@ const (
 // ErrInvalidSite is wrapped by the errors of ValidateSiteInput.
 var ErrInvalidSite = errors.New("invalid site")
 
+// ErrIDTaken is wrapped by the error of AddSite given an id a website
+// already has. It wraps ErrInvalidSite: the input is refused.
+var ErrIDTaken = fmt.Errorf("%w: id taken", ErrInvalidSite)
+
+// MaxSiteID is the largest website id: websites.id is a serial (integer).
+const MaxSiteID = math.MaxInt32
+
 // ValidateSiteInput checks a website's settings before they are stored: an
-// http or https URL with a host, at most MaxURLLength bytes, without spaces
-// or control characters; an interval of MinInterval to MaxInterval seconds;
-// a regex ("" for none) that compiles as Go RE2. Errors wrap ErrInvalidSite.
+// http or https URL with a host, valid UTF-8 of at most MaxURLLength
+// characters (as varchar counts them), without spaces or control characters; an interval of MinInterval to MaxInterval seconds;
+// a regex ("" for none) that compiles as Go RE2 into a program of at most
+// checker.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
+// URL with its password redacted.
 func ValidateSiteInput(rawURL string, interval int, regex string) error {
 	if err := validateURL(rawURL); err != nil {
 		return err
@@ -42,11 +53,14 @@ func validateURL(rawURL string) error {
 	if rawURL == "" {
 		return fmt.Errorf("%w: url is empty", ErrInvalidSite)
 	}
-	if len(rawURL) > MaxURLLength {
-		return fmt.Errorf("%w: url is %d bytes long, longer than %d", ErrInvalidSite, len(rawURL), MaxURLLength)
+	if !utf8.ValidString(rawURL) {
+		return fmt.Errorf("%w: url is not valid UTF-8", ErrInvalidSite)
+	}
+	if n := utf8.RuneCountInString(rawURL); n > MaxURLLength {
+		return fmt.Errorf("%w: url is %d characters long, longer than %d", ErrInvalidSite, n, MaxURLLength)
 	}
 	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
-		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, rawURL)
+		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, checker.RedactURL(rawURL))
 	}
 	return nil
 }
@@ -62,6 +76,10 @@ func validateTarget(rawURL, regex string) error {
 
 // SiteInput is a website to add.
 type SiteInput struct {
+	// ID is the id to give the website, 1 to MaxSiteID, e.g. to re-create a
+	// removed site under its old id so that its dead letters can be
+	// replayed; 0 means the next id of the table's sequence.
+	ID int64
 	// URL to check, http or https.
 	URL string
 	// Interval between checks in seconds; 0 means the table's default, 5.
@@ -87,17 +105,29 @@ var _ checker.SiteSource = (*DB)(nil)
 
 const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
 
+// scanSite reads a row of siteColumns. The schema makes id, url and
+// check_interval NOT NULL, but a table made by hand (or an old schema that
+// migrate reported and did not change) may hold NULLs: one such row must not
+// make the whole list unreadable, so a NULL reads as the zero value (id 0,
+// url "", interval 0), which the checker skips (no id, no url) or checks as
+// invalid_config (no interval).
 func scanSite(s interface{ Scan(...any) error }) (checker.Site, error) {
 	var site checker.Site
-	var interval int64
-	if err := s.Scan(&site.ID, &site.URL, &interval, &site.Regex); err != nil {
+	var id, interval sql.NullInt64
+	var url sql.NullString
+	if err := s.Scan(&id, &url, &interval, &site.Regex); err != nil {
 		return site, err
 	}
-	site.Interval = time.Duration(interval) * time.Second
+	site.ID, site.URL = id.Int64, url.String
+	if iv := interval.Int64; iv > 0 && iv <= math.MaxInt64/int64(time.Second) {
+		site.Interval = time.Duration(iv) * time.Second
+	}
 	return site, nil
 }
 
 // Sites returns every website, by id. It is the checker's source of sites.
+// A row with a NULL id, url or check_interval is returned with the zero value
+// in its place rather than failing the whole list (see scanSite).
 func (db *DB) Sites(ctx context.Context) ([]checker.Site, error) {
 	rows, err := db.db.QueryContext(ctx, "SELECT "+siteColumns+" FROM websites ORDER BY id")
 	if err != nil {
@@ -131,22 +161,49 @@ func (db *DB) GetSite(ctx context.Context, id int64) (checker.Site, error) {
 	return site, nil
 }
 
-// AddSite validates and stores a website and returns its id.
+// AddSite validates and stores a website and returns its id. With in.ID set
+// it takes that id, and the error wraps ErrIDTaken when a website has it; the
+// id sequence is then moved past in.ID, never back, so later adds neither
+// collide with it nor reuse the id of a removed site.
 func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 	if in.Interval == 0 {
 		in.Interval = 5
 	}
+	if in.ID < 0 || in.ID > MaxSiteID {
+		return 0, fmt.Errorf("add site: %w: id %d is out of range 1..%d", ErrInvalidSite, in.ID, MaxSiteID)
+	}
 	if err := ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
 		return 0, fmt.Errorf("add site: %w", err)
 	}
-	var id int64
-	err := db.db.QueryRowContext(ctx,
-		"INSERT INTO websites (url, check_interval, up_regex) VALUES ($1, $2, NULLIF($3, '')) RETURNING id",
-		in.URL, in.Interval, in.Regex).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("add site: %w", err)
+	if in.ID == 0 {
+		var id int64
+		err := db.db.QueryRowContext(ctx,
+			"INSERT INTO websites (url, check_interval, up_regex) VALUES ($1, $2, NULLIF($3, '')) RETURNING id",
+			in.URL, in.Interval, in.Regex).Scan(&id)
+		if err != nil {
+			return 0, fmt.Errorf("add site: %w", err)
+		}
+		return id, nil
 	}
-	return id, nil
+	// Move the sequence past the id first: nextval reserves a value no one
+	// else gets, and setval only ever raises it. A concurrent add that drew
+	// this very id before makes the INSERT below fail as taken, which it is.
+	if _, err := db.db.ExecContext(ctx, `
+		SELECT setval(pg_get_serial_sequence('websites', 'id'),
+		              GREATEST(nextval(pg_get_serial_sequence('websites', 'id')), $1))`, in.ID); err != nil {
+		return 0, fmt.Errorf("add site %d: %w", in.ID, err)
+	}
+	_, err := db.db.ExecContext(ctx,
+		"INSERT INTO websites (id, url, check_interval, up_regex) VALUES ($1, $2, $3, NULLIF($4, ''))",
+		in.ID, in.URL, in.Interval, in.Regex)
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
+		return 0, fmt.Errorf("add site: %w: website %d exists", ErrIDTaken, in.ID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("add site %d: %w", in.ID, err)
+	}
+	return in.ID, nil
 }
 
 // UpdateSite validates and applies the changes to the website with the id;
