@@ -396,7 +396,7 @@ func TestCLIDLQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	dls := []kafka.DeadLetter{
-		{Key: []byte("7"), Value: goodValue, Class: "unknown_site", Error: "website 7 does not exist",
+		{Key: []byte("7"), Value: goodValue, Class: "unknown_site", Error: "website 7 does not exist \x1b[2J",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 41},
 		{Key: []byte("8"), Value: []byte("not json"), Class: "decode", Error: "bad message: invalid character",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 42},
@@ -417,6 +417,9 @@ func TestCLIDLQ(t *testing.T) {
 		t.Errorf("dlq show line %q, want source %s/0/41 and the error", l, topic)
 	}
 	line(t, out, "decode")
+	if strings.Contains(out, "\x1b") || !strings.Contains(out, `\x1b[2J`) {
+		t.Errorf("dlq show printed an escape sequence raw: %q", out)
+	}
 	if !strings.Contains(out, "2 dead letter(s) in "+dlqTopic) {
 		t.Errorf("dlq show summary missing in %q", out)
 	}

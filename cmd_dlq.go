@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -153,7 +154,7 @@ func runDLQShow(c *cli.Context, e *env, opts kafka.Options) error {
 	fmt.Fprintln(tw, "PARTITION/OFFSET\tCLASS\tSOURCE\tSITE\tERROR")
 	for _, d := range dls {
 		fmt.Fprintf(tw, "%d/%d\t%s\t%s/%d/%d\t%s\t%s\n", d.Partition, d.Offset, d.Class,
-			printable(d.SourceTopic), d.SourcePartition, d.SourceOffset, truncateURL(printable(string(d.Key)), 20), printable(oneLine(d.Error)))
+			text.Terminal(d.SourceTopic), d.SourcePartition, d.SourceOffset, text.Truncate(text.Terminal(string(d.Key)), 20), text.Terminal(d.Error))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

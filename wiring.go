@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/urfave/cli/v2"
 
@@ -152,15 +151,4 @@ func openDBWait(ctx context.Context, e *env, log *slog.Logger, once bool) (*stor
 // checkArgs turns an argument parser into a Before hook.
 func checkArgs[T any](parse func(*cli.Context) (T, error)) cli.BeforeFunc {
 	return func(c *cli.Context) error { _, err := parse(c); return err }
-}
-
-// printable returns s with control characters replaced, so text from the
-// database or Kafka cannot move the cursor or recolour a terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '�'
-		}
-		return r
-	}, s)
 }

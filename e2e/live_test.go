@@ -152,6 +152,24 @@ func TestSerialLiveChanges(t *testing.T) {
 		return c.lost == 0 && c.rows == c.checks, fmt.Sprintf("%+v", c)
 	})
 	c.lost += e.checkerLost()
+
+	// The README's recovery: re-add the removed site under its old id, then
+	// replay; its dead-lettered results are stored, each once.
+	e.mustRun(nil, "sites", "add", "--id", strconv.FormatInt(doomed, 10), tg.url("/ok"))
+	out := e.mustRun(nil, "dlq", "replay", "--yes")
+	if !strings.Contains(out, "replayed") || !strings.Contains(out, e.topic) {
+		t.Errorf("dlq replay --yes printed %q, want it replayed to %s", out, e.topic)
+	}
+	waitFor(t, 30*time.Second, "the replayed results of the re-added site stored", func() (bool, string) {
+		rows, _ := e.rows("WHERE website_id = $1", doomed)
+		got := map[string]bool{}
+		for _, r := range rows {
+			got[r.checkID] = true
+		}
+		return got[late.CheckID] && got[later.CheckID] && len(got) == len(rows),
+			fmt.Sprintf("%d rows of site %d", len(rows), doomed)
+	})
+	e.mustRun(nil, "dlq", "replay", "--yes") // twice is harmless
 	sync.stop()
 	dead := e.deadLetters()
 	for _, d := range dead {

@@ -15,6 +15,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/sitestat/sitestat/internal/retry"
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // The headers of a dead-letter message: why sync could not store the
@@ -36,7 +37,7 @@ const (
 // TruncatedValueBytes is how much of a value a truncated dead letter keeps.
 const TruncatedValueBytes = 4 << 10
 
-// maxErrorHeader bounds the sitestat-error header, in bytes.
+// maxErrorHeader bounds the sitestat-error header, in characters.
 const maxErrorHeader = 1024
 
 // Class is why a message became a dead letter: the value of the
@@ -159,14 +160,7 @@ func (d DeadLetter) truncated() DeadLetter {
 // the original key (so a replay partitions as the original did), value and
 // the sitestat-* headers.
 func (d DeadLetter) Message(dlqTopic string) *sarama.ProducerMessage {
-	errText := oneLine(d.Error)
-	if len(errText) > maxErrorHeader {
-		n := maxErrorHeader
-		for n > 0 && errText[n]&0xC0 == 0x80 { // not inside a UTF-8 sequence
-			n--
-		}
-		errText = errText[:n] + "…"
-	}
+	errText := text.Truncate(oneLine(d.Error), maxErrorHeader)
 	h := func(k, v string) sarama.RecordHeader { return sarama.RecordHeader{Key: []byte(k), Value: []byte(v)} }
 	m := &sarama.ProducerMessage{
 		Topic: dlqTopic,
