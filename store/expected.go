@@ -109,6 +109,31 @@ func ExpectedSchema() Schema {
 				{Name: "response_time_ms", Type: "real", UDT: "float4",
 					Backfill: "(request_info->>'response_time_ms')::real", BackfillFrom: "request_info"},
 			}},
+			// Alerts: incidents and the notification outbox.
+			{Name: "incidents", Columns: []Column{
+				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},
+				{Name: "website_id", Type: "integer", UDT: "int4"},
+				{Name: "kind", Type: "text", UDT: "text", NotNull: true},
+				{Name: "started_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+				{Name: "resolved_at", Type: "timestamptz", UDT: "timestamptz"},
+				{Name: "reason", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "error", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "probes", Type: "text[]", UDT: "_text", NotNull: true, Default: "'{}'"},
+				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
+			{Name: "notifications", Columns: []Column{
+				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},
+				{Name: "incident_id", Type: "bigint", UDT: "int8"},
+				{Name: "event", Type: "text", UDT: "text", NotNull: true},
+				{Name: "channel", Type: "text", UDT: "text", NotNull: true},
+				{Name: "payload", Type: "jsonb", UDT: "jsonb", NotNull: true},
+				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "attempts", Type: "integer", UDT: "int4", NotNull: true, Default: "0"},
+				{Name: "next_attempt_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "delivered_at", Type: "timestamptz", UDT: "timestamptz"},
+				{Name: "failed_at", Type: "timestamptz", UDT: "timestamptz"},
+				{Name: "last_error", Type: "text", UDT: "text"},
+			}},
 		},
 		Constraints: []Constraint{
 			{Table: "schema_version", Name: "schema_version_pkey", Kind: 'p', Def: "PRIMARY KEY (version)"},
@@ -118,11 +143,27 @@ func ExpectedSchema() Schema {
 			{Table: "website_status", Name: "website_status_website_id_fkey", Kind: 'f',
 				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
 			{Table: "website_status", Name: "website_status_check_id_key", Kind: 'u', Def: "UNIQUE (check_id)"},
+			// Alerts.
+			{Table: "incidents", Name: "incidents_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
+			{Table: "incidents", Name: "incidents_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "incidents", Name: "incidents_kind_check", Kind: 'c',
+				Def: "CHECK (kind IN ('down', 'cert_expiry', 'probe_silent'))"},
+			{Table: "notifications", Name: "notifications_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
+			{Table: "notifications", Name: "notifications_incident_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (incident_id) REFERENCES incidents (id) ON DELETE SET NULL"},
+			{Table: "notifications", Name: "notifications_incident_event_channel_key", Kind: 'u',
+				Def: "UNIQUE (incident_id, event, channel)"},
+			{Table: "notifications", Name: "notifications_event_check", Kind: 'c', Def: "CHECK (event ~ '^[a-z_]{1,32}$')"},
+			{Table: "notifications", Name: "notifications_channel_check", Kind: 'c', Def: "CHECK (channel ~ '^[a-z_]{1,32}$')"},
 		},
 		Indexes: []Index{
 			{Table: "website_status", Name: "website_status_site_time_idx",
 				Create: "CREATE INDEX IF NOT EXISTS website_status_site_time_idx ON website_status " +
 					"(website_id, timestamp_utc DESC) INCLUDE (up, reason, status_code, response_time_ms)"},
+			{Table: "notifications", Name: "notifications_due_idx",
+				Create: "CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (next_attempt_at) " +
+					"WHERE delivered_at IS NULL AND failed_at IS NULL"},
 		},
 	}
 }
