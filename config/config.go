@@ -55,7 +55,20 @@ type Config struct {
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
 	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
-	ShutdownTimeout   time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
+
+	AlertWebhookURL        string        `envconfig:"ALERT_WEBHOOK_URL" desc:"generic JSON webhook receiving every notification (never logged)"`
+	AlertWebhookSecret     string        `envconfig:"ALERT_WEBHOOK_SECRET" desc:"signs webhook bodies with HMAC-SHA256 in X-Sitestat-Signature (never logged)"`
+	AlertSlackURL          string        `envconfig:"ALERT_SLACK_URL" desc:"Slack or Mattermost incoming-webhook URL (a secret, never logged)"`
+	AlertPagerDutyKey      string        `envconfig:"ALERT_PAGERDUTY_KEY" desc:"PagerDuty Events API v2 routing key (never logged)"`
+	AlertPagerDutyURL      string        `envconfig:"ALERT_PAGERDUTY_URL" default:"https://events.pagerduty.com/v2/enqueue" desc:"PagerDuty Events API v2 endpoint"`
+	AlertGiveUp            time.Duration `envconfig:"ALERT_GIVE_UP" default:"24h" desc:"a notification still failing this long after it was enqueued is marked failed"`
+	AlertTimeout           time.Duration `envconfig:"ALERT_TIMEOUT" default:"10s" desc:"deadline of one delivery attempt (and of a heartbeat)"`
+	AlertBackoffMin        time.Duration `envconfig:"ALERT_BACKOFF_MIN" default:"5s" desc:"first wait before a failed notification is retried; doubles per attempt"`
+	AlertBackoffMax        time.Duration `envconfig:"ALERT_BACKOFF_MAX" default:"10m" desc:"longest wait between two attempts of a notification"`
+	AlertPoll              time.Duration `envconfig:"ALERT_POLL" default:"500ms" desc:"how often the notification loop reads the outbox"`
+	AlertHeartbeatURL      string        `envconfig:"ALERT_HEARTBEAT_URL" desc:"dead man's switch: GET while the notification loop is healthy (never logged)"`
+	AlertHeartbeatInterval time.Duration `envconfig:"ALERT_HEARTBEAT_INTERVAL" default:"1m" desc:"how often SITESTAT_ALERT_HEARTBEAT_URL is requested"`
+	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
 
 // Error is a configuration error: it names the variable at fault. Its text
@@ -158,6 +171,12 @@ func (c *Config) check() error {
 		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0, "must be positive"},
 		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0, "must be positive"},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0, "must be positive"},
+		{"ALERT_GIVE_UP", c.AlertGiveUp > 0, "must be positive"},
+		{"ALERT_TIMEOUT", c.AlertTimeout > 0, "must be positive"},
+		{"ALERT_BACKOFF_MIN", c.AlertBackoffMin > 0, "must be positive"},
+		{"ALERT_BACKOFF_MAX", c.AlertBackoffMax > 0, "must be positive"},
+		{"ALERT_POLL", c.AlertPoll > 0, "must be positive"},
+		{"ALERT_HEARTBEAT_INTERVAL", c.AlertHeartbeatInterval > 0, "must be positive"},
 	}
 	for _, r := range ranges {
 		if !r.ok {
@@ -176,6 +195,47 @@ func (c *Config) check() error {
 		if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 			return err
 		}
+	}
+	return c.checkAlerts()
+}
+
+// checkAlerts checks the alert settings. Its errors never repeat a URL or a
+// key: webhook, Slack and heartbeat URLs are secrets.
+func (c *Config) checkAlerts() error {
+	if c.AlertBackoffMax < c.AlertBackoffMin {
+		return bad("ALERT_BACKOFF_MAX", "must not be shorter than SITESTAT_ALERT_BACKOFF_MIN")
+	}
+	urls := []struct {
+		name, value string
+		required    bool
+	}{
+		{"ALERT_WEBHOOK_URL", c.AlertWebhookURL, false},
+		{"ALERT_SLACK_URL", c.AlertSlackURL, false},
+		{"ALERT_HEARTBEAT_URL", c.AlertHeartbeatURL, false},
+		{"ALERT_PAGERDUTY_URL", c.AlertPagerDutyURL, c.AlertPagerDutyKey != ""},
+	}
+	for _, u := range urls {
+		if u.value == "" {
+			if u.required {
+				return bad(u.name, "is required with SITESTAT_ALERT_PAGERDUTY_KEY")
+			}
+			continue
+		}
+		p, err := url.Parse(u.value)
+		switch {
+		case err != nil:
+			return bad(u.name, "is not a valid URL")
+		case p.Scheme != "http" && p.Scheme != "https":
+			return bad(u.name, "must be an http or https URL")
+		case p.Host == "":
+			return bad(u.name, "has no host")
+		}
+	}
+	if c.AlertWebhookSecret != "" && c.AlertWebhookURL == "" {
+		return bad("ALERT_WEBHOOK_SECRET", "is set without SITESTAT_ALERT_WEBHOOK_URL")
+	}
+	if strings.TrimSpace(c.AlertPagerDutyKey) != c.AlertPagerDutyKey {
+		return bad("ALERT_PAGERDUTY_KEY", "has leading or trailing spaces")
 	}
 	return nil
 }

@@ -77,6 +77,15 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.SyncFlush, 200*time.Millisecond; got != want {
 		t.Errorf("sync flush = %v, want %v", got, want)
 	}
+	if got, want := c.AlertGiveUp, 24*time.Hour; got != want {
+		t.Errorf("alert give-up = %v, want %v", got, want)
+	}
+	if got, want := c.AlertHeartbeatInterval, time.Minute; got != want {
+		t.Errorf("alert heartbeat interval = %v, want %v", got, want)
+	}
+	if got, want := c.AlertPagerDutyURL, "https://events.pagerduty.com/v2/enqueue"; got != want {
+		t.Errorf("pagerduty URL = %q, want %q", got, want)
+	}
 	if c.Probe == "" || c.Probe == "<hostname>" {
 		t.Errorf("probe = %q, want the hostname", c.Probe)
 	}
@@ -120,6 +129,13 @@ func TestLoadErrors(t *testing.T) {
 		{"bad skip status", map[string]string{"SITESTAT_CHECK_SKIP_STATUS": "404,42"}, "SITESTAT_CHECK_SKIP_STATUS", "not an HTTP status"},
 		{"bad log format", map[string]string{"SITESTAT_LOG_FORMAT": "xml"}, "SITESTAT_LOG_FORMAT", "unknown format"},
 		{"same topics", map[string]string{"SITESTAT_KAFKA_TOPIC": "a", "SITESTAT_KAFKA_DLQ_TOPIC": "a"}, "SITESTAT_KAFKA_DLQ_TOPIC", "differ"},
+		{"slack URL not http", map[string]string{"SITESTAT_ALERT_SLACK_URL": "hooks.slack.com/services/" + secret}, "SITESTAT_ALERT_SLACK_URL", "http or https"},
+		{"webhook URL malformed", map[string]string{"SITESTAT_ALERT_WEBHOOK_URL": "https://h:port/" + secret}, "SITESTAT_ALERT_WEBHOOK_URL", "not a valid URL"},
+		{"heartbeat URL without host", map[string]string{"SITESTAT_ALERT_HEARTBEAT_URL": "https:///" + secret}, "SITESTAT_ALERT_HEARTBEAT_URL", "no host"},
+		{"webhook secret alone", map[string]string{"SITESTAT_ALERT_WEBHOOK_SECRET": secret}, "SITESTAT_ALERT_WEBHOOK_SECRET", "without"},
+		{"pagerduty key with empty endpoint", map[string]string{"SITESTAT_ALERT_PAGERDUTY_KEY": secret, "SITESTAT_ALERT_PAGERDUTY_URL": ""}, "SITESTAT_ALERT_PAGERDUTY_URL", "required"},
+		{"backoff max below min", map[string]string{"SITESTAT_ALERT_BACKOFF_MIN": "1m", "SITESTAT_ALERT_BACKOFF_MAX": "1s"}, "SITESTAT_ALERT_BACKOFF_MAX", "shorter"},
+		{"zero give-up", map[string]string{"SITESTAT_ALERT_GIVE_UP": "0s"}, "SITESTAT_ALERT_GIVE_UP", "positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,6 +243,12 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_SYNC_DB_TIMEOUT", "must be positive", nil},
 		{"SITESTAT_SYNC_MAX_MESSAGE", "must be positive", nil},
 		{"SITESTAT_SHUTDOWN_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_ALERT_GIVE_UP", "must be positive", nil},
+		{"SITESTAT_ALERT_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_ALERT_BACKOFF_MIN", "must be positive", nil},
+		{"SITESTAT_ALERT_BACKOFF_MAX", "must be positive", nil},
+		{"SITESTAT_ALERT_POLL", "must be positive", nil},
+		{"SITESTAT_ALERT_HEARTBEAT_INTERVAL", "must be positive", nil},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {

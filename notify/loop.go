@@ -1,0 +1,346 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/internal/retry"
+)
+
+// Outbox is the notification outbox the loop works on; *store.DB is one.
+type Outbox interface {
+	// ClaimNotifications takes up to limit due notifications for lease.
+	ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]alert.Notification, error)
+	// MarkDelivered records a delivery; false when the attempt is stale.
+	MarkDelivered(ctx context.Context, id int64, attempt int) (bool, error)
+	// RetryNotification reschedules after delay, or fails the notification
+	// once giveUp has passed since it was enqueued (failed true).
+	RetryNotification(ctx context.Context, id int64, attempt int, delay, giveUp time.Duration, errText string) (failed bool, err error)
+}
+
+// LoopOptions tune the delivery loop. Zero values take the defaults shown.
+type LoopOptions struct {
+	// Backoff between the attempts of one notification; default 5 s doubling
+	// up to 10 min. A receiver's Retry-After (in seconds) lengthens a wait,
+	// never beyond Max.
+	Backoff retry.Backoff
+	// GiveUp: a notification still failing this long after it was enqueued
+	// is marked failed; default 24 h.
+	GiveUp time.Duration
+	// Timeout bounds one delivery attempt; default 10 s.
+	Timeout time.Duration
+	// Lease is how long a claimed notification is kept from other loops; it
+	// must exceed Timeout. Default 2×Timeout + 10 s.
+	Lease time.Duration
+	// Poll is how often the outbox is read; default 500 ms.
+	Poll time.Duration
+	// Workers is how many deliveries run at once; default 8.
+	Workers int
+	// DBTimeout bounds one outbox call; default 30 s.
+	DBTimeout time.Duration
+	// DBBackoff is the wait after a failed claim; default 1 s up to 30 s.
+	DBBackoff retry.Backoff
+	// HeartbeatURL, when set, is GET every HeartbeatInterval (default 1 min)
+	// while the loop is healthy: its last claim, a write to the outbox,
+	// succeeded within the interval and Healthy (when set) reports true.
+	HeartbeatURL      string
+	HeartbeatInterval time.Duration
+	// Healthy, when set, is an extra condition of the heartbeat (e.g. sync's
+	// writes of results succeed).
+	Healthy func() bool
+	// HTTP are the options of the heartbeat's requests.
+	HTTP Options
+	// Logger receives one line per retry, failure and heartbeat problem;
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *LoopOptions) defaults() {
+	if o.Backoff.Min <= 0 {
+		o.Backoff.Min = 5 * time.Second
+	}
+	if o.Backoff.Max <= 0 {
+		o.Backoff.Max = 10 * time.Minute
+	}
+	if o.GiveUp <= 0 {
+		o.GiveUp = 24 * time.Hour
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Lease <= o.Timeout {
+		o.Lease = 2*o.Timeout + 10*time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 500 * time.Millisecond
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.DBTimeout <= 0 {
+		o.DBTimeout = 30 * time.Second
+	}
+	if o.DBBackoff.Min <= 0 {
+		o.DBBackoff = retry.Backoff{Min: time.Second, Max: 30 * time.Second}
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Stats are the loop's counters since it was made.
+type Stats struct {
+	// Delivered, Retried and Failed count attempts that delivered, attempts
+	// that failed and were rescheduled, and notifications given up on, by
+	// channel.
+	Delivered, Retried, Failed map[alert.Channel]uint64
+	// Stale counts deliveries whose mark found the attempt stale (the lease
+	// ran out first: the notification may be delivered again).
+	Stale uint64
+	// ClaimErrors counts failed reads of the outbox.
+	ClaimErrors uint64
+	// Heartbeats and HeartbeatErrors count heartbeat GETs that succeeded and
+	// failed; HeartbeatsSkipped counts those not sent because the loop was
+	// not healthy.
+	Heartbeats, HeartbeatErrors, HeartbeatsSkipped uint64
+}
+
+// Loop delivers the outbox's notifications through the senders. Make it with
+// NewLoop, run it with Run; Stats is safe to call meanwhile.
+type Loop struct {
+	outbox  Outbox
+	senders map[alert.Channel]Sender
+	opts    LoopOptions
+	log     *slog.Logger
+
+	mu                          sync.Mutex
+	delivered, retried, failed  map[alert.Channel]uint64
+	stale, claimErrors          atomic.Uint64
+	beats, beatErrors, beatSkip atomic.Uint64
+	lastClaimOK                 atomic.Int64 // unix nanoseconds of the last successful claim, 0 after a failed one
+}
+
+// NewLoop returns a loop over outbox delivering through senders (one per
+// channel; a notification of a channel without a sender fails its attempts
+// until it is given up on).
+func NewLoop(outbox Outbox, senders []Sender, opts LoopOptions) *Loop {
+	opts.defaults()
+	l := &Loop{outbox: outbox, senders: map[alert.Channel]Sender{}, opts: opts,
+		log:       opts.Logger,
+		delivered: map[alert.Channel]uint64{}, retried: map[alert.Channel]uint64{}, failed: map[alert.Channel]uint64{}}
+	for _, s := range senders {
+		l.senders[s.Channel()] = s
+		l.delivered[s.Channel()], l.retried[s.Channel()], l.failed[s.Channel()] = 0, 0, 0
+	}
+	return l
+}
+
+// Stats returns a copy of the counters.
+func (l *Loop) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{
+		Delivered: maps.Clone(l.delivered), Retried: maps.Clone(l.retried), Failed: maps.Clone(l.failed),
+		Stale: l.stale.Load(), ClaimErrors: l.claimErrors.Load(),
+		Heartbeats: l.beats.Load(), HeartbeatErrors: l.beatErrors.Load(), HeartbeatsSkipped: l.beatSkip.Load(),
+	}
+}
+
+func (l *Loop) count(m map[alert.Channel]uint64, ch alert.Channel) {
+	l.mu.Lock()
+	m[ch]++
+	l.mu.Unlock()
+}
+
+// Run claims and delivers notifications until ctx ends, then waits for the
+// deliveries in flight (each bounded by Timeout) so their outcome is
+// recorded, and returns nil. Outbox errors are logged and retried with
+// backoff; they stop the heartbeat, never the loop.
+func (l *Loop) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if l.opts.HeartbeatURL != "" {
+		wg.Go(func() { l.heartbeat(ctx) })
+	}
+	slots := make(chan struct{}, l.opts.Workers)
+	done := make(chan struct{}, l.opts.Workers)
+	inFlight := 0
+	failures := 0
+	for ctx.Err() == nil {
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				inFlight--
+			default:
+				drained = true
+			}
+		}
+		free := l.opts.Workers - inFlight
+		var claimed []alert.Notification
+		if free > 0 {
+			cctx, cancel := context.WithTimeout(ctx, l.opts.DBTimeout)
+			ns, err := l.outbox.ClaimNotifications(cctx, free, l.opts.Lease)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				l.lastClaimOK.Store(0)
+				l.claimErrors.Add(1)
+				wait := l.opts.DBBackoff.Delay(failures)
+				failures++
+				l.log.Warn("cannot read the notification outbox", "err", err, "retry_in", wait)
+				if !l.waitFor(ctx, wait, done, &inFlight) {
+					break
+				}
+				continue
+			}
+			failures = 0
+			l.lastClaimOK.Store(time.Now().UnixNano())
+			claimed = ns
+		}
+		for _, n := range claimed {
+			slots <- struct{}{}
+			inFlight++
+			wg.Go(func() {
+				defer func() { <-slots; done <- struct{}{} }()
+				l.deliver(ctx, n)
+			})
+		}
+		if len(claimed) > 0 && len(claimed) == free {
+			continue // more may be due at once
+		}
+		if !l.waitFor(ctx, l.opts.Poll, done, &inFlight) {
+			break
+		}
+	}
+	return nil
+}
+
+// waitFor waits d, counting finished deliveries; a finished delivery ends
+// the wait early when every worker was busy. It reports false when ctx ended.
+func (l *Loop) waitFor(ctx context.Context, d time.Duration, done <-chan struct{}, inFlight *int) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-done:
+			*inFlight--
+			if *inFlight == l.opts.Workers-1 {
+				return true
+			}
+		}
+	}
+}
+
+// deliver makes one attempt of n and records its outcome. The attempt and its
+// mark outlive ctx (bounded by Timeout and DBTimeout), so a stop does not
+// leave a delivered notification unmarked.
+func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
+	base := context.WithoutCancel(ctx)
+	log := l.log.With("notification_id", n.ID, "incident_id", n.IncidentID, "event", string(n.Event),
+		"channel", string(n.Channel), "attempt", n.Attempt)
+	var err error
+	s, ok := l.senders[n.Channel]
+	if !ok {
+		err = errors.New("channel " + string(n.Channel) + " is not configured")
+	} else {
+		log = log.With("receiver", s.Receiver())
+		sctx, cancel := context.WithTimeout(base, l.opts.Timeout)
+		err = s.Send(sctx, Delivery{Key: strconv.FormatInt(n.ID, 10), Message: n.Message})
+		cancel()
+	}
+	mctx, cancel := context.WithTimeout(base, l.opts.DBTimeout)
+	defer cancel()
+	if err == nil {
+		marked, merr := l.outbox.MarkDelivered(mctx, n.ID, n.Attempt)
+		switch {
+		case merr != nil:
+			// The lease runs out and it is sent again: at least once.
+			log.Warn("delivered, but cannot record it; it will be sent again", "err", merr)
+		case !marked:
+			l.stale.Add(1)
+			log.Warn("delivered after its lease ran out; another attempt may repeat it")
+		default:
+			l.count(l.delivered, n.Channel)
+			log.Info("notification delivered")
+		}
+		return
+	}
+	delay := l.opts.Backoff.Delay(n.Attempt - 1)
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > delay {
+		delay = min(se.RetryAfter, l.opts.Backoff.Max)
+	}
+	failed, merr := l.outbox.RetryNotification(mctx, n.ID, n.Attempt, delay, l.opts.GiveUp, err.Error())
+	switch {
+	case merr != nil:
+		log.Warn("notification failed, and cannot record it; retrying after its lease", "err", err, "record_err", merr)
+	case failed:
+		l.count(l.failed, n.Channel)
+		log.Error("notification given up: still failing after the give-up time", "err", err, "give_up", l.opts.GiveUp)
+	default:
+		l.count(l.retried, n.Channel)
+		log.Warn("notification failed, will retry", "err", err, "retry_in", delay)
+	}
+}
+
+// healthy reports whether the loop's last claim succeeded within the
+// heartbeat interval and the extra condition holds.
+func (l *Loop) healthy() bool {
+	last := l.lastClaimOK.Load()
+	if last == 0 || time.Since(time.Unix(0, last)) > l.opts.HeartbeatInterval {
+		return false
+	}
+	return l.opts.Healthy == nil || l.opts.Healthy()
+}
+
+// heartbeat GETs HeartbeatURL every HeartbeatInterval while healthy, the
+// first as soon as the loop is.
+func (l *Loop) heartbeat(ctx context.Context) {
+	recv := Redact(l.opts.HeartbeatURL)
+	first := true
+	for {
+		if first {
+			// Wait (at most an interval) for the first successful claim.
+			deadline := time.Now().Add(l.opts.HeartbeatInterval)
+			for !l.healthy() && time.Now().Before(deadline) {
+				if !retry.Sleep(ctx, min(l.opts.Poll, l.opts.HeartbeatInterval)) {
+					return
+				}
+			}
+			first = false
+		}
+		if l.healthy() {
+			hctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+			err := Ping(hctx, l.opts.HTTP, l.opts.HeartbeatURL)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				l.beatErrors.Add(1)
+				l.log.Warn("heartbeat failed", "receiver", recv, "err", err)
+			} else if err == nil {
+				l.beats.Add(1)
+			}
+		} else {
+			l.beatSkip.Add(1)
+			l.log.Warn("heartbeat withheld: the notification outbox is unreachable", "receiver", recv)
+		}
+		if !retry.Sleep(ctx, l.opts.HeartbeatInterval) {
+			return
+		}
+	}
+}
