@@ -92,6 +92,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
    sync     on a database-side host: store results from Kafka in PostgreSQL, effectively once
    migrate  in CI or by hand: create or repair the schema
    topics   create, list or delete the Kafka topics
+   alerts   test the notification channels (webhook, Slack, PagerDuty)
 
 Configuration comes from the environment (defaults shown):
 ` + vars.String() + `
@@ -108,6 +109,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			sitesCommand(),
 			statusCommand(),
 			dlqCommand(),
+			alertsCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

@@ -1,0 +1,71 @@
+package main
+
+// The wiring of the notification layer (issue 12): configuration → senders,
+// the delivery loop and its metrics. `sitestat alerts test` uses the senders;
+// sync runs the loop:
+//
+//	loop := newNotifyLoop(e.cfg, db, log)
+//	go loop.Run(ctx)                      // returns nil when ctx ends, after the deliveries in flight
+//	serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
+//
+// and the incident change in store calls store.EnqueueTx(ctx, tx, incidentID,
+// event, alertChannels(e.cfg)) in its own transaction.
+
+import (
+	"log/slog"
+
+	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/internal/retry"
+	"github.com/sitestat/sitestat/notify"
+	"github.com/sitestat/sitestat/store"
+)
+
+// The store is the outbox the loop works on.
+var _ notify.Outbox = (*store.DB)(nil)
+
+// alertSenders returns a sender for every configured channel, in a fixed
+// order: webhook, Slack, PagerDuty.
+func alertSenders(cfg config.Config) []notify.Sender {
+	opts := notify.Options{UserAgent: "sitestat/" + version}
+	var out []notify.Sender
+	if cfg.AlertWebhookURL != "" {
+		out = append(out, notify.NewWebhook(cfg.AlertWebhookURL, cfg.AlertWebhookSecret, opts))
+	}
+	if cfg.AlertSlackURL != "" {
+		out = append(out, notify.NewSlack(cfg.AlertSlackURL, opts))
+	}
+	if cfg.AlertPagerDutyKey != "" {
+		out = append(out, notify.NewPagerDuty(cfg.AlertPagerDutyURL, cfg.AlertPagerDutyKey, opts))
+	}
+	return out
+}
+
+// alertChannels names the configured channels: where a "down" is enqueued.
+func alertChannels(cfg config.Config) []alert.Channel {
+	var out []alert.Channel
+	for _, s := range alertSenders(cfg) {
+		out = append(out, s.Channel())
+	}
+	return out
+}
+
+// notifyLoopOptions turns the configuration into the loop's options.
+func notifyLoopOptions(cfg config.Config, log *slog.Logger) notify.LoopOptions {
+	return notify.LoopOptions{
+		Backoff:           retry.Backoff{Min: cfg.AlertBackoffMin, Max: cfg.AlertBackoffMax},
+		GiveUp:            cfg.AlertGiveUp,
+		Timeout:           cfg.AlertTimeout,
+		Poll:              cfg.AlertPoll,
+		DBTimeout:         cfg.SyncDBTimeout,
+		HeartbeatURL:      cfg.AlertHeartbeatURL,
+		HeartbeatInterval: cfg.AlertHeartbeatInterval,
+		HTTP:              notify.Options{UserAgent: "sitestat/" + version},
+		Logger:            log.With("component", "notify"),
+	}
+}
+
+// newNotifyLoop returns the delivery loop of sync over db.
+func newNotifyLoop(cfg config.Config, db *store.DB, log *slog.Logger) *notify.Loop {
+	return notify.NewLoop(db, alertSenders(cfg), notifyLoopOptions(cfg, log))
+}
