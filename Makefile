@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # The packages with tests that restart services or kill processes.
 SERIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build serial' .)))
 
-.PHONY: all build test test-unit test-serial vet services-up services-down demo bench clean
+.PHONY: all build test test-unit test-serial vet services-up services-down test-tools demo bench clean
 
 all: build
 
@@ -22,7 +22,7 @@ vet:
 # test: start the real services, then vet, the race-enabled suite (integration
 # tests included) and, as a separate serial step, the tests that restart
 # shared services or kill processes.
-test: services-up
+test: services-up test-tools
 	eval "$$($(SERVICES) env test)"; \
 	$(MAKE) --no-print-directory vet && \
 	$(GO) test -race -count=1 -timeout 15m ./... && \
@@ -30,6 +30,14 @@ test: services-up
 
 services-up:
 	$(SERVICES) up
+
+# test-tools: promtool (from Debian's prometheus package; on a host with
+# systemd the package also enables a Prometheus server) checks
+# docs/prometheus-rules.yml in the tests.
+test-tools:
+	command -v promtool >/dev/null || { \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 services-down:
 	$(SERVICES) down
