@@ -300,10 +300,11 @@ func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
 }
 
 // healthy reports whether the loop's last claim succeeded within the
-// heartbeat interval and the extra condition holds.
+// heartbeat interval (or three polls, if longer) and the extra condition
+// holds.
 func (l *Loop) healthy() bool {
 	last := l.lastClaimOK.Load()
-	if last == 0 || time.Since(time.Unix(0, last)) > l.opts.HeartbeatInterval {
+	if last == 0 || time.Since(time.Unix(0, last)) > max(l.opts.HeartbeatInterval, 3*l.opts.Poll) {
 		return false
 	}
 	return l.opts.Healthy == nil || l.opts.Healthy()

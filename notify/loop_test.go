@@ -317,6 +317,40 @@ func TestTwoLoopsNeverDeliverOneNotificationTwice(t *testing.T) {
 	}
 }
 
+// TestLoopDeliversWhatADeadProcessClaimed: a sync killed after claiming a
+// notification (and perhaps after sending it) leaves it claimed; once the
+// lease runs out another loop delivers it, with the same idempotency key.
+func TestLoopDeliversWhatADeadProcessClaimed(t *testing.T) {
+	db, _ := fixture.MigratedDB(t)
+	log, _ := newLogger(t)
+	rc := newReceiver(t, ok)
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	claimed, err := db.ClaimNotifications(testContext(t), 10, 500*time.Millisecond)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v, %v", claimed, err)
+	}
+	// The dead process got as far as sending it.
+	hook := notify.NewWebhook(rc.URL, "", notify.Options{})
+	if err := hook.Send(testContext(t), notify.Delivery{Key: strconv.FormatInt(claimed[0].ID, 10), Message: claimed[0].Message}); err != nil {
+		t.Fatal(err)
+	}
+	l := notify.NewLoop(db, []notify.Sender{hook}, fastOptions(log))
+	startLoop(t, l)
+	testenv.Eventually(t, 20*time.Second, func() bool { return l.Stats().Delivered[alert.ChannelWebhook] == 1 }, "not delivered after the lease")
+	reqs := rc.got()
+	if len(reqs) != 2 {
+		t.Fatalf("receiver got %d requests, want 2 (the dead process's and the repeat)", len(reqs))
+	}
+	if a, b := reqs[0].header.Get(notify.HeaderIdempotencyKey), reqs[1].header.Get(notify.HeaderIdempotencyKey); a != b || !bytes.Equal(reqs[0].body, reqs[1].body) {
+		t.Errorf("the repeat differs: key %q vs %q", a, b)
+	}
+	for _, r := range rows(t, db) {
+		if !r.delivered || r.attempts != 2 {
+			t.Errorf("row %+v, want delivered at attempt 2", r)
+		}
+	}
+}
+
 // TestRecoveredFollowsItsDown: a quick outage enqueues down and recovered
 // together; PagerDuty fails the trigger twice, and still gets the trigger
 // before the resolve, once each.

@@ -389,3 +389,23 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	}
 	mustEnqueue(t, db, mustIncident(t, db, site, false), alert.EventDown, alert.ChannelWebhook)
 }
+
+// TestNotificationOutlivesItsRemovedSite: removing a website removes its
+// incidents, but a pending notification keeps its payload and stays due.
+func TestNotificationOutlivesItsRemovedSite(t *testing.T) {
+	db := migratedDB(t)
+	site := mustAddSite(t, db, "https://gone.example/")
+	incident := mustIncident(t, db, site, false)
+	mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelPagerDuty)
+	mustExec(t, db, "DELETE FROM websites WHERE id = $1", site)
+	if n := mustCount(t, db, "SELECT count(*) FROM incidents"); n != 0 {
+		t.Fatalf("%d incidents left after removing the site", n)
+	}
+	c := mustClaim(t, db, 10, time.Minute)
+	if len(c) != 1 {
+		t.Fatalf("claimed %d, want 1", len(c))
+	}
+	if c[0].IncidentID != 0 || c[0].Message.IncidentID != incident || c[0].Message.URL != "https://gone.example/" {
+		t.Errorf("notification %+v: want no incident row but the payload's incident and URL", c[0])
+	}
+}
