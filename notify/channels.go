@@ -25,9 +25,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // Header names of the generic webhook.
@@ -130,7 +130,7 @@ func do(ctx context.Context, opts Options, method, rawURL string, body []byte, h
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return scrub(&StatusError{Receiver: recv, Code: resp.StatusCode, Body: printable(string(snippet)),
+		return scrub(&StatusError{Receiver: recv, Code: resp.StatusCode, Body: text.Truncate(text.Terminal(strings.TrimSpace(string(snippet))), 200),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}, secrets)
 	}
 	return nil
@@ -142,7 +142,7 @@ type StatusError struct {
 	Receiver string
 	// Code is the HTTP status code.
 	Code int
-	// Body is the start of the response body, printable.
+	// Body is the start of the response body, terminal-safe (internal/text).
 	Body string
 	// RetryAfter is the response's Retry-After, 0 when none.
 	RetryAfter time.Duration
@@ -213,16 +213,6 @@ func scrub(err error, secrets []string) error {
 		se = &c
 	}
 	return &scrubbedError{msg: out, status: se}
-}
-
-func printable(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // Webhook is the generic JSON webhook: it POSTs the alert.Message as JSON,
