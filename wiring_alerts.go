@@ -6,6 +6,7 @@ package main
 //
 //	loop := newNotifyLoop(e.cfg, db, log)
 //	go loop.Run(ctx)                      // returns nil when ctx ends, after the deliveries in flight
+//	…                                     // after a batch commit that enqueued notifications: loop.Wake()
 //	serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
 //
 // and the incident change in store calls store.EnqueueTx(ctx, tx, incidentID,

@@ -123,6 +123,8 @@ type Loop struct {
 	opts    LoopOptions
 	log     *slog.Logger
 
+	wake chan struct{} // Wake's signal, buffered 1
+
 	mu                          sync.Mutex
 	delivered, retried, failed  map[alert.Channel]uint64
 	stale, claimErrors          atomic.Uint64
@@ -136,13 +138,24 @@ type Loop struct {
 func NewLoop(outbox Outbox, senders []Sender, opts LoopOptions) *Loop {
 	opts.defaults()
 	l := &Loop{outbox: outbox, senders: map[alert.Channel]Sender{}, opts: opts,
-		log:       opts.Logger,
+		log: opts.Logger, wake: make(chan struct{}, 1),
 		delivered: map[alert.Channel]uint64{}, retried: map[alert.Channel]uint64{}, failed: map[alert.Channel]uint64{}}
 	for _, s := range senders {
 		l.senders[s.Channel()] = s
 		l.delivered[s.Channel()], l.retried[s.Channel()], l.failed[s.Channel()] = 0, 0, 0
 	}
 	return l
+}
+
+// Wake makes the loop read the outbox now instead of at its next poll; call
+// it after committing a transaction that enqueued notifications, so they go
+// out at once. It never blocks; a loop in another process still finds them
+// at its next poll.
+func (l *Loop) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Stats returns a copy of the counters.
@@ -227,8 +240,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	return nil
 }
 
-// waitFor waits d, counting finished deliveries; a finished delivery ends
-// the wait early when every worker was busy. It reports false when ctx ended.
+// waitFor waits d, counting finished deliveries; Wake, or a finished
+// delivery when every worker was busy, ends the wait early. It reports false
+// when ctx ended.
 func (l *Loop) waitFor(ctx context.Context, d time.Duration, done <-chan struct{}, inFlight *int) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -237,6 +251,8 @@ func (l *Loop) waitFor(ctx context.Context, d time.Duration, done <-chan struct{
 		case <-ctx.Done():
 			return false
 		case <-t.C:
+			return true
+		case <-l.wake:
 			return true
 		case <-done:
 			*inFlight--

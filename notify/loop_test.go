@@ -317,6 +317,27 @@ func TestTwoLoopsNeverDeliverOneNotificationTwice(t *testing.T) {
 	}
 }
 
+// TestWakeDeliversAtOnce: with a poll far longer than the test, a
+// notification enqueued after the loop's first read goes out on Wake.
+func TestWakeDeliversAtOnce(t *testing.T) {
+	db, _ := fixture.MigratedDB(t)
+	log, _ := newLogger(t)
+	rc := newReceiver(t, ok)
+	opts := fastOptions(log)
+	opts.Poll = time.Hour
+	l := notify.NewLoop(db, []notify.Sender{notify.NewWebhook(rc.URL, "", notify.Options{})}, opts)
+	startLoop(t, l)
+	// The first read happens at start; wait until it is behind us.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		var n int64
+		_ = db.SQL().QueryRowContext(testContext(t), "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%WITH due AS%'").Scan(&n)
+		return n > 0
+	}, "the loop never read the outbox")
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	l.Wake()
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(rc.got()) == 1 }, "not delivered after Wake")
+}
+
 // TestLoopDeliversWhatADeadProcessClaimed: a sync killed after claiming a
 // notification (and perhaps after sending it) leaves it claimed; once the
 // lease runs out another loop delivers it, with the same idempotency key.
