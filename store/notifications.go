@@ -303,3 +303,63 @@ func (db *DB) CheckAlertSchema(ctx context.Context) error {
 	}
 	return nil
 }
+
+// NotificationStatus is one notification as `sitestat incidents` shows it.
+type NotificationStatus struct {
+	ID         int64
+	IncidentID int64
+	Event      alert.Event
+	Channel    alert.Channel
+	// Attempts counts the claims so far.
+	Attempts  int
+	CreatedAt time.Time
+	// DeliveredAt and FailedAt are nil while the notification is pending.
+	DeliveredAt, FailedAt *time.Time
+	// LastError is the last failure, "" when none.
+	LastError string
+}
+
+// State is "delivered", "failed" or "pending".
+func (n NotificationStatus) State() string {
+	switch {
+	case n.DeliveredAt != nil:
+		return "delivered"
+	case n.FailedAt != nil:
+		return "failed"
+	}
+	return "pending"
+}
+
+// IncidentNotifications returns the notifications of the incidents ids, by
+// incident id, each incident's in the order they were enqueued.
+func (db *DB) IncidentNotifications(ctx context.Context, ids []int64) (map[int64][]NotificationStatus, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT id, incident_id, event, channel, attempts, created_at, delivered_at, failed_at, coalesce(last_error, '')
+		FROM notifications WHERE incident_id = ANY($1)
+		ORDER BY incident_id, id`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]NotificationStatus{}
+	for rows.Next() {
+		var n NotificationStatus
+		var event, channel string
+		var delivered, failed sql.NullTime
+		if err := rows.Scan(&n.ID, &n.IncidentID, &event, &channel, &n.Attempts, &n.CreatedAt, &delivered, &failed, &n.LastError); err != nil {
+			return nil, fmt.Errorf("read notifications: %w", err)
+		}
+		n.Event, n.Channel = alert.Event(event), alert.Channel(channel)
+		if delivered.Valid {
+			n.DeliveredAt = &delivered.Time
+		}
+		if failed.Valid {
+			n.FailedAt = &failed.Time
+		}
+		out[n.IncidentID] = append(out[n.IncidentID], n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	return out, nil
+}

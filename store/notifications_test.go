@@ -409,3 +409,36 @@ func TestNotificationOutlivesItsRemovedSite(t *testing.T) {
 		t.Errorf("notification %+v: want no incident row but the payload's incident and URL", c[0])
 	}
 }
+
+func TestIncidentNotifications(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	a := mustIncident(t, db, 0, false)
+	b := mustIncident(t, db, 0, false)
+	other := mustIncident(t, db, 0, false)
+	mustEnqueue(t, db, a, alert.EventDown, alert.ChannelWebhook, alert.ChannelSlack)
+	mustEnqueue(t, db, b, alert.EventDown, alert.ChannelPagerDuty)
+	mustEnqueue(t, db, other, alert.EventDown, alert.ChannelPagerDuty)
+	for _, n := range mustClaim(t, db, 10, time.Minute) {
+		switch n.Channel {
+		case alert.ChannelWebhook:
+			_, _ = db.MarkDelivered(ctx, n.ID, n.Attempt)
+		case alert.ChannelSlack:
+			_, _ = db.RetryNotification(ctx, n.ID, n.Attempt, time.Second, 0, "HTTP 404")
+		}
+	}
+	got, err := db.IncidentNotifications(ctx, []int64{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[a]) != 2 || len(got[b]) != 1 {
+		t.Fatalf("got %+v, want 2 notifications of incident %d and 1 of %d", got, a, b)
+	}
+	var states []string
+	for _, n := range append(got[a], got[b]...) {
+		states = append(states, string(n.Channel)+":"+n.State()+":"+n.LastError)
+	}
+	if want := []string{"webhook:delivered:", "slack:failed:HTTP 404", "pagerduty:pending:"}; !slices.Equal(states, want) {
+		t.Errorf("states %q, want %q", states, want)
+	}
+}
