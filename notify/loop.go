@@ -185,7 +185,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.opts.HeartbeatURL != "" {
 		wg.Go(func() { l.heartbeat(ctx) })
 	}
-	slots := make(chan struct{}, l.opts.Workers)
+	// inFlight counts the deliveries whose end (on done) is not yet counted:
+	// at most Workers, since only that many free slots are ever claimed.
 	done := make(chan struct{}, l.opts.Workers)
 	inFlight := 0
 	failures := 0
@@ -223,10 +224,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			claimed = ns
 		}
 		for _, n := range claimed {
-			slots <- struct{}{}
 			inFlight++
 			wg.Go(func() {
-				defer func() { <-slots; done <- struct{}{} }()
+				defer func() { done <- struct{}{} }()
 				l.deliver(ctx, n)
 			})
 		}
