@@ -41,7 +41,9 @@ import (
 // ignored: they go to the channels with a down notification of the incident
 // that has not failed. Enqueueing the same incident, event and channel again
 // adds nothing (a redelivered change cannot notify twice). alert.EventTest is
-// refused: tests are sent directly, never stored.
+// refused: tests are sent directly, never stored. EnqueueTx knows nothing of
+// maintenance windows: the caller decides whether a down is notified, and
+// must always enqueue the recovered of an incident whose down it enqueued.
 func EnqueueTx(ctx context.Context, tx *sql.Tx, incidentID int64, event alert.Event, channels []alert.Channel) ([]int64, error) {
 	switch event {
 	case alert.EventDown, alert.EventRecovered:
