@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -72,7 +73,17 @@ func runSync(ctx context.Context, e *env) error {
 		DBTimeout:  e.cfg.SyncDBTimeout,
 		Logger:     log,
 	})
-	stopMetrics := serveMetrics(ctx, e, log, syncMetrics(s))
+	// The notification loop delivers the outbox the incidents fill, and
+	// beats the dead man's switch while sync is healthy.
+	loop := newNotifyLoop(e.cfg, db, log)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := loop.Run(ctx); err != nil {
+			log.Error("notification loop stopped", "err", err)
+		}
+	})
+	defer wg.Wait()
+	stopMetrics := serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
 		"batch", e.cfg.SyncBatch, "flush", e.cfg.SyncFlush)
