@@ -18,8 +18,10 @@ func checkCommand() *cli.Command {
 site every check_interval seconds with a fresh connection, optionally matches
 up_regex in the first SITESTAT_CHECK_MAX_BODY bytes of the body, and produces
 one result per check to SITESTAT_KAFKA_TOPIC. A site that is down is a result,
-never an error. While Kafka is unreachable, up to SITESTAT_CHECK_BUFFER results
-are kept and sent again later.
+never an error. Checking starts once the site list is loaded from PostgreSQL,
+whether or not Kafka answers: while Kafka is unreachable (at start or later),
+up to SITESTAT_CHECK_BUFFER results are kept and sent once it answers, and the
+log says Kafka is unreachable once per retry.
 
 SIGINT/SIGTERM: stop scheduling, let checks in flight finish, flush, exit 0.
 
@@ -49,9 +51,16 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	if err != nil {
 		return err
 	}
-	prod, err := startWith(ctx, log, "kafka", once, func(context.Context) (*kafka.Producer, error) {
-		return kafka.NewProducer(kopts, kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}, log)
-	})
+	popts := kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}
+	var prod *kafka.Producer
+	if once {
+		// One pass: fail at once when the broker cannot be reached.
+		prod, err = kafka.NewProducer(ctx, kopts, popts, log)
+	} else {
+		// Check from the start: while Kafka is unreachable the results wait
+		// in the bounded buffer and the producer keeps trying to connect.
+		prod, err = kafka.StartProducer(kopts, popts, log)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -339,7 +340,7 @@ func TestConstructorsExplain(t *testing.T) {
 	opts.SASLPassword = "wrong-" + testenv.Suffix()
 	calls := map[string]func() error{
 		"NewProducer": func() error {
-			_, err := NewProducer(opts, ProducerOptions{Topic: "any"}, nil)
+			_, err := NewProducer(context.Background(), opts, ProducerOptions{Topic: "any"}, nil)
 			return err
 		},
 		"NewSyncProducer": func() error { _, err := NewSyncProducer(opts); return err },
@@ -390,13 +391,31 @@ func TestNewProducerUnknownTopic(t *testing.T) {
 		defer close(done)
 		_, readErr = ReadAll(testCtx(t, 30*time.Second), opts, topic, 0)
 	}()
-	_, err := NewProducer(opts, ProducerOptions{Topic: topic}, nil)
+	_, err := NewProducer(testCtx(t, 30*time.Second), opts, ProducerOptions{Topic: topic}, nil)
 	if err == nil || !strings.Contains(err.Error(), `topic "`+topic+`" does not exist`) {
 		t.Errorf("NewProducer = %v, want a missing-topic error", err)
 	}
 	<-done
 	if readErr == nil || !strings.Contains(readErr.Error(), "does not exist") {
 		t.Errorf("ReadAll = %v, want a missing-topic error", readErr)
+	}
+}
+
+// TestNewProducerHonoursContext cancels NewProducer while it waits for a
+// topic that does not exist (as a signal during start-up does): it returns
+// the context's error at once instead of after its topic wait.
+func TestNewProducerHonoursContext(t *testing.T) {
+	t.Parallel()
+	opts := plainOpts(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := NewProducer(ctx, opts, ProducerOptions{Topic: testenv.Name("sitestat_missing")}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("NewProducer = %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > topicWait/2 {
+		t.Errorf("NewProducer returned after %v, want soon after its context ended (500ms)", d)
 	}
 }
 
@@ -428,7 +447,7 @@ func TestProducerRoundTrip(t *testing.T) {
 	t.Parallel()
 	opts := plainOpts(t)
 	topic := newTopic(t, opts, 3)
-	p, err := NewProducer(opts, ProducerOptions{Topic: topic}, nil)
+	p, err := NewProducer(testCtx(t, 30*time.Second), opts, ProducerOptions{Topic: topic}, nil)
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}
@@ -464,6 +483,10 @@ func TestProducerRoundTrip(t *testing.T) {
 			t.Errorf("website %d on partitions %d and %d", r.WebsiteID, p, m.Partition)
 		}
 		partitionOf[r.WebsiteID] = m.Partition
+		if !bytes.Equal(r.Raw, m.Value) {
+			t.Errorf("check %s: Raw is not the message value", r.CheckID)
+		}
+		r.Raw = nil // set by Decode only; compared above
 		byID[r.CheckID] = r
 	}
 	for _, w := range want {

@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/retry"
 )
 
 // Defaults of ProducerOptions.
@@ -32,6 +33,10 @@ const (
 	// logEvery limits the warnings about failures and drops.
 	logEvery = 10 * time.Second
 )
+
+// connectBackoff spaces StartProducer's attempts to reach the cluster; each
+// failed attempt logs one warning.
+var connectBackoff = retry.Backoff{Min: time.Second, Max: 15 * time.Second}
 
 // ProducerOptions configures a Producer.
 type ProducerOptions struct {
@@ -62,8 +67,10 @@ type ProducerStats struct {
 	// Failed is how many sends sarama gave up on; each was kept for re-send.
 	Failed uint64
 	// Dropped is how many results were given up on: the buffer was full, the
-	// result could not be encoded, the broker rejected it for good, or the
-	// Producer was closed.
+	// result could not be encoded, the broker rejected it for good, it was
+	// published after Close, or Close's deadline passed before the broker
+	// acknowledged it (waiting or in flight). After Close, every published
+	// result is either acknowledged or dropped.
 	Dropped uint64
 	// Pending is how many results are held now: waiting or in flight.
 	Pending int
@@ -74,6 +81,7 @@ type ProducerStats struct {
 // item is one result on its way to the broker.
 type item struct {
 	key, value []byte
+	seq        uint64 // order of Publish; re-sends keep it
 }
 
 // Producer publishes check results to a topic without ever blocking the
@@ -88,7 +96,10 @@ type Producer struct {
 	opts   Options
 	popts  ProducerOptions
 	logger *slog.Logger
-	newGen func() (*generation, error)
+	newGen func(ctx context.Context) (*generation, error)
+	// connectBackoff spaces the attempts to make the first sarama producer
+	// when the Producer was started without one (StartProducer).
+	connectBackoff retry.Backoff
 
 	wake       chan struct{} // capacity 1: the feeder may have work
 	stop       chan struct{} // closed by Close: the feeder returns
@@ -97,15 +108,18 @@ type Producer struct {
 	closeOnce  sync.Once
 
 	mu           sync.Mutex
-	queue        deque[*item] // oldest first; waiting to be handed to sarama
-	inFlight     int          // handed to sarama, outcome not known yet
-	gen          *generation  // current sarama producer; only the feeder replaces it
-	recreate     bool         // the feeder should replace gen
+	resend       deque[*item] // failed sends waiting to be sent again, by seq; all older than queue
+	queue        deque[*item] // never sent yet, by seq (oldest first)
+	nextSeq      uint64
+	inFlight     int         // handed to sarama, outcome not known yet
+	gen          *generation // current sarama producer, nil until connected; only the feeder sets it
+	recreate     bool        // the feeder should replace gen
 	backoff      time.Duration
 	retryAt      time.Time // nothing is sent before this, after a failure
 	failingSince time.Time // first failure since the last success; zero when healthy
 	lastErr      error
 	closed       bool
+	abandoned    bool          // Close gave up waiting: later outcomes are not counted
 	idle         chan struct{} // made by a waiting Flush, closed when nothing is held
 	stats        ProducerStats
 	droppedSeen  uint64 // stats.Dropped at the last Flush
@@ -121,34 +135,95 @@ type generation struct {
 }
 
 // NewProducer connects to the cluster, checks that popts.Topic exists and
-// returns a Producer. logger receives warnings about failures and drops.
-func NewProducer(opts Options, popts ProducerOptions, logger *slog.Logger) (*Producer, error) {
-	popts, codec, err := popts.withDefaults()
+// returns a Producer. logger receives warnings about failures and drops. It
+// returns ctx's error when ctx ends first (a signal during start-up).
+func NewProducer(ctx context.Context, opts Options, popts ProducerOptions, logger *slog.Logger) (*Producer, error) {
+	popts, newGen, err := producerFactory(opts, popts)
 	if err != nil {
 		return nil, err
+	}
+	g, err := newGen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return startProducer(opts, popts, logger, newGen, g), nil
+}
+
+// StartProducer returns a Producer at once, without waiting for the cluster:
+// Publish buffers from the start, and the Producer connects in the
+// background, trying again with backoff (one warning per attempt, saying
+// that Kafka is unreachable and how many results wait) until it succeeds or
+// Close is called. Only an invalid configuration is an error here. For
+// long-running checkers, which must check while the broker is away.
+func StartProducer(opts Options, popts ProducerOptions, logger *slog.Logger) (*Producer, error) {
+	popts, newGen, err := producerFactory(opts, popts)
+	if err != nil {
+		return nil, err
+	}
+	return startProducer(opts, popts, logger, newGen, nil), nil
+}
+
+// producerFactory checks the options and returns them with their defaults
+// and the function that makes one sarama producer.
+func producerFactory(opts Options, popts ProducerOptions) (ProducerOptions, func(context.Context) (*generation, error), error) {
+	popts, codec, err := popts.withDefaults()
+	if err != nil {
+		return popts, nil, err
 	}
 	cfg, err := newProducerConfig(opts, codec, popts.Linger)
 	if err != nil {
-		return nil, err
+		return popts, nil, err
 	}
 	cfg.Producer.Return.Successes = true
-	newGen := func() (*generation, error) {
+	newGen := func(ctx context.Context) (*generation, error) {
+		return connectGeneration(ctx, opts, cfg, popts.Topic)
+	}
+	return popts, newGen, nil
+}
+
+// connectGeneration makes a client and an async producer on it once topic is
+// in the cluster metadata. sarama's constructors take no context, so when
+// ctx ends first it returns ctx's error at once and leaves the attempt to
+// finish, and close what it made, in the background.
+func connectGeneration(ctx context.Context, opts Options, cfg *sarama.Config, topic string) (*generation, error) {
+	type outcome struct {
+		g   *generation
+		err error
+	}
+	done := make(chan outcome, 1)
+	attempt, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
 		client, err := sarama.NewClient(opts.brokers(), cfg)
 		if err != nil {
-			return nil, opts.wrap("connect producer", err)
+			done <- outcome{err: opts.wrap("connect producer", err)}
+			return
 		}
-		if err := waitForTopic(client, popts.Topic, topicWait); err != nil {
+		if err := waitForTopic(attempt, client, topic, topicWait); err != nil {
 			_ = client.Close()
-			return nil, opts.wrap("", err)
+			done <- outcome{err: opts.wrap("", err)}
+			return
 		}
 		ap, err := sarama.NewAsyncProducerFromClient(client)
 		if err != nil {
 			_ = client.Close()
-			return nil, opts.wrap("create producer", err)
+			done <- outcome{err: opts.wrap("create producer", err)}
+			return
 		}
-		return &generation{client: client, ap: ap}, nil
+		done <- outcome{g: &generation{client: client, ap: ap}}
+	}()
+	select {
+	case o := <-done:
+		return o.g, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.g != nil {
+				_ = o.g.ap.Close()
+				_ = o.g.client.Close()
+			}
+		}()
+		return nil, fmt.Errorf("kafka: connect producer: %w", ctx.Err())
 	}
-	return startProducer(opts, popts, logger, newGen)
 }
 
 // topicWait is how long NewProducer waits for its topic to show up in the
@@ -156,8 +231,8 @@ func NewProducer(opts Options, popts ProducerOptions, logger *slog.Logger) (*Pro
 const topicWait = 5 * time.Second
 
 // waitForTopic returns nil once topic is in client's metadata, or an error
-// saying it does not exist after wait.
-func waitForTopic(client sarama.Client, topic string, wait time.Duration) error {
+// saying it does not exist after wait, or ctx's error when ctx ends first.
+func waitForTopic(ctx context.Context, client sarama.Client, topic string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		topics, err := client.Topics()
@@ -170,7 +245,9 @@ func waitForTopic(client sarama.Client, topic string, wait time.Duration) error 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("kafka: topic %q does not exist: create it first (automatic topic creation is off here)", topic)
 		}
-		time.Sleep(250 * time.Millisecond)
+		if !retry.Sleep(ctx, 250*time.Millisecond) {
+			return fmt.Errorf("kafka: wait for topic %q: %w", topic, ctx.Err())
+		}
 		if err := client.RefreshMetadata(); err != nil {
 			return fmt.Errorf("refresh metadata: %w", err)
 		}
@@ -195,29 +272,39 @@ func (o ProducerOptions) withDefaults() (ProducerOptions, sarama.CompressionCode
 	return o, codec, err
 }
 
-// startProducer makes the first sarama producer with newGen and starts the
-// Producer's goroutines. popts has its defaults.
-func startProducer(opts Options, popts ProducerOptions, logger *slog.Logger, newGen func() (*generation, error)) (*Producer, error) {
+// startProducer makes a Producer and starts it on g (see start).
+func startProducer(opts Options, popts ProducerOptions, logger *slog.Logger, newGen func(context.Context) (*generation, error), g *generation) *Producer {
+	p := newProducer(opts, popts, logger, newGen)
+	p.start(g)
+	return p
+}
+
+// newProducer makes a Producer that is not started yet. popts has its defaults.
+func newProducer(opts Options, popts ProducerOptions, logger *slog.Logger, newGen func(context.Context) (*generation, error)) *Producer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Producer{
-		opts:       opts,
-		popts:      popts,
-		logger:     logger.With("topic", popts.Topic),
-		newGen:     newGen,
-		wake:       make(chan struct{}, 1),
-		stop:       make(chan struct{}),
-		feederDone: make(chan struct{}),
+	return &Producer{
+		opts:           opts,
+		popts:          popts,
+		logger:         logger.With("topic", popts.Topic),
+		newGen:         newGen,
+		connectBackoff: connectBackoff,
+		wake:           make(chan struct{}, 1),
+		stop:           make(chan struct{}),
+		feederDone:     make(chan struct{}),
 	}
-	g, err := newGen()
-	if err != nil {
-		return nil, err
+}
+
+// start starts the Producer's goroutines on g, the first sarama producer,
+// or, when g is nil, on one the feeder makes with newGen as soon as the
+// cluster answers.
+func (p *Producer) start(g *generation) {
+	if g != nil {
+		p.gen = g
+		p.startReaders(g)
 	}
-	p.gen = g
-	p.startReaders(g)
 	go p.feed()
-	return p, nil
 }
 
 // newProducerConfig is the configuration of the idempotent producers.
@@ -278,7 +365,8 @@ func (p *Producer) Publish(ctx context.Context, r checker.Result) {
 		return
 	}
 	p.stats.Published++
-	p.queue.pushBack(&item{key: r.Key(), value: value})
+	p.nextSeq++
+	p.queue.pushBack(&item{key: r.Key(), value: value, seq: p.nextSeq})
 	p.trimLocked()
 	p.wakeFeeder()
 }
@@ -291,11 +379,38 @@ func (p *Producer) wakeFeeder() {
 	}
 }
 
+// waitingLocked is how many results wait to be handed to sarama.
+func (p *Producer) waitingLocked() int { return p.resend.len() + p.queue.len() }
+
+// heldLocked is how many results are held: waiting or in flight.
+func (p *Producer) heldLocked() int { return p.waitingLocked() + p.inFlight }
+
+// popOldestLocked removes and returns the oldest waiting result: failed
+// sends come before results never sent, as they are older.
+func (p *Producer) popOldestLocked() *item {
+	if p.resend.len() > 0 {
+		return p.resend.popFront()
+	}
+	return p.queue.popFront()
+}
+
+// requeueLocked puts a result whose send failed back among the waiting ones,
+// in Publish order: failures of one batch come back one by one, and a
+// result's place is by its seq, so m1, m2, m3 are re-sent as m1, m2, m3 (one
+// site's results stay in order on its partition).
+func (p *Producer) requeueLocked(it *item) {
+	i := p.resend.len()
+	for i > 0 && p.resend.at(i-1).seq > it.seq {
+		i--
+	}
+	p.resend.insert(i, it)
+}
+
 // trimLocked drops the oldest waiting results while more than Buffer are held.
 func (p *Producer) trimLocked() {
 	n := 0
-	for p.queue.len() > 0 && p.queue.len()+p.inFlight > p.popts.Buffer {
-		p.queue.popFront()
+	for p.waitingLocked() > 0 && p.heldLocked() > p.popts.Buffer {
+		p.popOldestLocked()
 		n++
 	}
 	if n > 0 {
@@ -322,19 +437,38 @@ func (p *Producer) explainLast() string {
 	return p.opts.Explain(p.lastErr)
 }
 
-// feed hands waiting results to the current sarama producer, oldest first,
-// respecting the re-send backoff, and replaces the sarama producer when asked.
-// It is the only goroutine that writes to a sarama producer's Input or closes
-// one before Close, so a replaced producer is never written to after AsyncClose.
+// feed connects when the Producer has no sarama producer yet, then hands
+// waiting results to the current sarama producer, oldest first, respecting
+// the re-send backoff, and replaces the sarama producer when asked. It is the
+// only goroutine that writes to a sarama producer's Input or closes one
+// before Close, so a replaced producer is never written to after AsyncClose.
 func (p *Producer) feed() {
 	defer close(p.feederDone)
+	// ctx ends with Close: it bounds the attempts to connect.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	defer func() {
 		// The feeder owns the last write to Input, so it closes the producer.
 		p.mu.Lock()
 		g := p.gen
 		p.mu.Unlock()
-		g.ap.AsyncClose()
+		if g != nil {
+			g.ap.AsyncClose()
+		}
 	}()
+	p.mu.Lock()
+	connected := p.gen != nil
+	p.mu.Unlock()
+	if !connected && !p.connect(ctx) {
+		return
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -347,13 +481,13 @@ func (p *Producer) feed() {
 		if p.recreate {
 			p.recreate = false
 			p.mu.Unlock()
-			p.replace()
+			p.replace(ctx)
 			continue
 		}
 		now := time.Now()
-		if p.queue.len() == 0 || now.Before(p.retryAt) {
+		if p.waitingLocked() == 0 || now.Before(p.retryAt) {
 			wait := time.Hour
-			if p.queue.len() > 0 {
+			if p.waitingLocked() > 0 {
 				wait = p.retryAt.Sub(now)
 			}
 			p.mu.Unlock()
@@ -367,7 +501,7 @@ func (p *Producer) feed() {
 			timer.Stop()
 			continue
 		}
-		it := p.queue.popFront()
+		it := p.popOldestLocked()
 		p.inFlight++
 		ap := p.gen.ap
 		p.mu.Unlock()
@@ -382,10 +516,47 @@ func (p *Producer) feed() {
 		case ap.Input() <- msg:
 		case <-p.stop:
 			p.mu.Lock()
-			p.inFlight--
-			p.queue.pushFront(it)
+			if !p.abandoned {
+				p.inFlight--
+				p.requeueLocked(it)
+			}
 			p.mu.Unlock()
 			return
+		}
+	}
+}
+
+// connect makes the first sarama producer, trying again with backoff while
+// the cluster cannot be reached or the topic is missing, with one warning per
+// attempt. Results published meanwhile wait in the buffer. It reports false
+// when ctx ended (Close) first.
+func (p *Producer) connect(ctx context.Context) bool {
+	began := time.Now()
+	for attempt := 0; ; attempt++ {
+		g, err := p.newGen(ctx)
+		if err == nil {
+			p.mu.Lock()
+			p.gen = g
+			pending := p.heldLocked()
+			p.mu.Unlock()
+			p.startReaders(g)
+			if attempt > 0 {
+				p.logger.Info("kafka producer connected", "unreachable_for", time.Since(began).Round(time.Millisecond).String(), "pending", pending)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := p.connectBackoff.Delay(attempt)
+		p.mu.Lock()
+		p.lastErr = err
+		pending := p.heldLocked()
+		p.mu.Unlock()
+		p.logger.Warn("kafka unreachable; results wait in the buffer", "err", p.opts.Explain(err),
+			"attempt", attempt+1, "pending", pending, "buffer", p.popts.Buffer, "retry_in", wait.String())
+		if !retry.Sleep(ctx, wait) {
+			return false
 		}
 	}
 }
@@ -393,13 +564,15 @@ func (p *Producer) feed() {
 // replace swaps the sarama producer for a new one and closes the old one in
 // the background; its in-flight results come back through its channels and
 // are re-sent. When the new one cannot be made, the old one stays.
-func (p *Producer) replace() {
-	g, err := p.newGen()
+func (p *Producer) replace(ctx context.Context) {
+	g, err := p.newGen(ctx)
 	p.mu.Lock()
 	if err != nil {
 		p.failingSince = time.Now() // try again after another recreateAfter
 		p.mu.Unlock()
-		p.logger.Warn("kafka producer: cannot recreate the sarama producer; keeping the old one", "err", p.opts.Explain(err))
+		if ctx.Err() == nil {
+			p.logger.Warn("kafka producer: cannot recreate the sarama producer; keeping the old one", "err", p.opts.Explain(err))
+		}
 		return
 	}
 	old := p.gen
@@ -441,11 +614,14 @@ func (p *Producer) startReaders(g *generation) {
 func (p *Producer) onSuccess(m *sarama.ProducerMessage) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.abandoned {
+		return // counted as dropped by Close
+	}
 	p.inFlight--
 	p.stats.Acked++
 	if !p.failingSince.IsZero() {
 		p.logger.Info("kafka producer recovered", "failing_for", time.Since(p.failingSince).Round(time.Millisecond).String(),
-			"pending", p.queue.len()+p.inFlight)
+			"pending", p.heldLocked())
 		p.failingSince = time.Time{}
 		p.lastErrLog = time.Time{}
 	}
@@ -459,6 +635,9 @@ func (p *Producer) onError(e *sarama.ProducerError) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.abandoned {
+		return // counted as dropped by Close
+	}
 	p.inFlight--
 	p.stats.Failed++
 	p.lastErr = e.Err
@@ -468,7 +647,7 @@ func (p *Producer) onError(e *sarama.ProducerError) {
 		p.notifyIdleLocked()
 		return
 	}
-	p.queue.pushFront(it)
+	p.requeueLocked(it)
 	p.trimLocked()
 	p.wakeFeeder()
 	if p.failingSince.IsZero() {
@@ -487,7 +666,7 @@ func (p *Producer) onError(e *sarama.ProducerError) {
 	}
 	if now.Sub(p.lastErrLog) >= logEvery {
 		p.logger.Warn("kafka producer: send failed; results kept for re-send", "err", p.opts.Explain(e.Err),
-			"pending", p.queue.len()+p.inFlight, "retry_in", p.backoff.String())
+			"pending", p.heldLocked(), "retry_in", p.backoff.String())
 		p.lastErrLog = now
 	}
 	p.notifyIdleLocked()
@@ -511,7 +690,7 @@ func fatalForProducer(err error) bool {
 
 // notifyIdleLocked wakes a waiting Flush when nothing is held any more.
 func (p *Producer) notifyIdleLocked() {
-	if p.idle != nil && p.queue.len() == 0 && p.inFlight == 0 {
+	if p.idle != nil && p.heldLocked() == 0 {
 		close(p.idle)
 		p.idle = nil
 	}
@@ -529,7 +708,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 		defer cancel()
 	}
 	p.mu.Lock()
-	for p.queue.len()+p.inFlight > 0 {
+	for p.heldLocked() > 0 {
 		if p.idle == nil {
 			p.idle = make(chan struct{})
 		}
@@ -539,7 +718,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 		case <-idle:
 		case <-ctx.Done():
 			p.mu.Lock()
-			pending, last := p.queue.len()+p.inFlight, p.explainLast()
+			pending, last := p.heldLocked(), p.explainLast()
 			p.mu.Unlock()
 			if last != "" {
 				return fmt.Errorf("kafka: flush: %d results not acknowledged (last error: %s): %w", pending, last, ctx.Err())
@@ -586,10 +765,10 @@ func (p *Producer) close(ctx context.Context) error {
 	p.mu.Unlock()
 	flushErr := p.Flush(ctx)
 
-	close(p.stop) // the feeder returns and closes the sarama producer
+	close(p.stop) // the feeder returns at once and closes the sarama producer
+	<-p.feederDone
 	readersDone := make(chan struct{})
 	go func() {
-		<-p.feederDone
 		p.readers.Wait()
 		close(readersDone)
 	}()
@@ -599,13 +778,20 @@ func (p *Producer) close(ctx context.Context) error {
 	case <-ctx.Done():
 		closeErr = fmt.Errorf("kafka: close producer: %w", ctx.Err())
 	}
+	// Whatever is still held now is lost: results waiting, and results in
+	// flight whose outcome did not come before the deadline. Outcomes that
+	// arrive later are not counted, so every published result ends up either
+	// acknowledged or dropped.
 	p.mu.Lock()
-	if lost := p.queue.len(); lost > 0 {
+	waiting, inFlight := p.waitingLocked(), p.inFlight
+	if lost := waiting + inFlight; lost > 0 {
 		p.stats.Dropped += uint64(lost)
-		p.logger.Error("kafka producer closed with results never sent", "lost", lost, "last_err", p.explainLast())
-		p.queue = deque[*item]{}
+		p.logger.Error("kafka producer closed with results not acknowledged; dropped", "lost", lost,
+			"never_sent", waiting, "in_flight", inFlight, "dropped_total", p.stats.Dropped, "last_err", p.explainLast())
+		p.resend, p.queue, p.inFlight = deque[*item]{}, deque[*item]{}, 0
 		p.notifyIdleLocked()
 	}
+	p.abandoned = true
 	p.mu.Unlock()
 	return errors.Join(flushErr, closeErr)
 }
@@ -615,7 +801,7 @@ func (p *Producer) Stats() ProducerStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
-	s.Pending = p.queue.len() + p.inFlight
+	s.Pending = p.heldLocked()
 	return s
 }
 
@@ -645,10 +831,17 @@ func (d *deque[T]) pushBack(v T) {
 	d.n++
 }
 
-func (d *deque[T]) pushFront(v T) {
+// at returns the i-th element from the front.
+func (d *deque[T]) at(i int) T { return d.buf[(d.head+i)%len(d.buf)] }
+
+// insert puts v at index i (0 <= i <= len), shifting the later elements
+// back: cheap near the back, where re-sent results usually go.
+func (d *deque[T]) insert(i int, v T) {
 	d.grow()
-	d.head = (d.head - 1 + len(d.buf)) % len(d.buf)
-	d.buf[d.head] = v
+	for j := d.n; j > i; j-- {
+		d.buf[(d.head+j)%len(d.buf)] = d.buf[(d.head+j-1)%len(d.buf)]
+	}
+	d.buf[(d.head+i)%len(d.buf)] = v
 	d.n++
 }
 

@@ -31,7 +31,7 @@ func TestSerialProducerSurvivesBrokerRestart(t *testing.T) {
 	opts := plainOpts(t)
 	topic := newTopic(t, opts, 3)
 	logger := slog.New(slog.NewTextHandler(testLog{t}, nil))
-	p, err := NewProducer(opts, ProducerOptions{Topic: topic}, logger)
+	p, err := NewProducer(testCtx(t, 30*time.Second), opts, ProducerOptions{Topic: topic}, logger)
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}

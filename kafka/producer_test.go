@@ -1,8 +1,11 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -15,6 +18,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/retry"
+	"github.com/sitestat/sitestat/internal/testenv"
 )
 
 // errNoAnswer makes fakeAP keep a message without ever answering for it.
@@ -75,7 +80,7 @@ func startFake(t *testing.T, popts ProducerOptions, aps ...*fakeAP) *Producer {
 	}
 	var mu sync.Mutex
 	next := 0
-	p, err := startProducer(Options{Brokers: []string{"127.0.0.1:9092"}}, popts, nil, func() (*generation, error) {
+	newGen := func(context.Context) (*generation, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if next == len(aps) {
@@ -83,10 +88,12 @@ func startFake(t *testing.T, popts ProducerOptions, aps ...*fakeAP) *Producer {
 		}
 		next++
 		return &generation{ap: aps[next-1]}, nil
-	})
+	}
+	g, err := newGen(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := startProducer(Options{Brokers: []string{"127.0.0.1:9092"}}, popts, nil, newGen, g)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -368,8 +375,9 @@ func TestDeque(t *testing.T) {
 			}
 			model = model[1:]
 		case i%5 == 0:
-			d.pushFront(i)
-			model = append([]int{i}, model...)
+			at := (i / 5) % (len(model) + 1) // front, back and between
+			d.insert(at, i)
+			model = slices.Insert(model, at, i)
 		default:
 			d.pushBack(i)
 			model = append(model, i)
@@ -377,11 +385,258 @@ func TestDeque(t *testing.T) {
 		if d.len() != len(model) {
 			t.Fatalf("step %d: len = %d, want %d", i, d.len(), len(model))
 		}
+		for j, want := range model {
+			if got := d.at(j); got != want {
+				t.Fatalf("step %d: at(%d) = %d, want %d", i, j, got, want)
+			}
+		}
 	}
 	for len(model) > 0 {
 		if got, want := d.popFront(), model[0]; got != want {
 			t.Fatalf("drain: popFront = %d, want %d", got, want)
 		}
 		model = model[1:]
+	}
+}
+
+// TestProducerResendKeepsOrder fails a batch of three results of one site,
+// reporting the failures in various orders, and checks that the re-sends
+// reach the broker in the order the results were published.
+func TestProducerResendKeepsOrder(t *testing.T) {
+	cases := []struct {
+		name       string
+		errorOrder []int // indexes of the batch, in the order sarama reports them
+	}{
+		{"in order", []int{0, 1, 2}},
+		{"reversed", []int{2, 1, 0}},
+		{"mixed", []int{1, 2, 0}},
+	}
+	for _, tc := range cases {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			var (
+				mu        sync.Mutex
+				held      []*sarama.ProducerMessage // the first batch, kept until it is complete
+				delivered []string
+				f         *fakeAP
+			)
+			f = newFakeAP(nil, func(m *sarama.ProducerMessage) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(held) < len(tc.errorOrder) { // the first batch: hold it, then fail it
+					held = append(held, m)
+					if len(held) == len(tc.errorOrder) {
+						for _, i := range tc.errorOrder {
+							f.errs <- &sarama.ProducerError{Msg: held[i], Err: sarama.ErrOutOfBrokers}
+						}
+					}
+					return errNoAnswer // answered above, once the batch is complete
+				}
+				v, _ := m.Value.Encode()
+				r, err := checker.Decode(nil, v)
+				if err != nil {
+					t.Errorf("decode: %v", err)
+				}
+				delivered = append(delivered, r.CheckID)
+				return nil
+			})
+			p := startFake(t, ProducerOptions{}, f)
+			var want []string
+			for range tc.errorOrder {
+				r := testResult(1)
+				want = append(want, r.CheckID)
+				p.Publish(context.Background(), r)
+			}
+			if err := p.Flush(flushCtx(t, 10*time.Second)); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(delivered, want) {
+				t.Errorf("re-sent in the order %v, want the published order %v", delivered, want)
+			}
+			if s := p.Stats(); s.Failed != uint64(len(want)) || s.Acked != uint64(len(want)) {
+				t.Errorf("Stats = %+v, want %d failed and %d acked", s, len(want), len(want))
+			}
+		})
+	}
+}
+
+// TestProducerCloseCountsEveryUnacknowledgedResult closes a Producer whose
+// broker never answers before the deadline: the results in flight count as
+// dropped, like those never sent, and the error log says how many.
+func TestProducerCloseCountsEveryUnacknowledgedResult(t *testing.T) {
+	cases := []struct {
+		name      string
+		gate      bool // the broker takes nothing (one result stuck in the feeder's hand, the rest waiting)
+		acked     int  // results the broker answers before it stops answering
+		published int
+	}{
+		{"all in flight", false, 0, 4},
+		{"some acknowledged, the rest in flight", false, 2, 5},
+		{"none taken", true, 0, 3},
+	}
+	for _, tc := range cases {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			var gate chan struct{}
+			if tc.gate {
+				gate = make(chan struct{}) // never opened
+			}
+			var mu sync.Mutex
+			n := 0
+			ap := newFakeAP(gate, func(*sarama.ProducerMessage) error {
+				mu.Lock()
+				defer mu.Unlock()
+				n++
+				if n <= tc.acked {
+					return nil
+				}
+				return errNoAnswer
+			})
+			var logBuf syncBuffer
+			popts, _, err := ProducerOptions{Topic: "results"}.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := startProducer(Options{Brokers: []string{"127.0.0.1:9092"}}, popts, slog.New(slog.NewTextHandler(&logBuf, nil)),
+				func(context.Context) (*generation, error) { return nil, errors.New("no more fake producers") },
+				&generation{ap: ap})
+			for i := range tc.published {
+				p.Publish(context.Background(), testResult(int64(i+1)))
+			}
+			testenv.Eventually(t, 5*time.Second, func() bool { return p.Stats().Acked == uint64(tc.acked) }, "%d results acknowledged", tc.acked)
+			if err := p.Close(flushCtx(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Close = %v, want a deadline error", err)
+			}
+			s := p.Stats()
+			if want := uint64(tc.published - tc.acked); s.Dropped != want || s.Pending != 0 || s.Acked != uint64(tc.acked) {
+				t.Errorf("after Close: Stats = %+v, want %d dropped, %d acked, none pending", s, want, tc.acked)
+			}
+			if want := fmt.Sprintf("lost=%d ", tc.published-tc.acked); !strings.Contains(logBuf.String(), want) {
+				t.Errorf("log %q does not say %s", logBuf.String(), want)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a log handler's output).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestStartProducerBuffersUntilConnected starts a Producer whose cluster
+// cannot be reached for the first attempts: results published meanwhile wait
+// and are delivered, in order, once it connects, and each failed attempt
+// logs one warning with the next, longer, wait.
+func TestStartProducerBuffersUntilConnected(t *testing.T) {
+	const failures = 3
+	var mu sync.Mutex
+	var delivered []string
+	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
+		v, _ := m.Value.Encode()
+		r, err := checker.Decode(nil, v)
+		if err != nil {
+			t.Errorf("decode: %v", err)
+		}
+		mu.Lock()
+		delivered = append(delivered, r.CheckID)
+		mu.Unlock()
+		return nil
+	})
+	attempts := 0
+	connected := make(chan struct{})
+	newGen := func(context.Context) (*generation, error) {
+		attempts++ // only the feeder calls newGen
+		if attempts <= failures {
+			return nil, sarama.Wrap(sarama.ErrOutOfBrokers, errors.New("dial tcp 127.0.0.1:9092: connect: connection refused"))
+		}
+		close(connected)
+		return &generation{ap: ap}, nil
+	}
+	var logBuf syncBuffer
+	popts, _, err := ProducerOptions{Topic: "results"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(Options{Brokers: []string{"127.0.0.1:9092"}}, popts, slog.New(slog.NewTextHandler(&logBuf, nil)), newGen)
+	p.connectBackoff = retry.Backoff{Min: 40 * time.Millisecond, Max: time.Second}
+	p.start(nil)
+	t.Cleanup(func() { _ = p.Close(flushCtx(t, time.Second)) })
+
+	var want []string
+	for i := range 5 {
+		r := testResult(int64(i%2 + 1))
+		want = append(want, r.CheckID)
+		p.Publish(context.Background(), r)
+	}
+	select {
+	case <-connected:
+		t.Fatal("connected before the failing attempts were over")
+	default:
+	}
+	if s := p.Stats(); s.Pending != len(want) || s.Dropped != 0 {
+		t.Errorf("before connecting: Stats = %+v, want %d pending", s, len(want))
+	}
+	if err := p.Flush(flushCtx(t, 10*time.Second)); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	mu.Lock()
+	if !slices.Equal(delivered, want) {
+		t.Errorf("delivered %v, want %v", delivered, want)
+	}
+	mu.Unlock()
+	var waits []string
+	for _, line := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(line, "kafka unreachable") {
+			_, after, _ := strings.Cut(line, "retry_in=")
+			wait, _, _ := strings.Cut(after, " ")
+			waits = append(waits, wait)
+		}
+	}
+	if want := []string{"40ms", "80ms", "160ms"}; !slices.Equal(waits, want) {
+		t.Errorf("warnings with retry_in %v, want one per attempt: %v\nlog:\n%s", waits, want, logBuf.String())
+	}
+	if !strings.Contains(logBuf.String(), "kafka producer connected") {
+		t.Errorf("no line says the producer connected:\n%s", logBuf.String())
+	}
+}
+
+// TestStartProducerCloseWhileUnreachable closes a Producer that never
+// reached its cluster: Close returns by its deadline and counts every
+// result as dropped.
+func TestStartProducerCloseWhileUnreachable(t *testing.T) {
+	popts, _, err := ProducerOptions{Topic: "results"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(Options{Brokers: []string{"127.0.0.1:9092"}}, popts, nil, func(ctx context.Context) (*generation, error) {
+		<-ctx.Done() // a connection attempt that hangs until Close
+		return nil, ctx.Err()
+	})
+	p.start(nil)
+	for i := range 3 {
+		p.Publish(context.Background(), testResult(int64(i+1)))
+	}
+	start := time.Now()
+	if err := p.Close(flushCtx(t, 200*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close = %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if s, want := p.Stats(), (ProducerStats{Published: 3, Dropped: 3}); s != want {
+		t.Errorf("Stats = %+v, want %+v", s, want)
 	}
 }

@@ -82,7 +82,7 @@ func runSync(ctx context.Context, args []string) error {
 	}
 	cl.add(func() { deleteTopics(kopts, topic, topic+".dlq") })
 	start := time.Now()
-	prod, err := kafka.NewProducer(kopts, kafka.ProducerOptions{Topic: topic, Buffer: *n + 1}, slog.New(slog.DiscardHandler))
+	prod, err := kafka.NewProducer(ctx, kopts, kafka.ProducerOptions{Topic: topic, Buffer: *n + 1}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
