@@ -73,11 +73,44 @@ func checkMetrics(r *checker.Runner, p *kafka.Producer) []prometheus.Collector {
 		counter("sitestat_checks_skipped_total", "Due checks not run because the previous one was still in flight.", rs(func(s checker.RunnerStats) float64 { return float64(s.Skipped) })),
 		counter("sitestat_checks_filtered_total", "Results not produced because of SITESTAT_CHECK_SKIP_STATUS.", rs(func(s checker.RunnerStats) float64 { return float64(s.Filtered) })),
 		gauge("sitestat_check_lag_p99_seconds", "99th percentile of how late checks start against their schedule.", rs(func(s checker.RunnerStats) float64 { return s.LagP99.Seconds() })),
+		newLagCollector(r),
 		counter("sitestat_results_acked_total", "Results acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Acked) })),
 		counter("sitestat_results_resent_total", "Produce attempts that failed and were retried.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Failed) })),
-		counter("sitestat_results_dropped_total", "Results dropped because SITESTAT_CHECK_BUFFER was full.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Dropped) })),
+		counter("sitestat_results_dropped_total", "Results given up on: SITESTAT_CHECK_BUFFER full, rejected by the broker, or not acknowledged by the end of a stop.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Dropped) })),
 		gauge("sitestat_results_pending", "Results not yet acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Pending) })),
 	}
+}
+
+// lagBounds are the buckets of sitestat_check_lag_seconds: edges of the
+// Runner's own histogram, finer around the 100 ms … 1 s that matter.
+var lagBounds = []time.Duration{
+	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond,
+	250 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond,
+	750 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+}
+
+// lagCollector exposes the Runner's lag histogram as a Prometheus
+// histogram, so that a rate over any window can be taken from it.
+type lagCollector struct {
+	r    *checker.Runner
+	desc *prometheus.Desc
+}
+
+func newLagCollector(r *checker.Runner) lagCollector {
+	return lagCollector{r: r, desc: prometheus.NewDesc("sitestat_check_lag_seconds",
+		"How late checks start against their schedule.", nil, nil)}
+}
+
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	cum, count, sum := c.r.LagHistogram(lagBounds)
+	buckets := make(map[float64]uint64, len(lagBounds))
+	for i, b := range lagBounds {
+		buckets[b.Seconds()] = cum[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.desc, count, sum.Seconds(), buckets)
 }
 
 // syncMetrics exposes sync's counters.

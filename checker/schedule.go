@@ -142,6 +142,29 @@ func (r *Runner) Stats() RunnerStats {
 	}
 }
 
+// LagHistogram reports how late checks started against their schedule since
+// the Runner was made, as a cumulative histogram: cumulative[i] counts the
+// checks at most bounds[i] late (each bound is rounded up to the internal
+// bucket edge: 1 ms below 100 ms, 10 ms below 1 s, 100 ms below 10 s), count
+// all checks and sum their lags. Two readings subtracted give the lag over
+// the time between them (a windowed histogram).
+func (r *Runner) LagHistogram(bounds []time.Duration) (cumulative []uint64, count uint64, sum time.Duration) {
+	cumulative = make([]uint64, len(bounds))
+	var cum uint64
+	b := 0
+	for i := range r.lag.buckets {
+		for b < len(bounds) && (i == lagBuckets-1 || lagUpper(i) > bounds[b]) {
+			cumulative[b] = cum
+			b++
+		}
+		cum += r.lag.buckets[i].Load()
+	}
+	for ; b < len(bounds); b++ {
+		cumulative[b] = cum
+	}
+	return cumulative, cum, time.Duration(r.lag.sum.Load())
+}
+
 // Once checks every site of the source once, concurrently within the
 // limit and without jitter, publishes the Results and returns. The caller
 // flushes the Publisher. It returns an error when the sites cannot be
@@ -501,6 +524,7 @@ func (h *dueHeap) Pop() any {
 type lagHistogram struct {
 	buckets [lagBuckets]atomic.Uint64
 	max     atomic.Int64
+	sum     atomic.Int64 // nanoseconds
 }
 
 // Buckets: [0,100) of 1 ms, then [100 ms, 1 s) of 10 ms, then [1 s, 10 s) of
@@ -536,6 +560,7 @@ func lagUpper(i int) time.Duration {
 
 func (h *lagHistogram) observe(d time.Duration) {
 	h.buckets[lagBucket(d)].Add(1)
+	h.sum.Add(int64(max(d, 0)))
 	for {
 		m := h.max.Load()
 		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {

@@ -488,3 +488,36 @@ func TestRunnerSkipsUnusableSites(t *testing.T) {
 		t.Errorf("site 2 once fixed: %+v", rs[0])
 	}
 }
+
+func TestRunnerLagHistogram(t *testing.T) {
+	r := NewRunner(nil, nil, RunnerOptions{})
+	for _, d := range []time.Duration{-time.Millisecond, 500 * time.Microsecond, 7 * time.Millisecond, 120 * time.Millisecond,
+		249 * time.Millisecond, 250 * time.Millisecond, 1200 * time.Millisecond, time.Minute} {
+		r.lag.observe(d)
+	}
+	bounds := []time.Duration{time.Millisecond, 10 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond, time.Second, 10 * time.Second}
+	tests := []struct {
+		bound time.Duration
+		want  uint64
+	}{
+		{time.Millisecond, 2},       // -1ms (counted as 0) and 0.5ms
+		{10 * time.Millisecond, 3},  // + 7ms
+		{250 * time.Millisecond, 5}, // + 120ms, 249ms; 250ms is in [250ms, 260ms)
+		{300 * time.Millisecond, 6}, // + 250ms
+		{time.Second, 6},            //
+		{10 * time.Second, 7},       // + 1.2s; the minute is only in the count
+	}
+	cum, count, sum := r.LagHistogram(bounds)
+	for i, tc := range tests {
+		if cum[i] != tc.want {
+			t.Errorf("checks at most %v late: %d, want %d", tc.bound, cum[i], tc.want)
+		}
+	}
+	if count != 8 {
+		t.Errorf("count = %d, want 8", count)
+	}
+	if want := 500*time.Microsecond + 7*time.Millisecond + 120*time.Millisecond + 249*time.Millisecond +
+		250*time.Millisecond + 1200*time.Millisecond + time.Minute; sum != want {
+		t.Errorf("sum = %v, want %v", sum, want)
+	}
+}
