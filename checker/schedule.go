@@ -339,6 +339,15 @@ func (s *scheduler) run(ctx context.Context, lists <-chan []Site) {
 	defer timer.Stop()
 	for {
 		for len(s.heap) > 0 {
+			// A new site list is applied between two dispatches too: when
+			// the checks cannot keep up, something is always due and the
+			// select below is not reached.
+			select {
+			case sites := <-lists:
+				s.apply(sites)
+				continue
+			default:
+			}
 			st := s.heap[0]
 			now := time.Now()
 			if st.due.After(now) {

@@ -521,3 +521,21 @@ func TestRunnerLagHistogram(t *testing.T) {
 		t.Errorf("sum = %v, want %v", sum, want)
 	}
 }
+
+// TestRunnerReloadWhileSaturated reloads the site list while the checks
+// cannot keep up (one worker, slow publishing, always something due): the
+// new list still takes effect.
+func TestRunnerReloadWhileSaturated(t *testing.T) {
+	t.Parallel()
+	url := okServer(t)
+	src := &fakeSource{}
+	for id := int64(1); id <= 20; id++ {
+		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: 10 * time.Millisecond})
+	}
+	pub := &recorder{delay: 20 * time.Millisecond}
+	r := NewRunner(src, pub, RunnerOptions{Concurrency: 1, Refresh: 50 * time.Millisecond})
+	startRunner(t, r)
+	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 20 && r.Stats().Skipped > 0 }, "20 sites scheduled and checks skipped")
+	src.set(Site{ID: 1, URL: url, Interval: 10 * time.Millisecond})
+	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 1 }, "the list of 1 site applied")
+}
