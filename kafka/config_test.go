@@ -198,6 +198,9 @@ func TestNewProducerConfig(t *testing.T) {
 	if got, want := cfg.Producer.Compression, sarama.CompressionZSTD; got != want {
 		t.Errorf("Compression = %v, want %v", got, want)
 	}
+	if got, want := cfg.Producer.CompressionLevel, zstdFastest; got != want {
+		t.Errorf("CompressionLevel = %v, want %v (zstd's fastest)", got, want)
+	}
 	if d := cfg.Producer.Retry.BackoffFunc(10, 6); d > 2*time.Second || d <= 0 {
 		t.Errorf("backoff after 10 retries = %v", d)
 	}
