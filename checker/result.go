@@ -141,6 +141,9 @@ func (r *Result) Key() []byte { return strconv.AppendInt(nil, r.WebsiteID, 10) }
 
 // Encode returns the JSON message value for r.
 func (r *Result) Encode() ([]byte, error) {
+	if b, ok := r.appendJSON(make([]byte, 0, 512)); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encode result: %w", err)
