@@ -81,33 +81,34 @@ func checkMetrics(r *checker.Runner, p *kafka.Producer) []prometheus.Collector {
 	}
 }
 
-// lagBounds are the buckets of sitestat_check_lag_seconds: edges of the
-// Runner's own histogram, finer around the 100 ms … 1 s that matter.
-var lagBounds = []time.Duration{
-	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
-	50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond,
-	250 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond,
-	750 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
-}
-
 // lagCollector exposes the Runner's lag histogram as a Prometheus
 // histogram, so that a rate over any window can be taken from it.
 type lagCollector struct {
-	r    *checker.Runner
-	desc *prometheus.Desc
+	r      *checker.Runner
+	desc   *prometheus.Desc
+	bounds []time.Duration
 }
 
 func newLagCollector(r *checker.Runner) lagCollector {
-	return lagCollector{r: r, desc: prometheus.NewDesc("sitestat_check_lag_seconds",
-		"How late checks start against their schedule.", nil, nil)}
+	return lagCollector{
+		r:    r,
+		desc: prometheus.NewDesc("sitestat_check_lag_seconds", "How late checks start against their schedule.", nil, nil),
+		// Edges of the Runner's own buckets, finer around the 100 ms … 1 s that matter.
+		bounds: []time.Duration{
+			time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
+			50 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 200 * time.Millisecond,
+			250 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond,
+			750 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+		},
+	}
 }
 
 func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
-	cum, count, sum := c.r.LagHistogram(lagBounds)
-	buckets := make(map[float64]uint64, len(lagBounds))
-	for i, b := range lagBounds {
+	cum, count, sum := c.r.LagHistogram(c.bounds)
+	buckets := make(map[float64]uint64, len(c.bounds))
+	for i, b := range c.bounds {
 		buckets[b.Seconds()] = cum[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(c.desc, count, sum.Seconds(), buckets)
