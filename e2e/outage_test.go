@@ -5,12 +5,13 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestSerialCheckStartsWhileKafkaIsDown(t *testing.T) {
 		return false, "it still accepts connections"
 	})
 	down := time.Now()
-	check := e.start("check", []string{"SITESTAT_LOG_FORMAT=json"}, "check")
+	check := e.start("check", nil, "check")
 
 	waitRestart()
 	if restartErr != nil {
@@ -93,7 +94,7 @@ func TestSerialCheckStartsWhileKafkaIsDown(t *testing.T) {
 	out := check.output()
 	var retryIn []time.Duration
 	for _, l := range logLines(out, "kafka unreachable; results wait in the buffer") {
-		d, err := time.ParseDuration(fmt.Sprint(l["retry_in"]))
+		d, err := time.ParseDuration(l["retry_in"])
 		if err != nil {
 			t.Fatalf("unreachable line without a retry_in: %v", l)
 		}
@@ -118,11 +119,11 @@ func TestSerialCheckStartsWhileKafkaIsDown(t *testing.T) {
 		t.Fatalf("%d 'stopped' lines, want 1", len(stopped))
 	}
 	num := func(k string) int {
-		v, ok := stopped[0][k].(float64)
-		if !ok {
+		v, err := strconv.Atoi(stopped[0][k])
+		if err != nil {
 			t.Fatalf("stopped line without %s: %v", k, stopped[0])
 		}
-		return int(v)
+		return v
 	}
 	published, dropped, pending := num("published"), num("dropped"), num("pending")
 
@@ -149,13 +150,23 @@ func TestSerialCheckStartsWhileKafkaIsDown(t *testing.T) {
 	}
 }
 
-// logLines returns the JSON log lines of out whose msg is msg.
-func logLines(out, msg string) []map[string]any {
-	var lines []map[string]any
+// logAttr is one key=value of a text log line; a quoted value may hold spaces.
+var logAttr = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// logLines returns the attributes of the text log lines of out whose msg is msg.
+func logLines(out, msg string) []map[string]string {
+	var lines []map[string]string
 	for _, l := range strings.Split(out, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
-			lines = append(lines, m)
+		attrs := map[string]string{}
+		for _, m := range logAttr.FindAllStringSubmatch(l, -1) {
+			v := m[2]
+			if uq, err := strconv.Unquote(v); err == nil {
+				v = uq
+			}
+			attrs[m[1]] = v
+		}
+		if attrs["msg"] == msg {
+			lines = append(lines, attrs)
 		}
 	}
 	return lines
