@@ -40,7 +40,7 @@ type Config struct {
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 
-	Probe             string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
+	Probe             string        `envconfig:"PROBE" default:"default" desc:"name of this checking location, recorded in every result; history and state are kept per probe (the host name goes in the result's host field)"`
 	CheckTimeout      time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
 	CheckMaxRedirects int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error; 0 follows none (the 3xx is the final status)"`
 	CheckMaxBody      int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex (at least 1)"`
@@ -96,9 +96,6 @@ func Load() (Config, error) {
 	}
 	if c.KafkaDLQTopic == "<topic>.dlq" {
 		c.KafkaDLQTopic = c.KafkaTopic + ".dlq"
-	}
-	if c.Probe == "<hostname>" {
-		c.Probe, _ = os.Hostname()
 	}
 	return c, c.check()
 }

@@ -86,8 +86,8 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.AlertPagerDutyURL, "https://events.pagerduty.com/v2/enqueue"; got != want {
 		t.Errorf("pagerduty URL = %q, want %q", got, want)
 	}
-	if c.Probe == "" || c.Probe == "<hostname>" {
-		t.Errorf("probe = %q, want the hostname", c.Probe)
+	if c.Probe != "default" {
+		t.Errorf("probe = %q, want default", c.Probe)
 	}
 	if tlsCfg, err := c.KafkaTLS(); err != nil || tlsCfg != nil {
 		t.Errorf("KafkaTLS() = %v, %v; want nil, nil for plaintext", tlsCfg, err)
