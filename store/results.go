@@ -78,9 +78,9 @@ func (db *DB) InsertResults(ctx context.Context, results []checker.Result) (int,
 // ensureBatchPartitions creates the partitions of the batch's days unless
 // they are all known to exist.
 func (db *DB) ensureBatchPartitions(ctx context.Context, results []checker.Result) error {
-	lo, hi := results[0].CheckedAt, results[0].CheckedAt
+	lo, hi := storedTime(results[0].CheckedAt), storedTime(results[0].CheckedAt)
 	for i := range results {
-		t := results[i].CheckedAt
+		t := storedTime(results[i].CheckedAt)
 		if t.Before(lo) {
 			lo = t
 		}
@@ -95,7 +95,7 @@ func (db *DB) ensureBatchPartitions(ctx context.Context, results []checker.Resul
 		seen := map[time.Time]bool{}
 		days = days[:0]
 		for i := range results {
-			if d := utcDay(results[i].CheckedAt); !seen[d] {
+			if d := utcDay(storedTime(results[i].CheckedAt)); !seen[d] {
 				seen[d] = true
 				days = append(days, d)
 			}

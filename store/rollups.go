@@ -36,7 +36,7 @@ const storedRowColumns = "website_id, probe, timestamp_utc, check_id, up, reason
 // rowOf returns the storedRow of a result as copyInto stores it.
 func rowOf(r *checker.Result) storedRow {
 	row := storedRow{
-		websiteID: r.WebsiteID, probe: probeOf(r), at: r.CheckedAt.UTC(), checkID: r.CheckID,
+		websiteID: r.WebsiteID, probe: probeOf(r), at: storedTime(r.CheckedAt), checkID: r.CheckID,
 		up: r.Up, reason: string(r.Reason), errText: r.Error, host: r.Host,
 		// response_time_ms is a real: count what is stored.
 		rtMs: sql.NullFloat64{Float64: float64(float32(r.ResponseTimeMs)), Valid: true},
@@ -46,6 +46,9 @@ func rowOf(r *checker.Result) storedRow {
 	}
 	return row
 }
+
+// storedTime returns t as PostgreSQL stores it: rounded to the microsecond, UTC.
+func storedTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
 
 // scanStoredRows reads the rows of a RETURNING storedRowColumns and closes q.
 func scanStoredRows(q *sql.Rows) ([]storedRow, error) {
@@ -58,6 +61,8 @@ func scanStoredRows(q *sql.Rows) ([]storedRow, error) {
 			return nil, err
 		}
 		r.at = r.at.UTC()
+		// A real arrives as its shortest decimal text: back to its exact value.
+		r.rtMs.Float64 = float64(float32(r.rtMs.Float64))
 		out = append(out, r)
 	}
 	return out, q.Err()
