@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
 	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
+	RetentionRaw      Days          `envconfig:"RETENTION_RAW" default:"7d" desc:"how long raw check rows are kept (whole UTC days; e.g. 7d, 36h); 0 keeps them forever"`
+	RetentionHourly   Days          `envconfig:"RETENTION_HOURLY" default:"90d" desc:"how long hourly rollups are kept; 0 keeps them forever"`
+	RetentionDaily    Days          `envconfig:"RETENTION_DAILY" default:"730d" desc:"how long daily rollups are kept; 0 keeps them forever"`
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
 
 	AlertWebhookURL        string        `envconfig:"ALERT_WEBHOOK_URL" desc:"generic JSON webhook receiving every notification (never logged)"`
@@ -69,6 +73,44 @@ type Config struct {
 	AlertHeartbeatURL      string        `envconfig:"ALERT_HEARTBEAT_URL" desc:"dead man's switch: GET while the notification loop is healthy (never logged)"`
 	AlertHeartbeatInterval time.Duration `envconfig:"ALERT_HEARTBEAT_INTERVAL" default:"1m" desc:"how often SITESTAT_ALERT_HEARTBEAT_URL is requested"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
+}
+
+// Days is a duration read as a number of days ("7d"), a Go duration ("36h")
+// or 0 (for ever, where the setting says so).
+type Days time.Duration
+
+// Decode parses "Nd", a Go duration, or "0"; envconfig calls it.
+func (d *Days) Decode(value string) error {
+	v, err := ParseDays(value)
+	if err != nil {
+		return err
+	}
+	*d = Days(v)
+	return nil
+}
+
+// Duration returns d as a time.Duration.
+func (d Days) Duration() time.Duration { return time.Duration(d) }
+
+// ParseDays parses "Nd" (N whole days), any Go duration, or "0". It is also
+// the syntax of `sitestat status --window`.
+func ParseDays(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100000 {
+			return 0, fmt.Errorf("%q is not a number of days (e.g. 7d)", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 7d, 36h or 0)", s)
+	}
+	return d, nil
 }
 
 // Error is a configuration error: it names the variable at fault. Its text
