@@ -359,3 +359,82 @@ func TestEnsurePartitions(t *testing.T) {
 		t.Errorf("second call created %q, %v; want nothing", again, err)
 	}
 }
+
+// TestPrune drops the raw partitions wholly older than the raw retention
+// (without DELETE: the partitions are gone), keeps their rollups within
+// the rollup retentions, deletes older rollup rows, reports exactly that in a
+// dry run first, and skips while another process prunes.
+func TestPrune(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	now := time.Now().UTC()
+	var rs []checker.Result
+	for h := 0; h < 12*24; h += 6 { // every 6 hours over 12 days
+		rs = append(rs, newResult(id, now.Add(-time.Duration(h)*time.Hour), h%12 != 0, 200, float64(h)+1))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "ANALYZE website_status")
+	ret := store.Retention{Raw: 7 * 24 * time.Hour, Hourly: 9 * 24 * time.Hour, Daily: 10 * 24 * time.Hour}
+	rawCut := now.Add(-ret.Raw)
+	wantParts := mustCount(t, db, `SELECT count(DISTINCT (timestamp_utc AT TIME ZONE 'UTC')::date) FROM website_status
+		WHERE timestamp_utc < $1::timestamptz - interval '0' AND (timestamp_utc AT TIME ZONE 'UTC')::date < ($1::timestamptz AT TIME ZONE 'UTC')::date`, rawCut)
+	wantRaw := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc < date_trunc('day', $1::timestamptz, 'UTC')", rawCut)
+	wantHourly := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour < $1", now.Add(-ret.Hourly).Truncate(time.Hour))
+	wantDaily := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", now.Add(-ret.Daily))
+	if wantParts == 0 || wantHourly == 0 || wantDaily == 0 {
+		t.Fatalf("test data has nothing to prune: %d partitions, %d hourly, %d daily", wantParts, wantHourly, wantDaily)
+	}
+	total := mustCount(t, db, "SELECT count(*) FROM website_status")
+
+	dry, err := db.Prune(ctx, ret, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Partitions) != int(wantParts) || dry.HourlyRows != wantHourly || dry.DailyRows != wantDaily {
+		t.Errorf("dry run: %d partitions, %d hourly, %d daily; want %d, %d, %d",
+			len(dry.Partitions), dry.HourlyRows, dry.DailyRows, wantParts, wantHourly, wantDaily)
+	}
+	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total {
+		t.Fatalf("dry run removed rows: %d, want %d", got, total)
+	}
+
+	// Another process pruning: this pass skips.
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(0x73697465707275)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := db.Prune(ctx, ret, now, false); err != nil || !rep.Skipped {
+		t.Errorf("prune while locked = %+v, %v; want skipped", rep, err)
+	}
+	conn.Close()
+
+	rep, err := db.Prune(ctx, ret, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Partitions) != int(wantParts) || rep.RawRows() != wantRaw || rep.HourlyRows != wantHourly || rep.DailyRows != wantDaily {
+		t.Errorf("prune: %d partitions (~%d rows), %d hourly, %d daily; want %d (%d), %d, %d", len(rep.Partitions),
+			rep.RawRows(), rep.HourlyRows, rep.DailyRows, wantParts, wantRaw, wantHourly, wantDaily)
+	}
+	for _, p := range rep.Partitions {
+		if n := mustCount(t, db, "SELECT count(*) FROM pg_class WHERE relname = $1", p.Name); n != 0 {
+			t.Errorf("partition %s still exists", p.Name)
+		}
+	}
+	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total-wantRaw {
+		t.Errorf("%d raw rows left, want %d", got, total-wantRaw)
+	}
+	// The rollups of the days dropped from raw are still there.
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", rawCut); n == 0 {
+		t.Error("the daily rollups of the pruned raw days are gone")
+	}
+	if again, err := db.Prune(ctx, ret, now, false); err != nil || len(again.Partitions) != 0 || again.HourlyRows != 0 || again.DailyRows != 0 {
+		t.Errorf("second pass = %+v, %v; want nothing", again, err)
+	}
+}
