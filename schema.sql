@@ -65,6 +65,10 @@ CREATE INDEX IF NOT EXISTS website_status_site_time_idx
     ON website_status (website_id, timestamp_utc DESC)
     INCLUDE (up, reason, status_code, response_time_ms);
 
+-- The failed checks of a website, newest first (`sitestat status ID`).
+CREATE INDEX IF NOT EXISTS website_status_failed_idx
+    ON website_status (website_id, timestamp_utc DESC) WHERE NOT up;
+
 -- site_probe_state is what is true now, one row per website and probe: the
 -- latest check sync stored (a late result never moves it backwards). sync
 -- updates it in the transaction that stores the rows.

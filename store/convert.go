@@ -85,27 +85,33 @@ func prepareConversion(ctx context.Context, conn *sql.Conn, opts MigrateOptions)
 	opts.Progress(fmt.Sprintf("website_status: %d rows from %s to %s (%s)", c.rows,
 		lo.UTC().Format(time.RFC3339), hi.UTC().Format(time.RFC3339), time.Since(start).Round(time.Millisecond)))
 
-	// The unique index the partitioned table's key needs, built without
-	// blocking writes; an invalid one is what an interrupted build leaves.
-	idx := phase1Name + "_check_id_timestamp_utc_key"
-	var valid sql.NullBool
-	if err := conn.QueryRowContext(ctx, `
-		SELECT x.indisvalid FROM pg_catalog.pg_index x WHERE x.indexrelid = to_regclass($1)`, idx).Scan(&valid); err != nil && err != sql.ErrNoRows {
-		return nil, fmt.Errorf("read index %s: %w", idx, err)
-	}
-	if valid.Valid && !valid.Bool {
-		opts.Progress("dropping the invalid index " + idx + " an interrupted run left")
-		if _, err := conn.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+idx); err != nil {
-			return nil, fmt.Errorf("drop invalid index %s: %w", idx, err)
+	// The indexes the partitioned table has that version 1 lacks, built
+	// without blocking writes; an invalid one is what an interrupted build
+	// leaves, dropped and built again.
+	for _, x := range []struct{ name, def string }{
+		{phase1Name + "_check_id_timestamp_utc_key", "UNIQUE INDEX CONCURRENTLY %s ON website_status (check_id, timestamp_utc)"},
+		{phase1Name + "_failed_idx", "INDEX CONCURRENTLY %s ON website_status (website_id, timestamp_utc DESC) WHERE NOT up"},
+	} {
+		var valid sql.NullBool
+		if err := conn.QueryRowContext(ctx, `
+			SELECT x.indisvalid FROM pg_catalog.pg_index x WHERE x.indexrelid = to_regclass($1)`, x.name).Scan(&valid); err != nil && err != sql.ErrNoRows {
+			return nil, fmt.Errorf("read index %s: %w", x.name, err)
 		}
-	}
-	if !valid.Bool {
-		opts.Progress(fmt.Sprintf("building the unique index on (check_id, timestamp_utc) of %d rows, without blocking writes", c.rows))
+		if valid.Valid && !valid.Bool {
+			opts.Progress("dropping the invalid index " + x.name + " an interrupted run left")
+			if _, err := conn.ExecContext(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+x.name); err != nil {
+				return nil, fmt.Errorf("drop invalid index %s: %w", x.name, err)
+			}
+		}
+		if valid.Bool {
+			continue
+		}
+		opts.Progress(fmt.Sprintf("building index %s on %d rows, without blocking writes", x.name, c.rows))
 		start = time.Now()
-		if _, err := conn.ExecContext(ctx, "CREATE UNIQUE INDEX CONCURRENTLY "+idx+" ON website_status (check_id, timestamp_utc)"); err != nil {
-			return nil, fmt.Errorf("build index %s: %w", idx, err)
+		if _, err := conn.ExecContext(ctx, "CREATE "+fmt.Sprintf(x.def, x.name)); err != nil {
+			return nil, fmt.Errorf("build index %s: %w", x.name, err)
 		}
-		opts.Progress(fmt.Sprintf("built %s in %s", idx, time.Since(start).Round(time.Millisecond)))
+		opts.Progress(fmt.Sprintf("built %s in %s", x.name, time.Since(start).Round(time.Millisecond)))
 	}
 
 	// A validated CHECK of the range lets ATTACH PARTITION skip its scan.

@@ -83,7 +83,7 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 			t.Errorf("actions %q lack %q", rep.Actions, want)
 		}
 	}
-	if !contains(progress, "building the unique index") || !contains(progress, "website_status: 2000 rows") {
+	if !contains(progress, "building index website_status_phase1_check_id_timestamp_utc_key") || !contains(progress, "website_status: 2000 rows") {
 		t.Errorf("progress %q does not tell the steps", progress)
 	}
 	if got := rowsDigest(t, db); got != digest {

@@ -187,6 +187,9 @@ func ExpectedSchema() Schema {
 			{Table: "website_status", Name: "website_status_site_time_idx",
 				Create: "CREATE INDEX IF NOT EXISTS website_status_site_time_idx ON website_status " +
 					"(website_id, timestamp_utc DESC) INCLUDE (up, reason, status_code, response_time_ms)"},
+			{Table: "website_status", Name: "website_status_failed_idx",
+				Create: "CREATE INDEX IF NOT EXISTS website_status_failed_idx ON website_status " +
+					"(website_id, timestamp_utc DESC) WHERE NOT up"},
 			{Table: "website_status_hourly", Name: "website_status_hourly_hour_idx",
 				Create: "CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour)"},
 			{Table: "website_status_daily", Name: "website_status_daily_day_idx",

@@ -103,7 +103,7 @@ type migration struct {
 // becomes the partition website_status_phase1 of the new partitioned table,
 // which takes no scan. An interruption before that commit leaves the version
 // 1 table working; re-running completes it. Then the day partitions from
-// today to opts.DaysAhead days ahead are created, and when the schema
+// yesterday to opts.DaysAhead days ahead are created, and when the schema
 // version was older the rollups and site_probe_state are rebuilt from the raw
 // rows before SchemaVersion is recorded in schema_version (an interrupted
 // rebuild is redone by the next run).
@@ -159,7 +159,7 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	}
 
 	today := utcDay(time.Now())
-	created, err := db.EnsurePartitions(ctx, today, today.Add(time.Duration(opts.DaysAhead)*day))
+	created, err := db.EnsurePartitions(ctx, today.Add(-day), today.Add(time.Duration(opts.DaysAhead)*day))
 	if err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
