@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 	"testing"
 	"time"
 
@@ -55,4 +59,50 @@ func TestCLIPruneAndRollup(t *testing.T) {
 		t.Errorf("hourly checks after the rebuild = %d, %v; want 1", checks, err)
 	}
 	mustRun(t, env, exitUsage, "rollup")
+}
+
+// TestCLIStatusDetail: `status ID` shows the site, its probes, the windows,
+// a 90-character strip and its failed checks; --json carries the same; an
+// unknown id is a usage error; --window takes days.
+func TestCLIStatusDetail(t *testing.T) {
+	env := migratedDB(t)
+	id := addSite(t, env, "http://127.0.0.1:1/detail", "--regex", "ok")
+	now := time.Now()
+	db := openStore(t, env)
+	eu := result(id, now.Add(-10*time.Second), checker.ReasonHTTPStatus, 503)
+	eu.Probe = "eu"
+	us := result(id, now.Add(-5*time.Second), checker.ReasonOK, 200)
+	us.Probe = "us"
+	old := result(id, now.Add(-3*24*time.Hour), checker.ReasonOK, 200)
+	old.Probe = "us"
+	insertResults(t, db, eu, us, old)
+
+	out, _ := mustRun(t, env, exitOK, "status", strconv.FormatInt(id, 10))
+	for _, want := range []string{"http://127.0.0.1:1/detail", "regex ok", "90d", "FAILED AT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status ID output lacks %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^eu\s+DOWN http_status\s+503\s.*\shttp_status$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^us\s+UP\s+200\s`).MatchString(out) {
+		t.Errorf("status ID lacks the probe lines eu DOWN and us UP:\n%s", out)
+	}
+	strip := regexp.MustCompile(`(?m)^[█▆▄▂·]+$`).FindString(out)
+	if n := utf8.RuneCountInString(strip); n != 90 || strings.Count(strip, "·") != 88 {
+		t.Errorf("strip %q has %d days, want 90 with 2 checked", strip, n)
+	}
+	out, _ = mustRun(t, env, exitOK, "status", strconv.FormatInt(id, 10), "--json")
+	var d detailJSON
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Days) != 90 || len(d.Windows) != 4 || len(d.Probes) != 2 || len(d.Failed) != 1 || d.Windows[1].Checks != 3 || d.Regex != "ok" {
+		t.Errorf("status ID --json = %+v", d)
+	}
+	out, _ = mustRun(t, env, exitOK, "status", "--window", "7d")
+	if l := line(t, out, "/detail"); !strings.Contains(l, "eu DOWN http_status, us UP") || !regexp.MustCompile(`\s3\s*$`).MatchString(l) {
+		t.Errorf("status --window 7d line %q, want both probes and 3 checks", l)
+	}
+	mustRun(t, env, exitUsage, "status", strconv.FormatInt(id+100, 10))
+	mustRun(t, env, exitUsage, "status", "--window", "7days")
 }
