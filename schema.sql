@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS site_probe_state (
     CONSTRAINT site_probe_state_pkey PRIMARY KEY (website_id, probe),
     CONSTRAINT site_probe_state_website_id_fkey FOREIGN KEY (website_id)
         REFERENCES websites (id) ON DELETE CASCADE
-);
+) WITH (fillfactor = 70);
 
 -- website_status_hourly and website_status_daily are exact rollups of the
 -- rows stored, per website, probe and UTC hour (day), maintained by sync in
@@ -97,8 +97,11 @@ CREATE TABLE IF NOT EXISTS site_probe_state (
 -- reasons counts the checks per reason other than "ok" (up_checks counts
 -- those), e.g. {"timeout": 3}. rt_* summarise response_time_ms over the
 -- checks that have one (rt_count of them); rt_hist is a sparse histogram
--- with fixed logarithmic buckets (store/histogram.go): sorted elements
--- bucket << 32 | count.
+-- with fixed logarithmic buckets (store/histogram.go): elements
+-- bucket << 32 | count, where a bucket may repeat (sync appends, and merges
+-- them once the array passes 48 elements; readers sum them).
+-- The three tables are updated in place by every batch: room left in each
+-- page (fillfactor) lets those updates be HOT (no index change).
 CREATE TABLE IF NOT EXISTS website_status_hourly (
     website_id integer     NOT NULL,
     probe      text        NOT NULL,
@@ -114,7 +117,7 @@ CREATE TABLE IF NOT EXISTS website_status_hourly (
     CONSTRAINT website_status_hourly_pkey PRIMARY KEY (website_id, probe, hour),
     CONSTRAINT website_status_hourly_website_id_fkey FOREIGN KEY (website_id)
         REFERENCES websites (id) ON DELETE CASCADE
-);
+) WITH (fillfactor = 70);
 
 CREATE TABLE IF NOT EXISTS website_status_daily (
     website_id integer     NOT NULL,
@@ -131,7 +134,7 @@ CREATE TABLE IF NOT EXISTS website_status_daily (
     CONSTRAINT website_status_daily_pkey PRIMARY KEY (website_id, probe, day),
     CONSTRAINT website_status_daily_website_id_fkey FOREIGN KEY (website_id)
         REFERENCES websites (id) ON DELETE CASCADE
-);
+) WITH (fillfactor = 70);
 
 -- Retention prunes the rollups by time: an index leading on it.
 CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour);

@@ -120,10 +120,10 @@ func storedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupR
 			t.Fatal(err)
 		}
 		r.hist = store.Histogram{}
-		for i, e := range hist {
-			if i > 0 && hist[i-1]>>32 >= e>>32 {
-				t.Errorf("%v: histogram not sorted by bucket: %v", key, hist)
-			}
+		if len(hist) > 300 {
+			t.Errorf("%v: histogram of %d elements was never merged", key, len(hist))
+		}
+		for _, e := range hist {
 			r.hist[int(e>>32)] += e & 0xffffffff
 		}
 		out[key] = &r
@@ -436,5 +436,36 @@ func TestPrune(t *testing.T) {
 	}
 	if again, err := db.Prune(ctx, ret, now, false); err != nil || len(again.Partitions) != 0 || again.HourlyRows != 0 || again.DailyRows != 0 {
 		t.Errorf("second pass = %+v, %v; want nothing", again, err)
+	}
+}
+
+// TestHistogramCompaction: many batches into one hour append to its
+// histogram until it passes 48 elements, then merge; the counts stay exact.
+func TestHistogramCompaction(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	hour := time.Now().UTC().Truncate(time.Hour)
+	want := store.Histogram{}
+	for i := range 120 {
+		ms := float64(10 + i%7)
+		want.Add(float64(float32(ms)))
+		if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, hour.Add(time.Duration(i)*time.Second), true, 200, ms)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var hist []int64
+	if err := db.SQL().QueryRowContext(ctx, "SELECT rt_hist FROM website_status_hourly WHERE website_id = $1", id).Scan(pq.Array(&hist)); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) > 48+1 {
+		t.Errorf("histogram has %d elements, want at most 49", len(hist))
+	}
+	got := store.Histogram{}
+	for _, e := range hist {
+		got[int(e>>32)] += e & 0xffffffff
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("histogram = %v, want %v", got, want)
 	}
 }

@@ -157,6 +157,12 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
 	return upsertState(ctx, tx, rows)
 }
 
+// histCompactAt is the length past which a stored histogram is merged into
+// one element per bucket. Below it, an update appends the batch's elements
+// (a bucket may then repeat; readers sum them), which costs a third of a
+// merge: most updates of a busy table touch a row with one new check.
+const histCompactAt = 48
+
 // upsertRollups adds the aggregate of rows to table, whose time key is the
 // column keyCol of SQL type keyType.
 func upsertRollups(ctx context.Context, tx *sql.Tx, table, keyCol, keyType string, rows []storedRow,
@@ -208,12 +214,14 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, table, keyCol, keyType strin
 		ON CONFLICT (website_id, probe, %[2]s) DO UPDATE SET
 			checks = t.checks + excluded.checks,
 			up_checks = t.up_checks + excluded.up_checks,
-			reasons = sitestat_counts_add(t.reasons, excluded.reasons),
+			reasons = CASE WHEN excluded.reasons = '{}' THEN t.reasons ELSE sitestat_counts_add(t.reasons, excluded.reasons) END,
 			rt_count = t.rt_count + excluded.rt_count,
 			rt_sum = t.rt_sum + excluded.rt_sum,
 			rt_min = least(t.rt_min, excluded.rt_min),
 			rt_max = greatest(t.rt_max, excluded.rt_max),
-			rt_hist = sitestat_hist_add(t.rt_hist, excluded.rt_hist)`, table, keyCol, keyType)
+			rt_hist = CASE WHEN cardinality(t.rt_hist) + cardinality(excluded.rt_hist) > %[4]d
+			               THEN sitestat_hist_add(t.rt_hist, excluded.rt_hist)
+			               ELSE t.rt_hist || excluded.rt_hist END`, table, keyCol, keyType, histCompactAt)
 	if _, err := tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(probes), pq.Array(ats), pq.Array(checks),
 		pq.Array(ups), pq.Array(reasons), pq.Array(rtCounts), pq.Array(rtSums), nullFloats(rtMins),
 		nullFloats(rtMaxs), pq.Array(hists)); err != nil {
