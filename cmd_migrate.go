@@ -25,6 +25,13 @@ on); progress goes to stderr. The rollups are then rebuilt from the raw rows.
 An interrupted run leaves a working database; running it again completes it.
 Day partitions are created a week ahead.
 
+A website_status as the brief defines it (request_info json, no check_id,
+website_id nullable), holding rows of an earlier tool, is adopted: json
+becomes jsonb, every row gets a check_id, probe "legacy" and up, reason,
+status_code and response_time_ms derived from its request_info (see the
+README); rows sitestat cannot store go untouched to website_status_rejected,
+counted in the output.
+
 Needs SITESTAT_DATABASE_URL.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing"},
@@ -32,7 +39,7 @@ Needs SITESTAT_DATABASE_URL.`,
 		},
 		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{
-				DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types"),
+				DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types"), RawRetention: e.cfg.RetentionRaw.Duration(),
 				Progress: func(l string) { fmt.Fprintln(e.stderr, l) },
 			})
 			if err != nil {

@@ -69,6 +69,18 @@ CREATE INDEX IF NOT EXISTS website_status_site_time_idx
 CREATE INDEX IF NOT EXISTS website_status_failed_idx
     ON website_status (website_id, timestamp_utc DESC) WHERE NOT up;
 
+-- website_status_rejected holds, untouched, the rows of an adopted legacy
+-- website_status (the brief's table) that sitestat cannot store: a NULL
+-- website_id, timestamp_utc or request_info, or a request_info jsonb cannot
+-- hold (a \u0000 escape), with why.
+CREATE TABLE IF NOT EXISTS website_status_rejected (
+    website_id       integer,
+    timestamp_utc    timestamptz,
+    request_info     json,
+    rejected_because text        NOT NULL,
+    rejected_at      timestamptz NOT NULL DEFAULT now()
+);
+
 -- site_probe_state is what is true now, one row per website and probe: the
 -- latest check sync stored (a late result never moves it backwards). sync
 -- updates it in the transaction that stores the rows.

@@ -14,11 +14,12 @@ const phase1Name = "website_status_phase1"
 // conversion is a version 1 (unpartitioned) website_status found by Migrate,
 // prepared to become the partition phase1Name.
 type conversion struct {
-	empty  bool      // no rows: it is dropped and created anew
-	dryRun bool      // nothing was prepared
-	rows   int64     // rows it holds
-	from   time.Time // the range it is attached for, [from, to)
-	to     time.Time
+	empty    bool      // no rows: it is dropped and created anew
+	dryRun   bool      // nothing was prepared
+	adopting bool      // a dry run on the brief's table, which adoption would reshape
+	rows     int64     // rows it holds
+	from     time.Time // the range it is attached for, [from, to)
+	to       time.Time
 }
 
 // phase1Columns are the columns a version 1 website_status must have, as the
@@ -144,6 +145,11 @@ func (m *migration) detachPhase1(ctx context.Context) error {
 	}
 	if c.empty {
 		return m.exec(ctx, "drop the empty version 1 website_status (it is created partitioned)", "DROP TABLE website_status")
+	}
+	if c.adopting {
+		// A dry run: the table has not been adopted; move it aside as it is.
+		_, err := m.tx.ExecContext(ctx, "ALTER TABLE website_status RENAME TO "+phase1Name)
+		return err
 	}
 	stmts := []string{
 		"ALTER TABLE website_status RENAME TO " + phase1Name,

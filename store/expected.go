@@ -124,6 +124,13 @@ func ExpectedSchema() Schema {
 				{Name: "host", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
 			}},
+			{Name: "website_status_rejected", Columns: []Column{
+				{Name: "website_id", Type: "integer", UDT: "int4"},
+				{Name: "timestamp_utc", Type: "timestamptz", UDT: "timestamptz"},
+				{Name: "request_info", Type: "json", UDT: "json"},
+				{Name: "rejected_because", Type: "text", UDT: "text", NotNull: true},
+				{Name: "rejected_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
 			rollupTable("website_status_hourly", Column{Name: "hour", Type: "timestamptz", UDT: "timestamptz", NotNull: true}),
 			rollupTable("website_status_daily", Column{Name: "day", Type: "date", UDT: "date", NotNull: true}),
 			// Alerts: incidents and the notification outbox.

@@ -31,6 +31,9 @@ type MigrateOptions struct {
 	// DaysAhead is how many UTC days after today get a partition of
 	// website_status now; 0 means 7.
 	DaysAhead int
+	// RawRetention is SITESTAT_RETENTION_RAW (0: forever); adopting legacy
+	// rows older than it adds a note that the next prune drops them.
+	RawRetention time.Duration
 }
 
 // Report is what Migrate did (or, in a dry run, would do).
@@ -48,11 +51,14 @@ type Report struct {
 	// Problems are what is still wrong and was not repaired, each with the
 	// statement or option that would repair it.
 	Problems []string
+	// Notes are things the user should know that are not problems, e.g.
+	// adopted rows the next prune will drop.
+	Notes []string
 }
 
 // UpToDate reports whether the schema needed nothing and has no problems.
 func (r Report) UpToDate() bool {
-	return len(r.Actions) == 0 && len(r.Problems) == 0
+	return len(r.Actions) == 0 && len(r.Problems) == 0 && len(r.Notes) == 0
 }
 
 // Lines returns the report as the lines `sitestat migrate` prints.
@@ -69,6 +75,9 @@ func (r Report) Lines() []string {
 	}
 	for _, p := range r.Problems {
 		lines = append(lines, "problem: "+p)
+	}
+	for _, n := range r.Notes {
+		lines = append(lines, "note: "+n)
 	}
 	if r.DryRun {
 		lines = append(lines, "dry run: nothing was changed")
@@ -134,7 +143,16 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	if current > SchemaVersion {
 		return report, fmt.Errorf("migrate: the database has schema version %d, newer than this build's %d: upgrade sitestat", current, SchemaVersion)
 	}
-	conv, err := prepareConversion(ctx, conn, opts)
+	adopted, err := adoptLegacy(ctx, conn, opts, &report)
+	if err != nil {
+		return report, fmt.Errorf("migrate: %w", err)
+	}
+	var conv *conversion
+	if adopted != nil && opts.DryRun {
+		conv = &conversion{dryRun: true, adopting: true}
+	} else {
+		conv, err = prepareConversion(ctx, conn, opts)
+	}
 	if err != nil {
 		return report, fmt.Errorf("migrate: convert website_status: %w", err)
 	}
