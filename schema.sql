@@ -148,6 +148,23 @@ CREATE TABLE IF NOT EXISTS website_status_daily (
         REFERENCES websites (id) ON DELETE CASCADE
 ) WITH (fillfactor = 70);
 
+-- website_status_window caches, per website, the daily rollups of its
+-- probes merged over the `days` whole UTC days before `through`: what a
+-- 30- or 90-day `status` reads instead of 300,000 daily rows. `status` fills
+-- it when missing (once a day per window length); sync deletes a website's
+-- rows when it stores a late result for a past day, so it is never stale.
+CREATE TABLE IF NOT EXISTS website_status_window (
+    website_id integer     NOT NULL,
+    days       integer     NOT NULL,
+    through    date        NOT NULL,
+    checks     bigint      NOT NULL,
+    up_checks  bigint      NOT NULL,
+    rt_hist    bigint[]    NOT NULL DEFAULT '{}',
+    CONSTRAINT website_status_window_pkey PRIMARY KEY (website_id, days),
+    CONSTRAINT website_status_window_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE
+);
+
 -- Retention prunes the rollups by time: an index leading on it.
 CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour);
 CREATE INDEX IF NOT EXISTS website_status_daily_day_idx ON website_status_daily (day);

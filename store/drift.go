@@ -45,10 +45,11 @@ var conflictKeys = map[string][]string{
 	"site_probe_state":      {"website_id", "probe"},
 	"website_status_hourly": {"website_id", "probe", "hour"},
 	"website_status_daily":  {"website_id", "probe", "day"},
+	"website_status_window": {"website_id", "days"},
 }
 
 // syncTables are the tables sync writes, in the order CheckSchema checks them.
-var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily"}
+var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily", "website_status_window"}
 
 // CheckSchema checks that the tables sync writes (website_status,
 // site_probe_state and the hourly and daily rollups) exist with every column

@@ -154,7 +154,33 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
 	if err := upsertRollups(ctx, tx, "website_status_daily", "day", "date", rows, utcDay); err != nil {
 		return err
 	}
+	if err := invalidateWindows(ctx, tx, rows); err != nil {
+		return err
+	}
 	return upsertState(ctx, tx, rows)
+}
+
+// invalidateWindows deletes the cached windows (website_status_window) of
+// the websites that rows add checks to in a past UTC day: the late results,
+// after their daily rows were updated. Most batches have none.
+func invalidateWindows(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
+	today := utcDay(time.Now())
+	seen := map[int64]bool{}
+	var ids []int64
+	for i := range rows {
+		if rows[i].at.Before(today) && !seen[rows[i].websiteID] {
+			seen[rows[i].websiteID] = true
+			ids = append(ids, rows[i].websiteID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	if _, err := tx.ExecContext(ctx, "DELETE FROM website_status_window WHERE website_id = ANY($1::integer[])", pq.Array(ids)); err != nil {
+		return fmt.Errorf("update website_status_window: %w", err)
+	}
+	return nil
 }
 
 // histCompactAt is the length past which a stored histogram is merged into

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/sitestat/sitestat/checker"
 )
@@ -83,10 +84,17 @@ type windowAgg struct {
 // Status returns the state of every website, by id: its state now per probe
 // (site_probe_state; stale ones marked as of now), and over the window the
 // number of checks, the uptime and the 95th percentile response time, from
-// the rollups. The window is widened to whole hours (it starts at the hour
-// now-window falls in) and read from daily rows for its whole days, so its
-// cost does not grow with the raw table or the window.
+// the rollups. Checks and uptime cover the window widened to whole hours (it
+// starts at the hour now-window falls in). A window of two whole days or
+// more reads its whole days from website_status_window, filled first when
+// missing (once a day per window length; see fillWindows), and its p95 covers
+// whole UTC days (from the midnight the window starts in); a shorter one
+// merges hourly rows. Its cost does not grow with the raw table.
 func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) ([]SiteStatus, error) {
+	cached, err := db.fillWindows(ctx, 0, now.Add(-window), now)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
 	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -96,7 +104,7 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	aggs, err := windowAggs(ctx, tx, 0, now.Add(-window), now)
+	aggs, err := windowAggs(ctx, tx, 0, now.Add(-window), now, cached)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -208,6 +216,95 @@ const windowSQL = `
 	)
 	SELECT t.website_id, t.checks, t.up_checks, p.b FROM t LEFT JOIN p USING (website_id)`
 
+// windowCachedSQL is windowSQL for a window whose whole days ($4 to $5)
+// website_status_window holds ($6 days through $5): counts from the cache and
+// the hourly rows around it; the p95 from the cache and the daily rows of the
+// first (whole) and the current day.
+const windowCachedSQL = `
+	WITH r AS (
+		SELECT website_id, checks, up_checks FROM website_status_hourly
+		WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3)
+		  AND NOT (hour >= $4 AND hour < $5)
+		UNION ALL
+		SELECT website_id, checks, up_checks FROM website_status_window
+		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+	), t AS (
+		SELECT website_id, sum(checks)::bigint AS checks, sum(up_checks)::bigint AS up_checks FROM r GROUP BY 1
+	), hr AS (
+		SELECT website_id, rt_hist FROM website_status_window
+		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+		UNION ALL
+		SELECT website_id, rt_hist FROM website_status_daily
+		WHERE (day = ($5::timestamptz AT TIME ZONE 'UTC')::date
+		       OR (day = ($1::timestamptz AT TIME ZONE 'UTC')::date AND $1::timestamptz < $4::timestamptz))
+		  AND ($3 = 0 OR website_id = $3)
+	), h AS (
+		SELECT website_id, e >> 32 AS b, sum(e & 4294967295) AS n FROM hr, unnest(rt_hist) e GROUP BY 1, 2
+	), c AS (
+		SELECT website_id, b, sum(n) OVER (PARTITION BY website_id ORDER BY b) AS cum,
+		       sum(n) OVER (PARTITION BY website_id) AS total FROM h
+	), p AS (
+		SELECT DISTINCT ON (website_id) website_id, b FROM c WHERE cum >= ceil(0.95 * total) ORDER BY website_id, b
+	)
+	SELECT t.website_id, t.checks, t.up_checks, p.b FROM t LEFT JOIN p USING (website_id)`
+
+// minCachedDays is the fewest whole days a window needs to be read from
+// website_status_window.
+const minCachedDays = 2
+
+// fillWindows makes website_status_window hold, for every website (one when
+// id > 0) with daily rows in the whole days of the window from..now, their
+// merge, and reports whether the window can be read from it. In its own
+// short transaction it locks the table against sync's deletions (a late
+// result deletes its website's rows after updating the daily rows: either it
+// waits for this fill, then deletes, or this fill waits and sees its rows),
+// then merges the daily rows of the websites whose row is missing or older.
+// A database user without the right to write it makes it report false.
+func (db *DB) fillWindows(ctx context.Context, id int64, from, now time.Time) (bool, error) {
+	_, dayFrom, dayTo := windowBounds(from, now)
+	days := int(dayTo.Sub(dayFrom) / day)
+	if days < minCachedDays {
+		return false, nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE website_status_window IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		if pq.As(err, pqerror.InsufficientPrivilege) != nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("lock website_status_window: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		WITH d AS (
+			SELECT d.website_id, d.checks, d.up_checks, d.rt_hist FROM website_status_daily d
+			WHERE d.day >= $1::date AND d.day < $2::date AND ($4 = 0 OR d.website_id = $4)
+			  AND NOT EXISTS (SELECT 1 FROM website_status_window w
+			                  WHERE w.website_id = d.website_id AND w.days = $3 AND w.through = $2::date)
+		), t AS (
+			SELECT website_id, sum(checks)::bigint AS checks, sum(up_checks)::bigint AS up_checks FROM d GROUP BY 1
+		), h AS (
+			SELECT website_id, array_agg((b << 32) | n ORDER BY b) AS hist
+			FROM (SELECT website_id, e >> 32 AS b, sum(e & 4294967295)::bigint AS n FROM d, unnest(rt_hist) e GROUP BY 1, 2) x
+			GROUP BY 1
+		)
+		INSERT INTO website_status_window AS w (website_id, days, through, checks, up_checks, rt_hist)
+		SELECT t.website_id, $3, $2::date, t.checks, t.up_checks, coalesce(h.hist, '{}')
+		FROM t LEFT JOIN h USING (website_id)
+		ON CONFLICT (website_id, days) DO UPDATE SET
+			through = excluded.through, checks = excluded.checks, up_checks = excluded.up_checks, rt_hist = excluded.rt_hist`,
+		dayFrom.Format("2006-01-02"), dayTo.Format("2006-01-02"), days, id)
+	if err != nil {
+		return false, fmt.Errorf("fill website_status_window: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("fill website_status_window: commit: %w", err)
+	}
+	return true, nil
+}
+
 // windowBounds returns where a window from..now reads hourly rows ([start,
 // now]) and where daily ones ([dayFrom, dayTo); empty for short windows).
 func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
@@ -223,10 +320,16 @@ func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
 	return start, dayFrom, dayTo
 }
 
-// windowAggs sums the rollups per website (one when id > 0) over from..now.
-func windowAggs(ctx context.Context, tx *sql.Tx, id int64, from, now time.Time) (map[int64]windowAgg, error) {
+// windowAggs sums the rollups per website (one when id > 0) over from..now,
+// reading the whole days from website_status_window when cached (fillWindows
+// returned true).
+func windowAggs(ctx context.Context, tx *sql.Tx, id int64, from, now time.Time, cached bool) (map[int64]windowAgg, error) {
 	start, dayFrom, dayTo := windowBounds(from, now)
-	rows, err := tx.QueryContext(ctx, windowSQL, start, now, id, dayFrom, dayTo)
+	q, args := windowSQL, []any{start, now, id, dayFrom, dayTo}
+	if cached {
+		q, args = windowCachedSQL, append(args, int(dayTo.Sub(dayFrom)/day))
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read rollups: %w", err)
 	}
@@ -312,6 +415,13 @@ var DetailWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 
 // no such website.
 func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDetail, error) {
 	var d SiteDetail
+	cached := make([]bool, len(DetailWindows))
+	for i, w := range DetailWindows {
+		var err error
+		if cached[i], err = db.fillWindows(ctx, id, now.Add(-w), now); err != nil {
+			return d, fmt.Errorf("site %d: %w", id, err)
+		}
+	}
 	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return d, fmt.Errorf("site %d: %w", id, err)
@@ -326,7 +436,7 @@ func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDeta
 	}
 	d.SiteStatus = sites[0]
 	for i, w := range DetailWindows {
-		aggs, err := windowAggs(ctx, tx, id, now.Add(-w), now)
+		aggs, err := windowAggs(ctx, tx, id, now.Add(-w), now, cached[i])
 		if err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}

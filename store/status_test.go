@@ -109,6 +109,47 @@ func TestStatusWindows(t *testing.T) {
 		if sts[0].Checks != want || sts[0].UptimePct == nil || math.Abs(*sts[0].UptimePct-100*float64(wantUp)/float64(want)) > 1e-9 {
 			t.Errorf("window %s: %d checks, uptime %v; want %d, %d up", w, sts[0].Checks, deref(sts[0].UptimePct), want, wantUp)
 		}
+		if sts[0].P95ResponseMs == nil {
+			t.Errorf("window %s: no p95", w)
+		}
+	}
+	// The p95 of a cached window covers whole days from the start's midnight.
+	from := now.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
+	rows, err := db.SQL().QueryContext(ctx, "SELECT response_time_ms FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := store.Histogram{}
+	for rows.Next() {
+		var v float64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		h.Add(float64(float32(v)))
+	}
+	rows.Close()
+	want95, _ := h.Quantile(0.95)
+	if sts, err := db.Status(ctx, 30*24*time.Hour, now); err != nil || sts[0].P95ResponseMs == nil || *sts[0].P95ResponseMs != want95 {
+		t.Errorf("30 d p95 = %v (%v), want %v", deref(sts[0].P95ResponseMs), err, want95)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1", id); n != 2 {
+		t.Errorf("website_status_window has %d rows for the 7 and 30 day windows, want 2", n)
+	}
+	// A late result for a past day drops the cached windows, so the next
+	// status counts it.
+	before, err := db.Status(ctx, 30*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, now.Add(-10*24*time.Hour+time.Second), false, 500, 99999)}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Status(ctx, 30*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[0].Checks != before[0].Checks+1 {
+		t.Errorf("after a late result 30 d has %d checks, want %d", after[0].Checks, before[0].Checks+1)
 	}
 }
 
