@@ -30,8 +30,10 @@ the 95th percentile response time and the number of checks. With several probes
 the state is shown per probe. A site whose latest check is older than three
 intervals (at least a minute) shows as STALE with its age: nobody checks it.
 The state comes from site_probe_state, uptime and p95 from the hourly and daily
-rollups (the window starts at a whole hour; p95 within 5%), so the time it takes
-does not grow with the history kept.
+rollups (the window starts at a whole hour; p95 within 5%, over whole UTC days
+for windows of two days or more), so the time it takes does not grow with the
+history kept. A long window's first run of the day caches its merged days in
+website_status_window.
 
 With an ID: that website in detail — URL, interval, regex, the latest check per
 probe with its error, uptime over 24h, 7d, 30d and 90d, a 90-day strip of daily
