@@ -258,6 +258,10 @@ func (db *DB) fillWindows(ctx context.Context, id int64, from, now time.Time) (b
 		return false, err
 	}
 	defer tx.Rollback()
+	// The merge groups millions of histogram elements: let it hash in memory.
+	if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+		return false, err
+	}
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE website_status_window IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		if pq.As(err, pqerror.InsufficientPrivilege) != nil {
 			return false, nil
