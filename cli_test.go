@@ -249,10 +249,12 @@ func TestCLIStatus(t *testing.T) {
 	up := addSite(t, env, "http://127.0.0.1:1/up")
 	down := addSite(t, env, "http://127.0.0.1:1/down")
 	never := addSite(t, env, "http://127.0.0.1:1/never")
+	stale := addSite(t, env, "http://127.0.0.1:1/stale")
 	now := time.Now()
 	insertResults(t, openStore(t, env),
-		result(up, now.Add(-2*time.Minute), checker.ReasonHTTPStatus, 503),
-		result(up, now.Add(-time.Minute), checker.ReasonOK, 200),
+		result(up, now.Add(-50*time.Second), checker.ReasonHTTPStatus, 503),
+		result(up, now.Add(-20*time.Second), checker.ReasonOK, 200),
+		result(stale, now.Add(-10*time.Minute), checker.ReasonOK, 200), // every 5 s: nobody checks it
 		result(down, now.Add(-3*time.Minute), checker.ReasonOK, 200),
 		result(down, now.Add(-2*time.Minute), checker.ReasonOK, 200),
 		result(down, now.Add(-30*time.Second), checker.ReasonTimeout, 0),
@@ -269,7 +271,10 @@ func TestCLIStatus(t *testing.T) {
 	if l := line(t, out, "/never "); !regexp.MustCompile(`\sNEVER\s.*\s0\s*$`).MatchString(l) {
 		t.Errorf("status line of the never-checked site: %q, want NEVER and 0 checks", l)
 	}
-	if !strings.Contains(out, "3 websites: 1 up, 1 down, 1 never checked") {
+	if l := line(t, out, "/stale "); !regexp.MustCompile(`\sSTALE 10m\s`).MatchString(l) {
+		t.Errorf("status line of the stale site: %q, want STALE 10m", l)
+	}
+	if !strings.Contains(out, "4 websites: 1 up, 1 down, 1 stale, 1 never checked") {
 		t.Errorf("status summary missing in %q", out)
 	}
 	if strings.Contains(out, "\x1b[") {
@@ -285,11 +290,14 @@ func TestCLIStatus(t *testing.T) {
 	for _, s := range sts {
 		byID[s.ID] = s
 	}
-	if len(sts) != 3 || len(byID) != 3 {
-		t.Fatalf("status --json has %d entries, want 3: %s", len(sts), out)
+	if len(sts) != 4 || len(byID) != 4 {
+		t.Fatalf("status --json has %d entries, want 4: %s", len(sts), out)
 	}
-	if s := byID[up]; s.Up == nil || !*s.Up || s.Reason != "ok" || s.StatusCode == nil || *s.StatusCode != 200 ||
-		s.Checks != 2 || s.UptimePct == nil || *s.UptimePct != 50 || s.AgeSeconds == nil || *s.AgeSeconds < 59 {
+	if s := byID[stale]; !s.Stale || len(s.Probes) != 1 || !s.Probes[0].Stale {
+		t.Errorf("status --json of the stale site: %+v", s)
+	}
+	if s := byID[up]; s.Up == nil || !*s.Up || s.Reason != "ok" || s.StatusCode == nil || *s.StatusCode != 200 || s.Stale ||
+		s.Checks != 2 || s.UptimePct == nil || *s.UptimePct != 50 || s.AgeSeconds == nil || *s.AgeSeconds < 19 {
 		t.Errorf("status --json of the up site: %+v", s)
 	}
 	if s := byID[down]; s.Up == nil || *s.Up || s.Reason != "timeout" || s.StatusCode != nil || s.Checks != 3 {

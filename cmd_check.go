@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -64,6 +65,10 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	if err != nil {
 		return err
 	}
+	host, err := os.Hostname()
+	if err != nil {
+		log.Warn("no host name for the results", "err", err)
+	}
 	runner := checker.NewRunner(db, prod, checker.RunnerOptions{
 		Probe: checker.ProbeOptions{
 			Timeout:      e.cfg.CheckTimeout,
@@ -72,6 +77,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 			UserAgent:    "sitestat/" + version,
 			Probe:        e.cfg.Probe,
 			DenyPrivate:  e.cfg.CheckDenyPrivate,
+			Host:         host,
 		},
 		Concurrency: e.cfg.CheckConcurrency,
 		Refresh:     e.cfg.CheckRefresh,

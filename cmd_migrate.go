@@ -18,13 +18,30 @@ changes nothing. It also compares the live schema with the expected one and
 restores missing tables, columns and indexes. A column of the wrong type is
 reported with the statement that would fix it; --fix-types applies it.
 
+A version 1 database (website_status not partitioned) is converted keeping
+every row: the old table becomes one partition covering its days, after its
+unique index on (check_id, timestamp_utc) is built concurrently (writes go
+on); progress goes to stderr. The rollups are then rebuilt from the raw rows.
+An interrupted run leaves a working database; running it again completes it.
+Day partitions are created a week ahead.
+
+A website_status as the brief defines it (request_info json, no check_id,
+website_id nullable), holding rows of an earlier tool, is adopted: json
+becomes jsonb, every row gets a check_id, probe "legacy" and up, reason,
+status_code and response_time_ms derived from its request_info (see the
+README); rows sitestat cannot store go untouched to website_status_rejected,
+counted in the output.
+
 Needs SITESTAT_DATABASE_URL.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing"},
 			&cli.BoolFlag{Name: "fix-types", Usage: "also change columns of the wrong type (may rewrite the table)"},
 		},
 		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
-			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types")})
+			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{
+				DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types"), RawRetention: e.cfg.RetentionRaw.Duration(),
+				Progress: func(l string) { fmt.Fprintln(e.stderr, l) },
+			})
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,40 +14,74 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "status",
-		Usage: "list every website: up or down and why, response times, uptime",
+		Name:      "status",
+		Usage:     "list every website: up or down and why, response times, uptime; or one website in detail",
+		ArgsUsage: "[ID]",
 		Description: `One line per website: id, url, UP/DOWN with the reason of the last check, its
 status code and response time, when it was checked, and over --window the uptime,
-the 95th percentile response time and the number of checks. Reads PostgreSQL only.`,
+the 95th percentile response time and the number of checks. With several probes
+the state is shown per probe. A site whose latest check is older than three
+intervals (at least a minute) shows as STALE with its age: nobody checks it.
+The state comes from site_probe_state, uptime and p95 from the hourly and daily
+rollups (the window starts at a whole hour; p95 within 5%, over whole UTC days
+for windows of two days or more), so the time it takes does not grow with the
+history kept. A long window's first run of the day caches its merged days in
+website_status_window.
+
+With an ID: that website in detail — URL, interval, regex, the latest check per
+probe with its error, uptime over 24h, 7d, 30d and 90d, a 90-day strip of daily
+uptime (one character per day), daily p50/p95 for the last 14 days, and its last
+10 failed checks. Reads PostgreSQL only.`,
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "window", Aliases: []string{"w"}, Value: 24 * time.Hour, Usage: "period of uptime, p95 and checks"},
+			&cli.StringFlag{Name: "window", Aliases: []string{"w"}, Value: "24h", Usage: "period of uptime, p95 and checks: 24h, 7d, 30d, 90d, any Go duration or Nd"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"},
 			&cli.BoolFlag{Name: "watch", Usage: "refresh in place until interrupted"},
 			&cli.DurationFlag{Name: "every", Value: 2 * time.Second, Usage: "refresh period of --watch"},
 			&cli.BoolFlag{Name: "no-color", Usage: "no colour even on a terminal (also NO_COLOR=1)"},
 		},
 		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
-			if c.Duration("window") <= 0 || c.Duration("every") <= 0 {
-				return usagef("--window and --every must be positive")
+			window, err := config.ParseDays(c.String("window"))
+			if err != nil || window <= 0 || c.Duration("every") <= 0 {
+				return usagef("--window (e.g. 24h, 7d) and --every must be positive")
+			}
+			var id int64
+			if c.NArg() > 1 {
+				return usagef("status takes at most one website id")
+			}
+			if c.NArg() == 1 {
+				if id, err = strconv.ParseInt(c.Args().First(), 10, 64); err != nil || id <= 0 {
+					return usagef("%q is not a website id", c.Args().First())
+				}
 			}
 			tty := isTerminal(e.stdout)
 			color := tty && !c.Bool("no-color") && os.Getenv("NO_COLOR") == ""
 			show := func(ctx context.Context) error {
 				now := time.Now()
-				sts, err := db.Status(ctx, c.Duration("window"), now)
+				if id > 0 {
+					d, err := db.SiteDetail(ctx, id, now)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return writeDetailJSON(e.stdout, d, now)
+					}
+					return writeDetail(e.stdout, d, now, color)
+				}
+				sts, err := db.Status(ctx, window, now)
 				if err != nil {
 					return err
 				}
 				if c.Bool("json") {
 					return writeStatusJSON(e.stdout, sts, now)
 				}
-				return writeStatusTable(e.stdout, sts, now, c.Duration("window"), color)
+				return writeStatusTable(e.stdout, sts, now, window, color)
 			}
 			if !c.Bool("watch") {
 				return show(c.Context)
@@ -99,16 +134,23 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\tURL\tSTATE\tCODE\tTIME\tCHECKED\tUPTIME %s\tP95\tCHECKS\n", shortDuration(window))
-	up, down := 0, 0
+	up, down, stale := 0, 0, 0
 	for _, s := range sts {
 		state, code, rt, checked := paint(ansiGrey, "NEVER"), "-", "-", "never"
 		if l := s.Last; l != nil {
-			if l.Up {
+			switch {
+			case s.Stale:
+				state = paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(l.CheckedAt)), " ago"))
+				stale++
+			case l.Up:
 				state = paint(ansiGreen, "UP")
 				up++
-			} else {
+			default:
 				state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
 				down++
+			}
+			if len(s.Probes) > 1 {
+				state = probeStates(s, now, paint)
 			}
 			if l.StatusCode != nil {
 				code = fmt.Sprint(*l.StatusCode)
@@ -130,31 +172,73 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d websites: %d up, %d down, %d never checked\n", len(sts), up, down, len(sts)-up-down)
+	_, err := fmt.Fprintf(w, "%d websites: %d up, %d down, %d stale, %d never checked\n", len(sts), up, down, stale, len(sts)-up-down-stale)
 	return err
+}
+
+// probeStates renders the state per probe, e.g. "eu UP, us DOWN timeout".
+func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) string) string {
+	var parts []string
+	for _, p := range s.Probes {
+		switch {
+		case p.Stale:
+			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(p.Last.CheckedAt)), " ago")))
+		case p.Last.Up:
+			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGreen, "UP"))
+		default:
+			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiRed, "DOWN "+text.Terminal(string(p.Last.Reason))))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // statusJSON is one line of `sitestat status --json`.
 type statusJSON struct {
-	ID             int64      `json:"id"`
-	URL            string     `json:"url"`
-	IntervalS      int        `json:"check_interval"`
-	Up             *bool      `json:"up"`
-	Reason         string     `json:"reason,omitempty"`
-	StatusCode     *int       `json:"status_code"`
-	ResponseTimeMs *float64   `json:"response_time_ms"`
-	CheckedAt      *time.Time `json:"checked_at"`
-	AgeSeconds     *float64   `json:"age_seconds"`
-	UptimePct      *float64   `json:"uptime_pct"`
-	P95ResponseMs  *float64   `json:"p95_response_time_ms"`
-	Checks         int64      `json:"checks"`
+	ID             int64       `json:"id"`
+	URL            string      `json:"url"`
+	IntervalS      int         `json:"check_interval"`
+	Up             *bool       `json:"up"`
+	Reason         string      `json:"reason,omitempty"`
+	StatusCode     *int        `json:"status_code"`
+	ResponseTimeMs *float64    `json:"response_time_ms"`
+	CheckedAt      *time.Time  `json:"checked_at"`
+	AgeSeconds     *float64    `json:"age_seconds"`
+	Stale          bool        `json:"stale"`
+	UptimePct      *float64    `json:"uptime_pct"`
+	P95ResponseMs  *float64    `json:"p95_response_time_ms"`
+	Checks         int64       `json:"checks"`
+	Probes         []probeJSON `json:"probes"`
+}
+
+// probeJSON is the state of a website as one probe last saw it.
+type probeJSON struct {
+	Probe          string    `json:"probe"`
+	Up             bool      `json:"up"`
+	Stale          bool      `json:"stale"`
+	Reason         string    `json:"reason"`
+	StatusCode     *int      `json:"status_code"`
+	ResponseTimeMs *float64  `json:"response_time_ms"`
+	CheckedAt      time.Time `json:"checked_at"`
+	AgeSeconds     float64   `json:"age_seconds"`
+	Error          string    `json:"error"`
+	Host           string    `json:"host"`
+}
+
+func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
+	out := []probeJSON{}
+	for _, p := range s.Probes {
+		l := p.Last
+		out = append(out, probeJSON{Probe: p.Probe, Up: l.Up, Stale: p.Stale, Reason: string(l.Reason), StatusCode: l.StatusCode,
+			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: l.Error, Host: l.Host})
+	}
+	return out
 }
 
 func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
 	out := make([]statusJSON, 0, len(sts))
 	for _, s := range sts {
-		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL), IntervalS: int(s.Interval / time.Second),
-			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks}
+		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
+			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now)}
 		if l := s.Last; l != nil {
 			up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
 			j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age

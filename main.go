@@ -90,7 +90,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: `Roles, chosen at launch:
    check    on edge hosts: GET every website on its interval, produce results to Kafka
    sync     on a database-side host: store results from Kafka in PostgreSQL, effectively once
-   migrate  in CI or by hand: create or repair the schema
+   migrate  in CI or by hand: create or repair the schema (and convert a version 1 database)
+   prune    drop history older than its retention (sync's periodic pass, once)
    topics   create, list or delete the Kafka topics
    alerts   test the notification channels (webhook, Slack, PagerDuty)
 
@@ -110,6 +111,8 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			statusCommand(),
 			dlqCommand(),
 			alertsCommand(),
+			pruneCommand(),
+			rollupCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

@@ -31,11 +31,16 @@ CREATE TABLE IF NOT EXISTS websites (
 );
 
 -- website_status holds one row per check of a website (one checker.Result).
+-- It is range-partitioned by timestamp_utc, one partition per UTC day
+-- (website_status_YYYYMMDD), created ahead by `sitestat migrate` and by sync
+-- before a batch needs them (store.DB.EnsurePartitions), and dropped whole by
+-- retention (store.DB.Prune). A database converted from version 1 keeps its
+-- old table as one partition, website_status_phase1, covering its days.
 CREATE TABLE IF NOT EXISTS website_status (
     website_id       integer     NOT NULL,
     -- timestamp_utc is when the check request started (Result.checked_at).
     timestamp_utc    timestamptz NOT NULL,
-    -- request_info is the whole Result message as JSON.
+    -- request_info is the whole Result message as JSON, as received.
     request_info     jsonb       NOT NULL,
     -- check_id identifies the check; each is stored once.
     check_id         uuid        NOT NULL,
@@ -45,15 +50,149 @@ CREATE TABLE IF NOT EXISTS website_status (
     reason           text        NOT NULL,
     status_code      smallint,
     response_time_ms real,
+    -- probe is the checking location (Result.probe); host the machine.
+    probe            text        NOT NULL DEFAULT 'default',
+    host             text        NOT NULL DEFAULT '',
     CONSTRAINT website_status_website_id_fkey FOREIGN KEY (website_id)
         REFERENCES websites (id) ON DELETE CASCADE,
-    CONSTRAINT website_status_check_id_key UNIQUE (check_id)
-);
+    -- The unique key must hold the partition key; a check's checked_at never
+    -- changes, so this dedups as check_id alone did.
+    CONSTRAINT website_status_check_id_timestamp_utc_key UNIQUE (check_id, timestamp_utc)
+) PARTITION BY RANGE (timestamp_utc);
 
--- The latest checks of a website, covering what `sitestat status` reads.
+-- The latest checks of a website, covering what `sitestat status ID` reads.
 CREATE INDEX IF NOT EXISTS website_status_site_time_idx
     ON website_status (website_id, timestamp_utc DESC)
     INCLUDE (up, reason, status_code, response_time_ms);
+
+-- The failed checks of a website, newest first (`sitestat status ID`).
+CREATE INDEX IF NOT EXISTS website_status_failed_idx
+    ON website_status (website_id, timestamp_utc DESC) WHERE NOT up;
+
+-- website_status_rejected holds, untouched, the rows of an adopted legacy
+-- website_status (the brief's table) that sitestat cannot store: a NULL
+-- website_id, timestamp_utc or request_info, or a request_info jsonb cannot
+-- hold (a \u0000 escape), with why.
+CREATE TABLE IF NOT EXISTS website_status_rejected (
+    website_id       integer,
+    timestamp_utc    timestamptz,
+    request_info     json,
+    rejected_because text        NOT NULL,
+    rejected_at      timestamptz NOT NULL DEFAULT now()
+);
+
+-- site_probe_state is what is true now, one row per website and probe: the
+-- latest check sync stored (a late result never moves it backwards). sync
+-- updates it in the transaction that stores the rows.
+CREATE TABLE IF NOT EXISTS site_probe_state (
+    website_id       integer     NOT NULL,
+    probe            text        NOT NULL,
+    -- checked_at and the columns after it describe the latest check.
+    checked_at       timestamptz NOT NULL,
+    check_id         uuid        NOT NULL,
+    up               boolean     NOT NULL,
+    reason           text        NOT NULL,
+    status_code      smallint,
+    response_time_ms real,
+    error            text        NOT NULL DEFAULT '',
+    host             text        NOT NULL DEFAULT '',
+    -- updated_at is when sync last changed the row.
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT site_probe_state_pkey PRIMARY KEY (website_id, probe),
+    CONSTRAINT site_probe_state_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE
+) WITH (fillfactor = 70);
+
+-- website_status_hourly and website_status_daily are exact rollups of the
+-- rows stored, per website, probe and UTC hour (day), maintained by sync in
+-- the transaction that stores the rows, counting each stored row once.
+-- reasons counts the checks per reason other than "ok" (up_checks counts
+-- those), e.g. {"timeout": 3}. rt_* summarise response_time_ms over the
+-- checks that have one (rt_count of them); rt_hist is a sparse histogram
+-- with fixed logarithmic buckets (store/histogram.go): elements
+-- bucket << 32 | count, where a bucket may repeat (sync appends, and merges
+-- them once the array passes 48 elements; readers sum them).
+-- The three tables are updated in place by every batch: room left in each
+-- page (fillfactor) lets those updates be HOT (no index change).
+CREATE TABLE IF NOT EXISTS website_status_hourly (
+    website_id integer     NOT NULL,
+    probe      text        NOT NULL,
+    hour       timestamptz NOT NULL,
+    checks     integer     NOT NULL,
+    up_checks  integer     NOT NULL,
+    reasons    jsonb       NOT NULL DEFAULT '{}',
+    rt_count   integer     NOT NULL DEFAULT 0,
+    rt_sum     double precision NOT NULL DEFAULT 0,
+    rt_min     real,
+    rt_max     real,
+    rt_hist    bigint[]    NOT NULL DEFAULT '{}',
+    CONSTRAINT website_status_hourly_pkey PRIMARY KEY (website_id, probe, hour),
+    CONSTRAINT website_status_hourly_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE
+) WITH (fillfactor = 70);
+
+CREATE TABLE IF NOT EXISTS website_status_daily (
+    website_id integer     NOT NULL,
+    probe      text        NOT NULL,
+    day        date        NOT NULL,
+    checks     integer     NOT NULL,
+    up_checks  integer     NOT NULL,
+    reasons    jsonb       NOT NULL DEFAULT '{}',
+    rt_count   integer     NOT NULL DEFAULT 0,
+    rt_sum     double precision NOT NULL DEFAULT 0,
+    rt_min     real,
+    rt_max     real,
+    rt_hist    bigint[]    NOT NULL DEFAULT '{}',
+    CONSTRAINT website_status_daily_pkey PRIMARY KEY (website_id, probe, day),
+    CONSTRAINT website_status_daily_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE
+) WITH (fillfactor = 70);
+
+-- website_status_window caches, per website, the daily rollups of its
+-- probes merged over the `days` whole UTC days before `through`: what a
+-- 30- or 90-day `status` reads instead of 300,000 daily rows. `status` fills
+-- it when missing (once a day per window length); sync deletes a website's
+-- rows when it stores a late result for a past day, so it is never stale.
+CREATE TABLE IF NOT EXISTS website_status_window (
+    website_id integer     NOT NULL,
+    days       integer     NOT NULL,
+    through    date        NOT NULL,
+    checks     bigint      NOT NULL,
+    up_checks  bigint      NOT NULL,
+    rt_hist    bigint[]    NOT NULL DEFAULT '{}',
+    CONSTRAINT website_status_window_pkey PRIMARY KEY (website_id, days),
+    CONSTRAINT website_status_window_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE
+);
+
+-- Retention prunes the rollups by time: an index leading on it.
+CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour);
+CREATE INDEX IF NOT EXISTS website_status_daily_day_idx ON website_status_daily (day);
+
+-- sitestat_hist_add merges two sparse histograms (sorted bucket << 32 | count).
+CREATE OR REPLACE FUNCTION sitestat_hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN cardinality(b) = 0 THEN a
+        WHEN cardinality(a) = 0 THEN b
+        ELSE (SELECT array_agg(((k << 32) | c) ORDER BY k)
+              FROM (SELECT e >> 32 AS k, sum(e & 4294967295)::bigint AS c
+                    FROM unnest(a || b) e GROUP BY 1) s)
+    END
+$$;
+
+-- sitestat_counts_add merges two {"key": count} objects.
+CREATE OR REPLACE FUNCTION sitestat_counts_add(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN b = '{}'::jsonb THEN a
+        WHEN a = '{}'::jsonb THEN b
+        ELSE (SELECT jsonb_object_agg(k, n)
+              FROM (SELECT k, sum(v::bigint) AS n
+                    FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v)
+                    GROUP BY k) s)
+    END
+$$;
 
 -- ===========================================================================
 -- Alerts (issue 12): incidents and the notification outbox.

@@ -33,6 +33,7 @@ const (
 	DefaultMaxRedirects = 10               // redirects followed before ReasonRedirectError
 	DefaultMaxBody      = 1 << 20          // bytes of body read (and matched against up_regex)
 	DefaultUserAgent    = "sitestat"       // User-Agent header when none is given
+	DefaultProbe        = "default"        // Result.Probe when none is given
 )
 
 // maxErrorLen bounds Result.Error, in characters: it is a short human text,
@@ -57,9 +58,12 @@ type ProbeOptions struct {
 	// UserAgent is the User-Agent header, e.g. "sitestat/1.2.0"
 	// (DefaultUserAgent when empty).
 	UserAgent string
-	// Probe names the host running the checks, copied into Result.Probe
-	// (the host name when empty).
+	// Probe names the checking location, copied into Result.Probe
+	// ("default" when empty).
 	Probe string
+	// Host names the machine running the checks, copied into Result.Host
+	// (the host name when empty).
+	Host string
 	// RootCAs verifies https servers; nil means the system roots.
 	RootCAs *x509.CertPool
 	// DenyPrivate refuses to connect to the addresses of DenyPrefixes
@@ -90,7 +94,10 @@ func (o ProbeOptions) withDefaults() ProbeOptions {
 		o.UserAgent = DefaultUserAgent
 	}
 	if o.Probe == "" {
-		o.Probe, _ = os.Hostname()
+		o.Probe = DefaultProbe
+	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
 	}
 	return o
 }
@@ -334,6 +341,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		URL:       t.shownURL,
 		CheckedAt: start.UTC(),
 		Probe:     p.opts.Probe,
+		Host:      p.opts.Host,
 	}
 	if t.err != nil {
 		r.Reason, r.Error = ReasonInvalidConfig, t.errShort

@@ -103,8 +103,14 @@ type Result struct {
 	URL string `json:"url"`
 	// CheckedAt is when the request started, in UTC. Required.
 	CheckedAt time.Time `json:"checked_at"`
-	// Probe names the host that ran the check (SITESTAT_PROBE, default the hostname).
+	// Probe names the checking location (SITESTAT_PROBE, default "default"):
+	// history, rollups and state are kept per probe, so it stays the same
+	// across redeploys of the checker.
 	Probe string `json:"probe"`
+	// Host is the name of the machine that ran the check (its hostname); it
+	// changes with every redeploy, so nothing is grouped by it. Empty in
+	// results of older checkers.
+	Host string `json:"host"`
 	// Up is true exactly when Reason is "ok". Required.
 	Up bool `json:"up"`
 	// Reason says why the check came out as it did. Required.

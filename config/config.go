@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,7 +41,7 @@ type Config struct {
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 
-	Probe             string        `envconfig:"PROBE" default:"<hostname>" desc:"name of this checker, recorded in every result"`
+	Probe             string        `envconfig:"PROBE" default:"default" desc:"name of this checking location, recorded in every result; history and state are kept per probe (the host name goes in the result's host field)"`
 	CheckTimeout      time.Duration `envconfig:"CHECK_TIMEOUT" default:"10s" desc:"deadline of one check (never longer than the site's interval)"`
 	CheckMaxRedirects int           `envconfig:"CHECK_MAX_REDIRECTS" default:"10" desc:"redirects followed before a check fails with redirect_error; 0 follows none (the 3xx is the final status)"`
 	CheckMaxBody      int64         `envconfig:"CHECK_MAX_BODY" default:"1048576" desc:"bytes of the body read and matched against up_regex (at least 1)"`
@@ -54,6 +55,9 @@ type Config struct {
 	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
 	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
+	RetentionRaw      Days          `envconfig:"RETENTION_RAW" default:"7d" desc:"how long raw check rows are kept (whole UTC days; e.g. 7d, 36h); 0 keeps them forever"`
+	RetentionHourly   Days          `envconfig:"RETENTION_HOURLY" default:"90d" desc:"how long hourly rollups are kept; 0 keeps them forever"`
+	RetentionDaily    Days          `envconfig:"RETENTION_DAILY" default:"730d" desc:"how long daily rollups are kept; 0 keeps them forever"`
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
 
 	AlertWebhookURL        string        `envconfig:"ALERT_WEBHOOK_URL" desc:"generic JSON webhook receiving every notification (never logged)"`
@@ -69,6 +73,44 @@ type Config struct {
 	AlertHeartbeatURL      string        `envconfig:"ALERT_HEARTBEAT_URL" desc:"dead man's switch: GET while the notification loop is healthy (never logged)"`
 	AlertHeartbeatInterval time.Duration `envconfig:"ALERT_HEARTBEAT_INTERVAL" default:"1m" desc:"how often SITESTAT_ALERT_HEARTBEAT_URL is requested"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
+}
+
+// Days is a duration read as a number of days ("7d"), a Go duration ("36h")
+// or 0 (for ever, where the setting says so).
+type Days time.Duration
+
+// Decode parses "Nd", a Go duration, or "0"; envconfig calls it.
+func (d *Days) Decode(value string) error {
+	v, err := ParseDays(value)
+	if err != nil {
+		return err
+	}
+	*d = Days(v)
+	return nil
+}
+
+// Duration returns d as a time.Duration.
+func (d Days) Duration() time.Duration { return time.Duration(d) }
+
+// ParseDays parses "Nd" (N whole days), any Go duration, or "0". It is also
+// the syntax of `sitestat status --window`.
+func ParseDays(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100000 {
+			return 0, fmt.Errorf("%q is not a number of days (e.g. 7d)", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 7d, 36h or 0)", s)
+	}
+	return d, nil
 }
 
 // Error is a configuration error: it names the variable at fault. Its text
@@ -96,9 +138,6 @@ func Load() (Config, error) {
 	}
 	if c.KafkaDLQTopic == "<topic>.dlq" {
 		c.KafkaDLQTopic = c.KafkaTopic + ".dlq"
-	}
-	if c.Probe == "<hostname>" {
-		c.Probe, _ = os.Hostname()
 	}
 	return c, c.check()
 }

@@ -86,8 +86,12 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.AlertPagerDutyURL, "https://events.pagerduty.com/v2/enqueue"; got != want {
 		t.Errorf("pagerduty URL = %q, want %q", got, want)
 	}
-	if c.Probe == "" || c.Probe == "<hostname>" {
-		t.Errorf("probe = %q, want the hostname", c.Probe)
+	if c.RetentionRaw.Duration() != 7*24*time.Hour || c.RetentionHourly.Duration() != 90*24*time.Hour ||
+		c.RetentionDaily.Duration() != 730*24*time.Hour {
+		t.Errorf("retention = %v %v %v, want 7d 90d 730d", c.RetentionRaw.Duration(), c.RetentionHourly.Duration(), c.RetentionDaily.Duration())
+	}
+	if c.Probe != "default" {
+		t.Errorf("probe = %q, want default", c.Probe)
 	}
 	if tlsCfg, err := c.KafkaTLS(); err != nil || tlsCfg != nil {
 		t.Errorf("KafkaTLS() = %v, %v; want nil, nil for plaintext", tlsCfg, err)
@@ -127,6 +131,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", map[string]string{"SITESTAT_CHECK_TIMEOUT": "ten"}, "SITESTAT_CHECK_TIMEOUT", "cannot parse"},
 		{"zero concurrency", map[string]string{"SITESTAT_CHECK_CONCURRENCY": "0"}, "SITESTAT_CHECK_CONCURRENCY", "positive"},
 		{"bad skip status", map[string]string{"SITESTAT_CHECK_SKIP_STATUS": "404,42"}, "SITESTAT_CHECK_SKIP_STATUS", "not an HTTP status"},
+		{"bad retention", map[string]string{"SITESTAT_RETENTION_RAW": "7days"}, "SITESTAT_RETENTION_RAW", "cannot parse"},
+		{"negative retention", map[string]string{"SITESTAT_RETENTION_HOURLY": "-1d"}, "SITESTAT_RETENTION_HOURLY", "cannot parse"},
 		{"bad log format", map[string]string{"SITESTAT_LOG_FORMAT": "xml"}, "SITESTAT_LOG_FORMAT", "unknown format"},
 		{"same topics", map[string]string{"SITESTAT_KAFKA_TOPIC": "a", "SITESTAT_KAFKA_DLQ_TOPIC": "a"}, "SITESTAT_KAFKA_DLQ_TOPIC", "differ"},
 		{"slack URL not http", map[string]string{"SITESTAT_ALERT_SLACK_URL": "hooks.slack.com/services/" + secret}, "SITESTAT_ALERT_SLACK_URL", "http or https"},
@@ -249,6 +255,9 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_ALERT_BACKOFF_MAX", "must be positive", nil},
 		{"SITESTAT_ALERT_POLL", "must be positive", nil},
 		{"SITESTAT_ALERT_HEARTBEAT_INTERVAL", "must be positive", nil},
+		{"SITESTAT_RETENTION_RAW", "", func(c Config) (bool, any) { return c.RetentionRaw == 0, c.RetentionRaw }},
+		{"SITESTAT_RETENTION_HOURLY", "", func(c Config) (bool, any) { return c.RetentionHourly == 0, c.RetentionHourly }},
+		{"SITESTAT_RETENTION_DAILY", "", func(c Config) (bool, any) { return c.RetentionDaily == 0, c.RetentionDaily }},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {
@@ -280,6 +289,22 @@ func TestZeroValues(t *testing.T) {
 			if name := Prefix + "_" + f.Tag.Get("envconfig"); !tested[name] {
 				t.Errorf("numeric setting %s is not in the table: decide what 0 means", name)
 			}
+		}
+	}
+}
+
+func TestParseDays(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0", 0, true}, {"7d", 7 * 24 * time.Hour, true}, {"36h", 36 * time.Hour, true}, {"90d", 90 * 24 * time.Hour, true},
+		{"1.5d", 0, false}, {"-2d", 0, false}, {"d", 0, false}, {"week", 0, false}, {"-1h", 0, false},
+	} {
+		got, err := ParseDays(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDays(%q) = %v, %v; want %v, ok %t", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -42,8 +42,8 @@ func TestSerialSchemaDrift(t *testing.T) {
 	}{
 		{"drop column", `ALTER TABLE website_status DROP COLUMN request_info`,
 			[]string{"website_status", "request_info", "sitestat migrate"}, []string{"migrate"}},
-		{"wrong type", `ALTER TABLE website_status ALTER COLUMN timestamp_utc TYPE text`,
-			[]string{"website_status", "timestamp_utc", "sitestat migrate --fix-types"}, []string{"migrate", "--fix-types"}},
+		{"wrong type", `ALTER TABLE website_status ALTER COLUMN status_code TYPE text`,
+			[]string{"website_status", "status_code", "sitestat migrate --fix-types"}, []string{"migrate", "--fix-types"}},
 		{"drop table", `DROP TABLE website_status`,
 			[]string{"website_status", "sitestat migrate"}, []string{"migrate"}},
 	}

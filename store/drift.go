@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/lib/pq"
 )
 
 // ErrSchemaDrift is matched (errors.Is) by every *DriftError.
@@ -36,46 +39,71 @@ func (e *DriftError) Error() string {
 // Is makes errors.Is(err, ErrSchemaDrift) true.
 func (e *DriftError) Is(target error) bool { return target == ErrSchemaDrift }
 
-// CheckSchema checks that the website_status table exists with every column
-// InsertResults writes, each of the expected type (compared by udt name), and
-// a unique index on check_id (its ON CONFLICT needs one). It returns nil, a
-// *DriftError for the first problem found, or an error reading the catalog.
+// conflictKeys are the unique keys sync's ON CONFLICT clauses name, by table.
+var conflictKeys = map[string][]string{
+	"website_status":        {"check_id", "timestamp_utc"},
+	"site_probe_state":      {"website_id", "probe"},
+	"website_status_hourly": {"website_id", "probe", "hour"},
+	"website_status_daily":  {"website_id", "probe", "day"},
+	"website_status_window": {"website_id", "days"},
+}
+
+// syncTables are the tables sync writes, in the order CheckSchema checks them.
+var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily", "website_status_window"}
+
+// CheckSchema checks that the tables sync writes (website_status,
+// site_probe_state and the hourly and daily rollups) exist with every column
+// it writes, each of the expected type (compared by udt name), that
+// website_status is partitioned, and that each has the unique key its ON
+// CONFLICT names. It returns nil, a *DriftError for the first problem found,
+// or an error reading the catalog.
 func (db *DB) CheckSchema(ctx context.Context) error {
 	live, err := inspect(ctx, db.db)
 	if err != nil {
 		return fmt.Errorf("check schema: %w", err)
 	}
 	exp := ExpectedSchema()
-	t := exp.table("website_status")
-	if !live.hasTable(t.Name) {
-		return &DriftError{Table: t.Name, Problem: "table is missing", Fix: "sitestat migrate"}
-	}
-	for _, c := range t.Columns {
-		lc, ok := live.column(t.Name, c.Name)
-		switch {
-		case !ok:
-			return &DriftError{Table: t.Name, Column: c.Name, Problem: "column is missing", Fix: "sitestat migrate"}
-		case lc.udt != c.UDT || (c.Length > 0 && lc.length != c.Length):
-			return &DriftError{Table: t.Name, Column: c.Name,
-				Problem: fmt.Sprintf("has type %s, want %s", lc.typeName(), c.Type), Fix: "sitestat migrate --fix-types"}
+	for _, name := range syncTables {
+		t := exp.table(name)
+		if !live.hasTable(t.Name) {
+			return &DriftError{Table: t.Name, Problem: "table is missing", Fix: "sitestat migrate"}
 		}
-	}
-	var unique bool
-	err = db.db.QueryRowContext(ctx, `
-		SELECT EXISTS (
-			SELECT 1
-			FROM pg_catalog.pg_index x
-			JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
-			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-			JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
-			WHERE n.nspname = current_schema() AND c.relname = 'website_status'
-			  AND x.indisunique AND x.indisvalid AND x.indnkeyatts = 1 AND x.indpred IS NULL
-			  AND x.indexprs IS NULL AND a.attname = 'check_id')`).Scan(&unique)
-	if err != nil {
-		return fmt.Errorf("check schema: read indexes: %w", err)
-	}
-	if !unique {
-		return &DriftError{Table: t.Name, Column: "check_id", Problem: "no unique constraint (sync stores each check_id once)", Fix: "sitestat migrate"}
+		for _, c := range t.Columns {
+			lc, ok := live.column(t.Name, c.Name)
+			switch {
+			case !ok:
+				return &DriftError{Table: t.Name, Column: c.Name, Problem: "column is missing", Fix: "sitestat migrate"}
+			case lc.udt != c.UDT || (c.Length > 0 && lc.length != c.Length):
+				return &DriftError{Table: t.Name, Column: c.Name,
+					Problem: fmt.Sprintf("has type %s, want %s", lc.typeName(), c.Type), Fix: "sitestat migrate --fix-types"}
+			}
+		}
+		if name == "website_status" && !live.partitioned[name] {
+			return &DriftError{Table: t.Name, Problem: "is not partitioned by day (a version 1 table)", Fix: "sitestat migrate"}
+		}
+		key := conflictKeys[name]
+		var unique bool
+		err = db.db.QueryRowContext(ctx, `
+			SELECT EXISTS (
+				SELECT 1
+				FROM pg_catalog.pg_index x
+				JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
+				JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname = current_schema() AND c.relname = $1
+				  AND x.indisunique AND x.indisvalid AND x.indpred IS NULL AND x.indexprs IS NULL
+				  AND x.indnkeyatts = cardinality($2::text[])
+				  AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+				       FROM pg_catalog.pg_attribute a
+				       WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey::int2[]))
+				      = (SELECT array_agg(k ORDER BY k) FROM unnest($2::text[]) k))`,
+			name, pq.Array(key)).Scan(&unique)
+		if err != nil {
+			return fmt.Errorf("check schema: read indexes: %w", err)
+		}
+		if !unique {
+			return &DriftError{Table: t.Name, Column: strings.Join(key, ","),
+				Problem: "no unique constraint on (" + strings.Join(key, ", ") + ") (sync stores each once)", Fix: "sitestat migrate"}
+		}
 	}
 	return nil
 }

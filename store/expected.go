@@ -2,7 +2,7 @@ package store
 
 // SchemaVersion is the version of schema.sql this build expects; Migrate
 // records it in schema_version.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Schema describes the tables, constraints and indexes schema.sql creates, for
 // Migrate to compare with a live database and repair it, and for CheckSchema.
@@ -108,7 +108,39 @@ func ExpectedSchema() Schema {
 					Backfill: "(request_info->>'status_code')::smallint", BackfillFrom: "request_info"},
 				{Name: "response_time_ms", Type: "real", UDT: "float4",
 					Backfill: "(request_info->>'response_time_ms')::real", BackfillFrom: "request_info"},
+				{Name: "probe", Type: "text", UDT: "text", NotNull: true, Default: "'default'"},
+				{Name: "host", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 			}},
+			{Name: "site_probe_state", Columns: []Column{
+				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true},
+				{Name: "probe", Type: "text", UDT: "text", NotNull: true},
+				{Name: "checked_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+				{Name: "check_id", Type: "uuid", UDT: "uuid", NotNull: true},
+				{Name: "up", Type: "boolean", UDT: "bool", NotNull: true},
+				{Name: "reason", Type: "text", UDT: "text", NotNull: true},
+				{Name: "status_code", Type: "smallint", UDT: "int2"},
+				{Name: "response_time_ms", Type: "real", UDT: "float4"},
+				{Name: "error", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "host", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
+			{Name: "website_status_window", Columns: []Column{
+				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true},
+				{Name: "days", Type: "integer", UDT: "int4", NotNull: true},
+				{Name: "through", Type: "date", UDT: "date", NotNull: true},
+				{Name: "checks", Type: "bigint", UDT: "int8", NotNull: true},
+				{Name: "up_checks", Type: "bigint", UDT: "int8", NotNull: true},
+				{Name: "rt_hist", Type: "bigint[]", UDT: "_int8", NotNull: true, Default: "'{}'"},
+			}},
+			{Name: "website_status_rejected", Columns: []Column{
+				{Name: "website_id", Type: "integer", UDT: "int4"},
+				{Name: "timestamp_utc", Type: "timestamptz", UDT: "timestamptz"},
+				{Name: "request_info", Type: "json", UDT: "json"},
+				{Name: "rejected_because", Type: "text", UDT: "text", NotNull: true},
+				{Name: "rejected_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
+			rollupTable("website_status_hourly", Column{Name: "hour", Type: "timestamptz", UDT: "timestamptz", NotNull: true}),
+			rollupTable("website_status_daily", Column{Name: "day", Type: "date", UDT: "date", NotNull: true}),
 			// Alerts: incidents and the notification outbox.
 			{Name: "incidents", Columns: []Column{
 				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},
@@ -142,7 +174,19 @@ func ExpectedSchema() Schema {
 			{Table: "websites", Name: "websites_check_interval_check", Kind: 'c', Def: "CHECK (check_interval BETWEEN 1 AND 86400)"},
 			{Table: "website_status", Name: "website_status_website_id_fkey", Kind: 'f',
 				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
-			{Table: "website_status", Name: "website_status_check_id_key", Kind: 'u', Def: "UNIQUE (check_id)"},
+			{Table: "website_status", Name: "website_status_check_id_timestamp_utc_key", Kind: 'u', Def: "UNIQUE (check_id, timestamp_utc)"},
+			{Table: "site_probe_state", Name: "site_probe_state_pkey", Kind: 'p', Def: "PRIMARY KEY (website_id, probe)"},
+			{Table: "site_probe_state", Name: "site_probe_state_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "website_status_hourly", Name: "website_status_hourly_pkey", Kind: 'p', Def: "PRIMARY KEY (website_id, probe, hour)"},
+			{Table: "website_status_hourly", Name: "website_status_hourly_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "website_status_window", Name: "website_status_window_pkey", Kind: 'p', Def: "PRIMARY KEY (website_id, days)"},
+			{Table: "website_status_window", Name: "website_status_window_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "website_status_daily", Name: "website_status_daily_pkey", Kind: 'p', Def: "PRIMARY KEY (website_id, probe, day)"},
+			{Table: "website_status_daily", Name: "website_status_daily_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
 			// Alerts.
 			{Table: "incidents", Name: "incidents_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
 			{Table: "incidents", Name: "incidents_website_id_fkey", Kind: 'f',
@@ -161,11 +205,36 @@ func ExpectedSchema() Schema {
 			{Table: "website_status", Name: "website_status_site_time_idx",
 				Create: "CREATE INDEX IF NOT EXISTS website_status_site_time_idx ON website_status " +
 					"(website_id, timestamp_utc DESC) INCLUDE (up, reason, status_code, response_time_ms)"},
+			{Table: "website_status", Name: "website_status_failed_idx",
+				Create: "CREATE INDEX IF NOT EXISTS website_status_failed_idx ON website_status " +
+					"(website_id, timestamp_utc DESC) WHERE NOT up"},
+			{Table: "website_status_hourly", Name: "website_status_hourly_hour_idx",
+				Create: "CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour)"},
+			{Table: "website_status_daily", Name: "website_status_daily_day_idx",
+				Create: "CREATE INDEX IF NOT EXISTS website_status_daily_day_idx ON website_status_daily (day)"},
 			{Table: "notifications", Name: "notifications_due_idx",
 				Create: "CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (next_attempt_at) " +
 					"WHERE delivered_at IS NULL AND failed_at IS NULL"},
 		},
 	}
+}
+
+// rollupTable describes website_status_hourly or website_status_daily, whose
+// columns differ only in the time key.
+func rollupTable(name string, key Column) Table {
+	return Table{Name: name, Columns: []Column{
+		{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true},
+		{Name: "probe", Type: "text", UDT: "text", NotNull: true},
+		key,
+		{Name: "checks", Type: "integer", UDT: "int4", NotNull: true},
+		{Name: "up_checks", Type: "integer", UDT: "int4", NotNull: true},
+		{Name: "reasons", Type: "jsonb", UDT: "jsonb", NotNull: true, Default: "'{}'"},
+		{Name: "rt_count", Type: "integer", UDT: "int4", NotNull: true, Default: "0"},
+		{Name: "rt_sum", Type: "double precision", UDT: "float8", NotNull: true, Default: "0"},
+		{Name: "rt_min", Type: "real", UDT: "float4"},
+		{Name: "rt_max", Type: "real", UDT: "float4"},
+		{Name: "rt_hist", Type: "bigint[]", UDT: "_int8", NotNull: true, Default: "'{}'"},
+	}}
 }
 
 // table returns the expected table called name, or nil.

@@ -32,6 +32,8 @@ type liveSchema struct {
 	tables      map[string]map[string]liveColumn // table → column → column
 	constraints map[string]liveConstraint        // "table.name" → constraint
 	indexes     map[string]string                // index name → table
+	partitioned map[string]bool                  // partitioned tables (relkind p)
+	partitionOf map[string]string                // partition → its parent
 }
 
 func (l liveSchema) hasTable(name string) bool {
@@ -51,9 +53,14 @@ func inspect(ctx context.Context, q querier) (liveSchema, error) {
 		tables:      map[string]map[string]liveColumn{},
 		constraints: map[string]liveConstraint{},
 		indexes:     map[string]string{},
+		partitioned: map[string]bool{},
+		partitionOf: map[string]string{},
 	}
 	rows, err := q.QueryContext(ctx, `
-		SELECT c.relname, a.attname, t.typname, a.atttypmod, a.attnotnull
+		SELECT c.relname, a.attname, t.typname, a.atttypmod, a.attnotnull, c.relkind = 'p',
+		       coalesce((SELECT p.relname FROM pg_catalog.pg_inherits i
+		                 JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+		                 WHERE i.inhrelid = c.oid AND c.relispartition), '')
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_catalog.pg_attribute a
@@ -69,8 +76,16 @@ func inspect(ctx context.Context, q querier) (liveSchema, error) {
 		var column, udt sql.NullString
 		var typmod sql.NullInt64
 		var notNull sql.NullBool
-		if err := rows.Scan(&table, &column, &udt, &typmod, &notNull); err != nil {
+		var partitioned bool
+		var parent string
+		if err := rows.Scan(&table, &column, &udt, &typmod, &notNull, &partitioned, &parent); err != nil {
 			return live, fmt.Errorf("read columns: %w", err)
+		}
+		if partitioned {
+			live.partitioned[table] = true
+		}
+		if parent != "" {
+			live.partitionOf[table] = parent
 		}
 		cols := live.tables[table]
 		if cols == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 )
@@ -24,6 +25,15 @@ type MigrateOptions struct {
 	// ALTER TABLE … TYPE … USING), which may fail when a value does not cast
 	// or take long on a big table. Without it a wrong type is only reported.
 	FixTypes bool
+	// Progress, when set, receives a line at each step of the long parts
+	// (converting a version 1 website_status, rebuilding rollups).
+	Progress func(line string)
+	// DaysAhead is how many UTC days after today get a partition of
+	// website_status now; 0 means 7.
+	DaysAhead int
+	// RawRetention is SITESTAT_RETENTION_RAW (0: forever); adopting legacy
+	// rows older than it adds a note that the next prune drops them.
+	RawRetention time.Duration
 }
 
 // Report is what Migrate did (or, in a dry run, would do).
@@ -41,11 +51,14 @@ type Report struct {
 	// Problems are what is still wrong and was not repaired, each with the
 	// statement or option that would repair it.
 	Problems []string
+	// Notes are things the user should know that are not problems, e.g.
+	// adopted rows the next prune will drop.
+	Notes []string
 }
 
 // UpToDate reports whether the schema needed nothing and has no problems.
 func (r Report) UpToDate() bool {
-	return len(r.Actions) == 0 && len(r.Problems) == 0
+	return len(r.Actions) == 0 && len(r.Problems) == 0 && len(r.Notes) == 0
 }
 
 // Lines returns the report as the lines `sitestat migrate` prints.
@@ -63,6 +76,9 @@ func (r Report) Lines() []string {
 	for _, p := range r.Problems {
 		lines = append(lines, "problem: "+p)
 	}
+	for _, n := range r.Notes {
+		lines = append(lines, "note: "+n)
+	}
 	if r.DryRun {
 		lines = append(lines, "dry run: nothing was changed")
 	}
@@ -77,26 +93,77 @@ type migration struct {
 	report   *Report
 	problems map[string]string // drift key → why it was not repaired
 	savept   int
+	conv     *conversion // a version 1 website_status to convert, or nil
 }
 
 // Migrate brings the database schema to the one schemaSQL (the embedded
-// schema.sql) describes. In one transaction, holding an advisory lock so
-// concurrent runs wait for each other, it restores missing columns of existing
+// schema.sql) describes. Holding an advisory lock so concurrent runs wait for
+// each other, in one transaction, it restores missing columns of existing
 // tables, applies schemaSQL (which creates missing tables and indexes), then
-// restores missing constraints, indexes and NOT NULLs, changes columns of the
-// wrong type when opts.FixTypes is set, and records SchemaVersion in
-// schema_version. A re-added NOT NULL column is filled from request_info when
-// it can be; when rows are left without a value the column stays nullable and
-// the report says so. Running it on an up-to-date schema changes nothing.
+// restores missing constraints, indexes and NOT NULLs, and changes columns of
+// the wrong type when opts.FixTypes is set. A re-added NOT NULL column is
+// filled from request_info when it can be; when rows are left without a value
+// the column stays nullable and the report says so. Running it on an
+// up-to-date schema changes nothing.
+//
+// A version 1 website_status (unpartitioned) is converted first, keeping
+// every row: its unique index on (check_id, timestamp_utc) and a CHECK of its
+// time range are built without blocking writes, then, in the transaction, it
+// becomes the partition website_status_phase1 of the new partitioned table,
+// which takes no scan. An interruption before that commit leaves the version
+// 1 table working; re-running completes it. Then the day partitions from
+// yesterday to opts.DaysAhead days ahead are created, and when the schema
+// version was older the rollups and site_probe_state are rebuilt from the raw
+// rows before SchemaVersion is recorded in schema_version (an interrupted
+// rebuild is redone by the next run).
 func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions) (Report, error) {
 	report := Report{DryRun: opts.DryRun}
-	tx, err := db.db.BeginTx(ctx, nil)
+	if opts.Progress == nil {
+		opts.Progress = func(string) {}
+	}
+	if opts.DaysAhead <= 0 {
+		opts.DaysAhead = 7
+	}
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return report, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	// A session lock, held across the steps that cannot run in one
+	// transaction (CREATE INDEX CONCURRENTLY, the rollup rebuild).
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
+		return report, fmt.Errorf("migrate: take migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockID)
+
+	current, err := schemaVersion(ctx, conn)
+	if err != nil {
+		return report, fmt.Errorf("migrate: %w", err)
+	}
+	if current > SchemaVersion {
+		return report, fmt.Errorf("migrate: the database has schema version %d, newer than this build's %d: upgrade sitestat", current, SchemaVersion)
+	}
+	adopted, err := adoptLegacy(ctx, conn, opts, &report)
+	if err != nil {
+		return report, fmt.Errorf("migrate: %w", err)
+	}
+	var conv *conversion
+	if adopted != nil && opts.DryRun {
+		conv = &conversion{dryRun: true, adopting: true}
+	} else {
+		conv, err = prepareConversion(ctx, conn, opts)
+	}
+	if err != nil {
+		return report, fmt.Errorf("migrate: convert website_status: %w", err)
+	}
+
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback()
-	m := &migration{tx: tx, opts: opts, exp: ExpectedSchema(), report: &report, problems: map[string]string{}}
-	if err := m.run(ctx, schemaSQL); err != nil {
+	m := &migration{tx: tx, opts: opts, exp: ExpectedSchema(), report: &report, problems: map[string]string{}, conv: conv}
+	if err := m.run(ctx, schemaSQL, current); err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
 	if opts.DryRun {
@@ -108,25 +175,59 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	if err := tx.Commit(); err != nil {
 		return report, fmt.Errorf("migrate: commit: %w", err)
 	}
+
+	today := utcDay(time.Now())
+	created, err := db.EnsurePartitions(ctx, today.Add(-day), today.Add(time.Duration(opts.DaysAhead)*day))
+	if err != nil {
+		return report, fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range created {
+		report.Actions = append(report.Actions, "create partition "+name)
+	}
+	if current < SchemaVersion && len(report.Problems) == 0 {
+		rep, err := db.rebuildRollups(ctx, time.Time{}, opts.Progress)
+		if err != nil {
+			return report, fmt.Errorf("migrate: %w (run sitestat migrate again to complete it)", err)
+		}
+		if rep.Rows > 0 {
+			report.Actions = append(report.Actions, fmt.Sprintf("rebuild rollups and site_probe_state from %d raw rows", rep.Rows))
+		}
+		stmt := fmt.Sprintf("INSERT INTO schema_version (version) VALUES (%d) ON CONFLICT (version) DO NOTHING", SchemaVersion)
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return report, fmt.Errorf("migrate: record schema version %d: %w", SchemaVersion, err)
+		}
+		report.Actions = append(report.Actions, fmt.Sprintf("record schema version %d", SchemaVersion))
+		report.Statements = append(report.Statements, stmt)
+		report.Version = SchemaVersion
+	}
 	return report, nil
 }
 
-func (m *migration) run(ctx context.Context, schemaSQL string) error {
+// schemaVersion returns the highest version in schema_version, 0 when the
+// table does not exist.
+func schemaVersion(ctx context.Context, q querier) (int, error) {
+	var exists bool
+	if err := q.QueryRowContext(ctx, "SELECT to_regclass('schema_version') IS NOT NULL").Scan(&exists); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	if err := q.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+func (m *migration) run(ctx context.Context, schemaSQL string, current int) error {
 	if _, err := m.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockID); err != nil {
 		return fmt.Errorf("take migration lock: %w", err)
 	}
-	live, err := inspect(ctx, m.tx)
-	if err != nil {
+	// A version 1 website_status steps aside, renamed, before anything
+	// looks at the table of that name.
+	if err := m.detachPhase1(ctx); err != nil {
 		return err
-	}
-	current := 0
-	if live.hasTable("schema_version") {
-		if err := m.tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		if current > m.exp.Version {
-			return fmt.Errorf("the database has schema version %d, newer than this build's %d: upgrade sitestat", current, m.exp.Version)
-		}
 	}
 
 	// Repair the tables that exist first, so that schema.sql, whose CREATE
@@ -149,16 +250,19 @@ func (m *migration) run(ctx context.Context, schemaSQL string) error {
 		m.report.Actions = append(m.report.Actions, created...)
 		m.report.Statements = append(m.report.Statements, strings.TrimSpace(schemaSQL))
 	}
+	if err := m.attachPhase1(ctx); err != nil {
+		return err
+	}
 	if err := m.repair(ctx, true); err != nil {
 		return err
 	}
 
-	if current < m.exp.Version {
+	if current < m.exp.Version && m.opts.DryRun {
+		// Recorded after the commit (and the rollup rebuild) in a real run.
 		stmt := fmt.Sprintf("INSERT INTO schema_version (version) VALUES (%d) ON CONFLICT (version) DO NOTHING", m.exp.Version)
 		if err := m.exec(ctx, fmt.Sprintf("record schema version %d", m.exp.Version), stmt); err != nil {
 			return err
 		}
-		current = m.exp.Version
 	}
 	m.report.Version = current
 
@@ -269,13 +373,16 @@ func (m *migration) fix(ctx context.Context, d drift, live liveSchema, final boo
 		}
 		action := fmt.Sprintf("add constraint %s on %s: %s", k.Name, k.Table, k.Def)
 		add := fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", k.Table, k.Name, k.Def)
-		if k.Kind == 'f' || k.Kind == 'c' {
-			// Add it NOT VALID (new rows are checked at once), then validate
-			// the existing rows, which may fail without undoing the add.
+		// Add it NOT VALID (new rows are checked at once), then validate the
+		// existing rows, which may fail without undoing the add. PostgreSQL
+		// 15 has no NOT VALID foreign key on a partitioned table: there the
+		// add validates.
+		notValid := (k.Kind == 'f' && !live.partitioned[k.Table]) || k.Kind == 'c'
+		if notValid {
 			add += " NOT VALID"
 		}
 		ok, err := m.try(ctx, d, action, add)
-		if err != nil || !ok || (k.Kind != 'f' && k.Kind != 'c') {
+		if err != nil || !ok || !notValid {
 			return err
 		}
 		_, err = m.try(ctx, drift{kind: unvalidatedConstraint, table: d.table, constraint: k},

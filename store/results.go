@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -12,13 +13,13 @@ import (
 )
 
 // resultColumns are the website_status columns InsertResults writes, in the
-// order of the values resultRow returns.
-const resultColumns = "website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms"
+// order of the values copyInto sends.
+const resultColumns = "website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms, probe, host"
 
 // createStaging creates, once per connection, the temporary table a batch is
 // copied into. Its rows vanish at every commit, so it is empty at the start
 // of each batch; IF NOT EXISTS makes it a no-op on a connection that has it.
-const createStaging = `CREATE TEMP TABLE IF NOT EXISTS sitestat_staging (
+const createStaging = `CREATE TEMP TABLE IF NOT EXISTS sitestat_staging2 (
 	website_id       integer,
 	timestamp_utc    timestamptz,
 	request_info     jsonb,
@@ -26,29 +27,47 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS sitestat_staging (
 	up               boolean,
 	reason           text,
 	status_code      smallint,
-	response_time_ms real
+	response_time_ms real,
+	probe            text,
+	host             text
 ) ON COMMIT DELETE ROWS`
 
-// InsertResults stores a batch of results in website_status, each check_id
-// once, and returns how many rows it inserted. request_info is the message
-// as received (Result.Raw), or the Result encoded when Raw is nil; the typed
-// columns copy its fields.
+// InsertResults stores a batch of results in website_status, each
+// (check_id, checked_at) once, and returns how many rows it inserted. In the
+// same transaction it adds the rows it inserted — and only those — to the
+// hourly and daily rollups, and moves site_probe_state forward to the latest
+// of them (a late result counts in its own hour but never moves the state
+// back). request_info is the message as received (Result.Raw), or the Result
+// encoded when Raw is nil; the typed columns copy its fields.
+//
+// Before the transaction it creates the day partitions the batch needs that
+// are not known to exist (EnsurePartitions, its own short transaction); when
+// the insert still finds one missing (dropped by hand) it creates it and
+// tries once more.
 //
 // It first COPYs the batch straight into website_status, the fastest write
-// PostgreSQL has. When that fails on a duplicate check_id (a redelivered
-// batch, or the same check twice in the batch), it stores the batch again the
-// slower way: COPY into a temporary table, then INSERT … ON CONFLICT
-// (check_id) DO NOTHING, which skips the results already stored. Each way is
-// one transaction, so a batch is stored whole or not at all. Errors wrap the
-// *pq.Error when PostgreSQL rejected the batch (e.g. SQLSTATE 23503 for a
-// website_id that does not exist).
+// PostgreSQL has, then adds the whole batch to the rollups. When the COPY
+// fails on a duplicate (a redelivered batch, or the same check twice in the
+// batch), it stores the batch again the slower way: COPY into a temporary
+// table, then INSERT … ON CONFLICT DO NOTHING RETURNING, and adds only the
+// rows returned. Each way is one transaction, so a batch is stored and
+// counted whole or not at all. Errors wrap the *pq.Error when PostgreSQL
+// rejected the batch (e.g. SQLSTATE 23503 for a website_id that does not
+// exist).
 func (db *DB) InsertResults(ctx context.Context, results []checker.Result) (int, error) {
 	if len(results) == 0 {
 		return 0, nil
 	}
-	n, err := db.copyResults(ctx, results)
-	if pq.As(err, pqerror.UniqueViolation) != nil {
-		n, err = db.insertStaged(ctx, results)
+	if err := db.ensureBatchPartitions(ctx, results); err != nil {
+		return 0, fmt.Errorf("insert results: %w", err)
+	}
+	n, err := db.insertResults(ctx, results)
+	if isNoPartition(err) {
+		db.parts.reset()
+		if err := db.ensureBatchPartitions(ctx, results); err != nil {
+			return 0, fmt.Errorf("insert results: %w", err)
+		}
+		n, err = db.insertResults(ctx, results)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("insert results: %w", err)
@@ -56,7 +75,55 @@ func (db *DB) InsertResults(ctx context.Context, results []checker.Result) (int,
 	return n, nil
 }
 
-// copyResults COPYs the batch into website_status in one transaction.
+// ensureBatchPartitions creates the partitions of the batch's days unless
+// they are all known to exist.
+func (db *DB) ensureBatchPartitions(ctx context.Context, results []checker.Result) error {
+	lo, hi := storedTime(results[0].CheckedAt), storedTime(results[0].CheckedAt)
+	for i := range results {
+		t := storedTime(results[i].CheckedAt)
+		if t.Before(lo) {
+			lo = t
+		}
+		if t.After(hi) {
+			hi = t
+		}
+	}
+	days := daysBetween(lo, hi)
+	if len(days) > 3 {
+		// A batch spread over many days (a re-send after an outage): ask
+		// for exactly the days it has.
+		seen := map[time.Time]bool{}
+		days = days[:0]
+		for i := range results {
+			if d := utcDay(storedTime(results[i].CheckedAt)); !seen[d] {
+				seen[d] = true
+				days = append(days, d)
+			}
+		}
+	}
+	if db.parts.has(days) {
+		return nil
+	}
+	for _, d := range days {
+		if _, err := db.EnsurePartitions(ctx, d, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertResults stores the batch by COPY, or by the staged insert when the
+// COPY meets a duplicate.
+func (db *DB) insertResults(ctx context.Context, results []checker.Result) (int, error) {
+	n, err := db.copyResults(ctx, results)
+	if pq.As(err, pqerror.UniqueViolation) != nil {
+		n, err = db.insertStaged(ctx, results)
+	}
+	return n, err
+}
+
+// copyResults COPYs the batch into website_status and adds it all to the
+// rollups and state, in one transaction.
 func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -66,14 +133,22 @@ func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, e
 	if err := copyInto(ctx, tx, "website_status", results); err != nil {
 		return 0, err
 	}
+	rows := make([]storedRow, len(results))
+	for i := range results {
+		rows[i] = rowOf(&results[i])
+	}
+	if err := applyRollups(ctx, tx, rows); err != nil {
+		return 0, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return len(results), nil
 }
 
-// insertStaged COPYs the batch into the connection's staging table, then
-// inserts it into website_status skipping known check_ids, in one transaction.
+// insertStaged COPYs the batch into the connection's staging table, inserts
+// it into website_status skipping the checks already stored, and adds the
+// rows inserted to the rollups and state, in one transaction.
 func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -83,22 +158,26 @@ func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, 
 	if _, err := tx.ExecContext(ctx, createStaging); err != nil {
 		return 0, fmt.Errorf("create staging table: %w", err)
 	}
-	if err := copyInto(ctx, tx, "sitestat_staging", results); err != nil {
+	if err := copyInto(ctx, tx, "sitestat_staging2", results); err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO website_status ("+resultColumns+") SELECT "+resultColumns+
-		" FROM sitestat_staging ON CONFLICT (check_id) DO NOTHING")
+	q, err := tx.QueryContext(ctx, "INSERT INTO website_status ("+resultColumns+") SELECT "+resultColumns+
+		" FROM sitestat_staging2 ON CONFLICT (check_id, timestamp_utc) DO NOTHING"+
+		" RETURNING "+storedRowColumns)
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
+	rows, err := scanStoredRows(q)
 	if err != nil {
+		return 0, err
+	}
+	if err := applyRollups(ctx, tx, rows); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
-	return int(n), nil
+	return len(rows), nil
 }
 
 // copyInto COPYs results into the resultColumns of table.
@@ -122,7 +201,7 @@ func copyInto(ctx context.Context, tx *sql.Tx, table string, results []checker.R
 			status = int64(*r.StatusCode)
 		}
 		if _, err := stmt.ExecContext(ctx, r.WebsiteID, r.CheckedAt, string(info), r.CheckID,
-			r.Up, string(r.Reason), status, r.ResponseTimeMs); err != nil {
+			r.Up, string(r.Reason), status, r.ResponseTimeMs, probeOf(r), r.Host); err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
 	}
@@ -133,6 +212,15 @@ func copyInto(ctx context.Context, tx *sql.Tx, table string, results []checker.R
 		return fmt.Errorf("copy: %w", err)
 	}
 	return nil
+}
+
+// probeOf returns the probe a result is stored under: its own, or
+// checker.DefaultProbe when it has none.
+func probeOf(r *checker.Result) string {
+	if r.Probe == "" {
+		return checker.DefaultProbe
+	}
+	return r.Probe
 }
 
 // WebsiteIDs returns the id of every website.

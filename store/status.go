@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 
 	"github.com/sitestat/sitestat/checker"
 )
 
-// LastCheck is the latest stored check of a website.
+// LastCheck is the latest stored check of a website by one probe.
 type LastCheck struct {
 	// Up is whether the check succeeded.
 	Up bool
@@ -21,6 +25,27 @@ type LastCheck struct {
 	ResponseTimeMs *float64
 	// CheckedAt is when the check started, in UTC.
 	CheckedAt time.Time
+	// Error is the check's error text, "" when up.
+	Error string
+	// Host is the machine that made the check.
+	Host string
+}
+
+// ProbeStatus is the state of a website as one probe last saw it.
+type ProbeStatus struct {
+	// Probe is the checking location.
+	Probe string
+	// Last is its latest check.
+	Last LastCheck
+	// Stale is true when Last is older than StaleAfter(interval) at the
+	// time asked: nobody is checking the site from there.
+	Stale bool
+}
+
+// StaleAfter is how old a site's latest check may be before the site shows
+// as STALE: three intervals, at least a minute.
+func StaleAfter(interval time.Duration) time.Duration {
+	return max(3*interval, time.Minute)
 }
 
 // SiteStatus is one website's state for `sitestat status`.
@@ -31,89 +56,491 @@ type SiteStatus struct {
 	URL string
 	// Interval is the website's check interval.
 	Interval time.Duration
-	// Last is the latest check ever stored, nil when the site was never checked.
+	// Regex is the website's up_regex, "" when none.
+	Regex string
+	// Probes is the state per probe that ever checked it, by probe name.
+	Probes []ProbeStatus
+	// Last is the latest check of any probe, nil when the site was never checked.
 	Last *LastCheck
+	// Stale is true when every probe's latest check is stale.
+	Stale bool
 	// Checks is how many checks fall in the window.
 	Checks int64
 	// UptimePct is the percentage of the window's checks that were up; nil
 	// when the window has none.
 	UptimePct *float64
-	// P95ResponseMs is the 95th percentile (interpolated) of the window's
-	// response times, over every check whatever its outcome; nil when none.
+	// P95ResponseMs is the 95th percentile of the window's response times,
+	// over every check whatever its outcome, read from the rollups'
+	// histograms (within 5%); nil when none.
 	P95ResponseMs *float64
 }
 
-// Status returns the state of every website, by id: its last check, and
-// over the window (now-window, now] the number of checks, the uptime and
-// the 95th percentile response time. It reads only the typed columns, through
-// the (website_id, timestamp_utc) covering index, one index range per site.
+// windowAgg is what the rollups say about one website over a window.
+type windowAgg struct {
+	checks, up int64
+	p95        *float64
+}
+
+// Status returns the state of every website, by id: its state now per probe
+// (site_probe_state; stale ones marked as of now), and over the window the
+// number of checks, the uptime and the 95th percentile response time, from
+// the rollups. Checks and uptime cover the window widened to whole hours (it
+// starts at the hour now-window falls in). A window of two whole days or
+// more reads its whole days from website_status_window, filled first when
+// missing (once a day per window length; see fillWindows), and its p95 covers
+// whole UTC days (from the midnight the window starts in); a shorter one
+// merges hourly rows. Its cost does not grow with the raw table.
 func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) ([]SiteStatus, error) {
-	rows, err := db.db.QueryContext(ctx, `
-		SELECT w.id, w.url, w.check_interval,
-		       l.up, l.reason, l.status_code, l.response_time_ms, l.timestamp_utc,
-		       a.checks, a.up_checks, a.p95
-		FROM websites w
-		LEFT JOIN LATERAL (
-			SELECT s.up, s.reason, s.status_code, s.response_time_ms, s.timestamp_utc
-			FROM website_status s
-			WHERE s.website_id = w.id
-			ORDER BY s.timestamp_utc DESC
-			LIMIT 1
-		) l ON true
-		CROSS JOIN LATERAL (
-			SELECT count(*) AS checks,
-			       count(*) FILTER (WHERE s.up) AS up_checks,
-			       percentile_cont(0.95) WITHIN GROUP (ORDER BY s.response_time_ms) AS p95
-			FROM website_status s
-			WHERE s.website_id = w.id AND s.timestamp_utc > $1 AND s.timestamp_utc <= $2
-		) a
-		ORDER BY w.id`, now.Add(-window), now)
+	cached, err := db.fillWindows(ctx, 0, now.Add(-window), now)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
+	}
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	defer tx.Rollback()
+	sites, err := readSites(ctx, tx, 0, now)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	aggs, err := windowAggs(ctx, tx, 0, now.Add(-window), now, cached)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	for i := range sites {
+		applyAgg(&sites[i], aggs[sites[i].ID])
+	}
+	return sites, nil
+}
+
+func applyAgg(s *SiteStatus, a windowAgg) {
+	s.Checks = a.checks
+	if a.checks > 0 {
+		pct := 100 * float64(a.up) / float64(a.checks)
+		s.UptimePct = &pct
+	}
+	s.P95ResponseMs = a.p95
+}
+
+// readSites reads the websites (one when id > 0) and their probes' state.
+func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]SiteStatus, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT w.id, w.url, w.check_interval, coalesce(w.up_regex, ''),
+		       s.probe, s.checked_at, s.up, s.reason, s.status_code, s.response_time_ms, s.error, s.host
+		FROM websites w
+		LEFT JOIN site_probe_state s ON s.website_id = w.id
+		WHERE $1 = 0 OR w.id = $1
+		ORDER BY w.id, s.probe`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read websites: %w", err)
 	}
 	defer rows.Close()
 	var out []SiteStatus
 	for rows.Next() {
 		var (
-			s         SiteStatus
+			sid       int64
+			url, re   string
 			interval  int64
+			probe     sql.NullString
+			checkedAt sql.NullTime
 			up        sql.NullBool
 			reason    sql.NullString
-			status    sql.NullInt64
+			code      sql.NullInt64
 			rt        sql.NullFloat64
-			checkedAt sql.NullTime
-			upChecks  int64
-			p95       sql.NullFloat64
+			errText   sql.NullString
+			host      sql.NullString
 		)
-		if err := rows.Scan(&s.ID, &s.URL, &interval, &up, &reason, &status, &rt, &checkedAt,
-			&s.Checks, &upChecks, &p95); err != nil {
-			return nil, fmt.Errorf("status: %w", err)
+		if err := rows.Scan(&sid, &url, &interval, &re, &probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host); err != nil {
+			return nil, fmt.Errorf("read websites: %w", err)
 		}
-		s.Interval = time.Duration(interval) * time.Second
-		if checkedAt.Valid {
-			last := &LastCheck{Up: up.Bool, Reason: checker.Reason(reason.String), CheckedAt: checkedAt.Time.UTC()}
-			if status.Valid {
-				code := int(status.Int64)
-				last.StatusCode = &code
-			}
-			if rt.Valid {
-				v := rt.Float64
-				last.ResponseTimeMs = &v
-			}
-			s.Last = last
+		if len(out) == 0 || out[len(out)-1].ID != sid {
+			out = append(out, SiteStatus{ID: sid, URL: url, Interval: time.Duration(interval) * time.Second, Regex: re})
 		}
-		if s.Checks > 0 {
-			pct := 100 * float64(upChecks) / float64(s.Checks)
-			s.UptimePct = &pct
+		s := &out[len(out)-1]
+		if !probe.Valid {
+			continue
 		}
-		if p95.Valid {
-			v := p95.Float64
-			s.P95ResponseMs = &v
+		last := LastCheck{Up: up.Bool, Reason: checker.Reason(reason.String), CheckedAt: checkedAt.Time.UTC(),
+			Error: errText.String, Host: host.String}
+		if code.Valid {
+			c := int(code.Int64)
+			last.StatusCode = &c
 		}
-		out = append(out, s)
+		if rt.Valid {
+			v := rt.Float64
+			last.ResponseTimeMs = &v
+		}
+		stale := now.Sub(last.CheckedAt) > StaleAfter(s.Interval)
+		s.Probes = append(s.Probes, ProbeStatus{Probe: probe.String, Last: last, Stale: stale})
+		if s.Last == nil || last.CheckedAt.After(s.Last.CheckedAt) {
+			l := last
+			s.Last = &l
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("status: %w", err)
+		return nil, fmt.Errorf("read websites: %w", err)
+	}
+	for i := range out {
+		s := &out[i]
+		s.Stale = len(s.Probes) > 0
+		for _, p := range s.Probes {
+			s.Stale = s.Stale && p.Stale
+		}
 	}
 	return out, nil
+}
+
+// The window queries: $1 the window's first hour, $2 now, $3 a website id
+// (0: all), $4 to $5 its whole days ($4 = $5 when none), $6 their number.
+// Counts come from the hourly rows outside the whole days and from either
+// the daily rows of those days or their cached merge (website_status_window);
+// the histograms likewise, except that a cached window takes the daily rows
+// of its first and current days whole. The histograms are merged in Go: a
+// GROUP BY over their elements costs PostgreSQL four times more.
+const (
+	windowCountsSQL = `
+		SELECT website_id, sum(checks)::bigint, sum(up_checks)::bigint FROM (
+			SELECT website_id, checks, up_checks FROM website_status_hourly
+			WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+			UNION ALL
+			SELECT website_id, checks, up_checks FROM website_status_daily
+			WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
+			  AND ($3 = 0 OR website_id = $3)
+		) r GROUP BY 1`
+	windowHistSQL = `
+		SELECT website_id, rt_hist FROM website_status_hourly
+		WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+		  AND cardinality(rt_hist) > 0
+		UNION ALL
+		SELECT website_id, rt_hist FROM website_status_daily
+		WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
+		  AND ($3 = 0 OR website_id = $3) AND cardinality(rt_hist) > 0`
+	windowCachedCountsSQL = `
+		SELECT website_id, sum(checks)::bigint, sum(up_checks)::bigint FROM (
+			SELECT website_id, checks, up_checks FROM website_status_hourly
+			WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+			UNION ALL
+			SELECT website_id, checks, up_checks FROM website_status_window
+			WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+		) r GROUP BY 1`
+	windowCachedHistSQL = `
+		SELECT website_id, rt_hist FROM website_status_window
+		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+		  AND cardinality(rt_hist) > 0 AND $2::timestamptz IS NOT NULL -- (every parameter is used)
+		UNION ALL
+		SELECT website_id, rt_hist FROM website_status_daily
+		WHERE (day = ($5::timestamptz AT TIME ZONE 'UTC')::date
+		       OR (day = ($1::timestamptz AT TIME ZONE 'UTC')::date AND $1::timestamptz < $4::timestamptz))
+		  AND ($3 = 0 OR website_id = $3) AND cardinality(rt_hist) > 0`
+)
+
+// minCachedDays is the fewest whole days a window needs to be read from
+// website_status_window.
+const minCachedDays = 2
+
+// fillWindows makes website_status_window hold, for every website (one when
+// id > 0) with daily rows in the whole days of the window from..now, their
+// merge, and reports whether the window can be read from it. In its own
+// short transaction it locks the table against sync's deletions (a late
+// result deletes its website's rows after updating the daily rows: either it
+// waits for this fill, then deletes, or this fill waits and sees its rows),
+// then merges the daily rows of the websites whose row is missing or older.
+// A database user without the right to write it makes it report false.
+func (db *DB) fillWindows(ctx context.Context, id int64, from, now time.Time) (bool, error) {
+	_, dayFrom, dayTo := windowBounds(from, now)
+	days := int(dayTo.Sub(dayFrom) / day)
+	if days < minCachedDays {
+		return false, nil
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	// The merge groups millions of histogram elements: let it hash in memory.
+	if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE website_status_window IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		if pq.As(err, pqerror.InsufficientPrivilege) != nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("lock website_status_window: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `
+		WITH d AS (
+			SELECT d.website_id, d.checks, d.up_checks, d.rt_hist FROM website_status_daily d
+			WHERE d.day >= $1::date AND d.day < $2::date AND ($4 = 0 OR d.website_id = $4)
+			  AND NOT EXISTS (SELECT 1 FROM website_status_window w
+			                  WHERE w.website_id = d.website_id AND w.days = $3 AND w.through = $2::date)
+		), t AS (
+			SELECT website_id, sum(checks)::bigint AS checks, sum(up_checks)::bigint AS up_checks FROM d GROUP BY 1
+		), h AS (
+			SELECT website_id, array_agg((b << 32) | n ORDER BY b) AS hist
+			FROM (SELECT website_id, e >> 32 AS b, sum(e & 4294967295)::bigint AS n FROM d, unnest(rt_hist) e GROUP BY 1, 2) x
+			GROUP BY 1
+		)
+		INSERT INTO website_status_window AS w (website_id, days, through, checks, up_checks, rt_hist)
+		SELECT t.website_id, $3, $2::date, t.checks, t.up_checks, coalesce(h.hist, '{}')
+		FROM t LEFT JOIN h USING (website_id)
+		ON CONFLICT (website_id, days) DO UPDATE SET
+			through = excluded.through, checks = excluded.checks, up_checks = excluded.up_checks, rt_hist = excluded.rt_hist`,
+		dayFrom.Format("2006-01-02"), dayTo.Format("2006-01-02"), days, id)
+	if err != nil {
+		return false, fmt.Errorf("fill website_status_window: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("fill website_status_window: commit: %w", err)
+	}
+	return true, nil
+}
+
+// windowBounds returns where a window from..now reads hourly rows ([start,
+// now]) and where daily ones ([dayFrom, dayTo); empty for short windows).
+func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
+	start = from.UTC().Truncate(time.Hour)
+	dayFrom = utcDay(start)
+	if !dayFrom.Equal(start) {
+		dayFrom = dayFrom.Add(day)
+	}
+	dayTo = utcDay(now)
+	if !dayTo.After(dayFrom) {
+		dayFrom, dayTo = start, start // no whole day: hours only
+	}
+	return start, dayFrom, dayTo
+}
+
+// windowAggs sums the rollups per website (one when id > 0) over from..now,
+// reading the whole days from website_status_window when cached (fillWindows
+// returned true), and merges their histograms for the p95.
+func windowAggs(ctx context.Context, tx *sql.Tx, id int64, from, now time.Time, cached bool) (map[int64]windowAgg, error) {
+	start, dayFrom, dayTo := windowBounds(from, now)
+	counts, hists := windowCountsSQL, windowHistSQL
+	args := []any{start, now, id, dayFrom, dayTo}
+	if cached {
+		counts, hists = windowCachedCountsSQL, windowCachedHistSQL
+		args = append(args, int(dayTo.Sub(dayFrom)/day))
+	}
+	out := map[int64]windowAgg{}
+	rows, err := tx.QueryContext(ctx, counts, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	for rows.Next() {
+		var sid int64
+		var a windowAgg
+		if err := rows.Scan(&sid, &a.checks, &a.up); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read rollups: %w", err)
+		}
+		out[sid] = a
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, hists, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	defer rows.Close()
+	merged := map[int64]Histogram{}
+	var enc []int64
+	for rows.Next() {
+		var sid int64
+		enc = enc[:0]
+		if err := rows.Scan(&sid, pq.Array(&enc)); err != nil {
+			return nil, fmt.Errorf("read rollups: %w", err)
+		}
+		h := merged[sid]
+		if h == nil {
+			h = Histogram{}
+			merged[sid] = h
+		}
+		h.addEncoded(enc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	for sid, h := range merged {
+		if v, ok := h.Quantile(0.95); ok {
+			a := out[sid]
+			a.p95 = &v
+			out[sid] = a
+		}
+	}
+	return out, nil
+}
+
+// DayStatus is one UTC day of a website's history, all probes together.
+type DayStatus struct {
+	// Day is the day's start.
+	Day time.Time
+	// Checks and UpChecks count its checks.
+	Checks, UpChecks int64
+	// P50Ms and P95Ms are percentiles of its response times (within 5%);
+	// nil when it has none.
+	P50Ms, P95Ms *float64
+}
+
+// UptimePct returns the day's uptime in percent, nil without checks.
+func (d DayStatus) UptimePct() *float64 {
+	if d.Checks == 0 {
+		return nil
+	}
+	v := 100 * float64(d.UpChecks) / float64(d.Checks)
+	return &v
+}
+
+// FailedCheck is one failed check of a website.
+type FailedCheck struct {
+	CheckedAt  time.Time
+	Probe      string
+	Reason     checker.Reason
+	StatusCode *int
+	Error      string
+}
+
+// WindowStatus is a website's uptime over one window.
+type WindowStatus struct {
+	// Window is the window's length.
+	Window time.Duration
+	// Checks in it.
+	Checks int64
+	// UptimePct is nil without checks.
+	UptimePct *float64
+	// P95ResponseMs is nil without checks.
+	P95ResponseMs *float64
+}
+
+// SiteDetail is one website in detail, for `sitestat status ID`.
+type SiteDetail struct {
+	SiteStatus
+	// Windows are the uptimes over 24 h, 7, 30 and 90 days.
+	Windows []WindowStatus
+	// Days are the last 90 UTC days, oldest first, today included.
+	Days []DayStatus
+	// Failed are the last 10 failed checks still in raw history, newest first.
+	Failed []FailedCheck
+}
+
+// DetailWindows are the windows SiteDetail reports.
+var DetailWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
+
+// SiteDetail returns one website in detail as of now: its settings and state
+// per probe, its uptime over DetailWindows, its last 90 days (daily uptime and
+// p50/p95), and its last 10 failed checks. It wraps ErrNotFound when there is
+// no such website.
+func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDetail, error) {
+	var d SiteDetail
+	cached := make([]bool, len(DetailWindows))
+	for i, w := range DetailWindows {
+		var err error
+		if cached[i], err = db.fillWindows(ctx, id, now.Add(-w), now); err != nil {
+			return d, fmt.Errorf("site %d: %w", id, err)
+		}
+	}
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return d, fmt.Errorf("site %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	sites, err := readSites(ctx, tx, id, now)
+	if err != nil {
+		return d, fmt.Errorf("site %d: %w", id, err)
+	}
+	if len(sites) == 0 {
+		return d, fmt.Errorf("site %d: %w", id, ErrNotFound)
+	}
+	d.SiteStatus = sites[0]
+	for i, w := range DetailWindows {
+		aggs, err := windowAggs(ctx, tx, id, now.Add(-w), now, cached[i])
+		if err != nil {
+			return d, fmt.Errorf("site %d: %w", id, err)
+		}
+		var s SiteStatus
+		applyAgg(&s, aggs[id])
+		if i == 0 {
+			applyAgg(&d.SiteStatus, aggs[id])
+		}
+		d.Windows = append(d.Windows, WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs})
+	}
+
+	first := utcDay(now).Add(-89 * day)
+	byDay := map[time.Time]*DayStatus{}
+	for i := range 90 {
+		d.Days = append(d.Days, DayStatus{Day: first.Add(time.Duration(i) * day)})
+	}
+	for i := range d.Days {
+		byDay[d.Days[i].Day] = &d.Days[i]
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT day, checks, up_checks, rt_hist FROM website_status_daily
+		WHERE website_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date`, id, first)
+	if err != nil {
+		return d, fmt.Errorf("site %d: read days: %w", id, err)
+	}
+	hists := map[time.Time]Histogram{}
+	for rows.Next() {
+		var at time.Time
+		var checks, up int64
+		var hist []int64
+		if err := rows.Scan(&at, &checks, &up, pq.Array(&hist)); err != nil {
+			rows.Close()
+			return d, fmt.Errorf("site %d: read days: %w", id, err)
+		}
+		at = time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
+		ds := byDay[at]
+		if ds == nil {
+			continue
+		}
+		ds.Checks += checks
+		ds.UpChecks += up
+		if hists[at] == nil {
+			hists[at] = Histogram{}
+		}
+		hists[at].addEncoded(hist)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("site %d: read days: %w", id, err)
+	}
+	for at, h := range hists {
+		ds := byDay[at]
+		if v, ok := h.Quantile(0.5); ok {
+			ds.P50Ms = &v
+		}
+		if v, ok := h.Quantile(0.95); ok {
+			ds.P95Ms = &v
+		}
+	}
+
+	rows, err = tx.QueryContext(ctx, `
+		SELECT timestamp_utc, probe, reason, status_code, coalesce(request_info->>'error', '')
+		FROM website_status WHERE website_id = $1 AND NOT up
+		ORDER BY timestamp_utc DESC LIMIT 10`, id)
+	if err != nil {
+		return d, fmt.Errorf("site %d: read failed checks: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f FailedCheck
+		var reason string
+		var code sql.NullInt64
+		if err := rows.Scan(&f.CheckedAt, &f.Probe, &reason, &code, &f.Error); err != nil {
+			return d, fmt.Errorf("site %d: read failed checks: %w", id, err)
+		}
+		f.CheckedAt, f.Reason = f.CheckedAt.UTC(), checker.Reason(reason)
+		if code.Valid {
+			c := int(code.Int64)
+			f.StatusCode = &c
+		}
+		d.Failed = append(d.Failed, f)
+	}
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("site %d: read failed checks: %w", id, err)
+	}
+	sort.SliceStable(d.Failed, func(i, j int) bool { return d.Failed[i].CheckedAt.After(d.Failed[j].CheckedAt) })
+	return d, nil
 }

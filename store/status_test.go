@@ -1,11 +1,13 @@
 package store_test
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/store"
 )
 
 func TestStatus(t *testing.T) {
@@ -18,14 +20,17 @@ func TestStatus(t *testing.T) {
 	window := time.Hour
 
 	results := []checker.Result{
-		newResult(a, now.Add(-2*time.Hour), false, 500, 5000), // before the window
-		newResult(a, now.Add(-window), false, 500, 5000),      // on the lower bound: excluded
-		newResult(a, now.Add(-50*time.Minute), true, 200, 100),
+		newResult(a, now.Add(-2*time.Hour), false, 500, 5000),  // before the window
+		newResult(a, now.Add(-window), false, 500, 5000),       // on the lower bound, an hour's start: included
+		newResult(a, now.Add(-50*time.Minute), true, 200, 100), //
 		newResult(a, now.Add(-30*time.Minute), false, 503, 300),
 		newResult(a, now.Add(-10*time.Minute), false, 0, 400), // a timeout: no status code
 		newResult(a, now, true, 200, 200),                     // on the upper bound: included, the last
 		newResult(c, now.Add(-3*time.Hour), false, 0, 10000),
 	}
+	other := newResult(a, now.Add(-5*time.Minute), true, 200, 150)
+	other.Probe = "us"
+	results = append(results, other)
 	if _, err := db.InsertResults(ctx, results); err != nil {
 		t.Fatal(err)
 	}
@@ -41,32 +46,162 @@ func TestStatus(t *testing.T) {
 	if sa.URL != "https://a.example/" || sa.Interval != time.Minute {
 		t.Errorf("site a = %q every %s", sa.URL, sa.Interval)
 	}
-	if sa.Checks != 4 {
-		t.Errorf("a: checks = %d, want 4", sa.Checks)
+	if sa.Checks != 6 {
+		t.Errorf("a: checks = %d, want 6", sa.Checks)
 	}
 	if sa.UptimePct == nil || math.Abs(*sa.UptimePct-50) > 1e-9 {
 		t.Errorf("a: uptime = %v, want 50", deref(sa.UptimePct))
 	}
-	// percentile_cont(0.95) of 100, 200, 300, 400: 300 + 0.85 × 100.
-	if sa.P95ResponseMs == nil || math.Abs(*sa.P95ResponseMs-385) > 1e-6 {
-		t.Errorf("a: p95 = %v, want 385", deref(sa.P95ResponseMs))
+	// The nearest-rank p95 of 100, 150, 200, 300, 400, 5000 is 5000, read
+	// from the histogram within 5%.
+	if sa.P95ResponseMs == nil || math.Abs(*sa.P95ResponseMs-5000)/5000 > 0.05 {
+		t.Errorf("a: p95 = %v, want 5000 within 5%%", deref(sa.P95ResponseMs))
 	}
 	if l := sa.Last; l == nil || !l.Up || l.Reason != checker.ReasonOK || l.StatusCode == nil || *l.StatusCode != 200 ||
 		l.ResponseTimeMs == nil || *l.ResponseTimeMs != 200 || !l.CheckedAt.Equal(now) {
 		t.Errorf("a: last = %+v, want up 200 in 200 ms at %s", l, now)
 	}
+	if len(sa.Probes) != 2 || sa.Probes[0].Probe != "test" || sa.Probes[1].Probe != "us" ||
+		!sa.Probes[1].Last.CheckedAt.Equal(other.CheckedAt) || sa.Stale || sa.Probes[0].Stale {
+		t.Errorf("a: probes = %+v, stale %t; want test (now) and us (5 min ago), none stale", sa.Probes, sa.Stale)
+	}
 
 	sb := sts[1]
-	if sb.Last != nil || sb.Checks != 0 || sb.UptimePct != nil || sb.P95ResponseMs != nil {
-		t.Errorf("never checked b = %+v, want no last, no checks, nil uptime and p95", sb)
+	if sb.Last != nil || sb.Checks != 0 || sb.UptimePct != nil || sb.P95ResponseMs != nil || sb.Stale {
+		t.Errorf("never checked b = %+v, want no last, no checks, nil uptime and p95, not stale", sb)
 	}
 
 	sc := sts[2]
 	if sc.Checks != 0 || sc.UptimePct != nil || sc.P95ResponseMs != nil {
 		t.Errorf("c = %+v, want no checks in the window", sc)
 	}
-	if l := sc.Last; l == nil || l.Up || l.Reason != checker.ReasonTimeout || l.StatusCode != nil || !l.CheckedAt.Equal(now.Add(-3*time.Hour)) {
+	if l := sc.Last; l == nil || l.Up || l.Reason != checker.ReasonTimeout || l.StatusCode != nil ||
+		!l.CheckedAt.Equal(now.Add(-3*time.Hour)) || l.Error != "failed" {
 		t.Errorf("c: last = %+v, want the timeout 3 h ago", l)
+	}
+	if !sc.Stale {
+		t.Error("c, last checked 3 h ago every minute, is not stale")
+	}
+}
+
+// TestStatusWindows: over long windows (read from daily rows and the hours
+// around them) the counts equal the raw rows' since the window's first hour.
+func TestStatusWindows(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://a.example/")
+	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
+	var rs []checker.Result
+	for m := 0; m < 40*24*60; m += 97 {
+		rs = append(rs, newResult(id, now.Add(-time.Duration(m)*time.Minute), m%7 != 0, 200, float64(m%500)+1))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []time.Duration{time.Hour, 5 * time.Hour, 24 * time.Hour, 36 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour} {
+		sts, err := db.Status(ctx, w, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := now.Add(-w).Truncate(time.Hour)
+		want := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+		wantUp := mustCount(t, db, "SELECT count(*) FROM website_status WHERE up AND timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+		if sts[0].Checks != want || sts[0].UptimePct == nil || math.Abs(*sts[0].UptimePct-100*float64(wantUp)/float64(want)) > 1e-9 {
+			t.Errorf("window %s: %d checks, uptime %v; want %d, %d up", w, sts[0].Checks, deref(sts[0].UptimePct), want, wantUp)
+		}
+		if sts[0].P95ResponseMs == nil {
+			t.Errorf("window %s: no p95", w)
+		}
+	}
+	// The p95 of a cached window covers whole days from the start's midnight.
+	from := now.Add(-30 * 24 * time.Hour).Truncate(24 * time.Hour)
+	rows, err := db.SQL().QueryContext(ctx, "SELECT response_time_ms FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := store.Histogram{}
+	for rows.Next() {
+		var v float64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		h.Add(float64(float32(v)))
+	}
+	rows.Close()
+	want95, _ := h.Quantile(0.95)
+	if sts, err := db.Status(ctx, 30*24*time.Hour, now); err != nil || sts[0].P95ResponseMs == nil || *sts[0].P95ResponseMs != want95 {
+		t.Errorf("30 d p95 = %v (%v), want %v", deref(sts[0].P95ResponseMs), err, want95)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1", id); n != 2 {
+		t.Errorf("website_status_window has %d rows for the 7 and 30 day windows, want 2", n)
+	}
+	// A late result for a past day drops the cached windows, so the next
+	// status counts it.
+	before, err := db.Status(ctx, 30*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, now.Add(-10*24*time.Hour+time.Second), false, 500, 99999)}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.Status(ctx, 30*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[0].Checks != before[0].Checks+1 {
+		t.Errorf("after a late result 30 d has %d checks, want %d", after[0].Checks, before[0].Checks+1)
+	}
+}
+
+// TestSiteDetail: settings, per-probe state, four windows, 90 days with the
+// right counts, and the last 10 failed checks newest first.
+func TestSiteDetail(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://a.example/")
+	now := time.Now().UTC()
+	var rs []checker.Result
+	for h := 0; h < 20*24; h += 2 {
+		rs = append(rs, newResult(id, now.Add(-time.Duration(h)*time.Hour), h%10 != 0, 200, float64(h)+10))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.SiteDetail(ctx, id, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.URL != "https://a.example/" || len(d.Probes) != 1 || len(d.Windows) != 4 || len(d.Days) != 90 {
+		t.Fatalf("detail = %+v", d)
+	}
+	var total int64
+	for _, day := range d.Days {
+		total += day.Checks
+		want := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc < $2",
+			day.Day, day.Day.Add(24*time.Hour))
+		if day.Checks != want {
+			t.Errorf("day %s: %d checks, want %d", day.Day.Format("2006-01-02"), day.Checks, want)
+		}
+		if day.Checks > 0 && (day.P50Ms == nil || day.P95Ms == nil || *day.P50Ms > *day.P95Ms) {
+			t.Errorf("day %s: p50 %v p95 %v", day.Day, deref(day.P50Ms), deref(day.P95Ms))
+		}
+	}
+	if total != int64(len(rs)) || !d.Days[89].Day.Equal(now.Truncate(24*time.Hour)) {
+		t.Errorf("days hold %d checks, want %d; last day %s", total, len(rs), d.Days[89].Day)
+	}
+	if d.Windows[3].Checks != int64(len(rs)) {
+		t.Errorf("90 d window: %d checks, want %d", d.Windows[3].Checks, len(rs))
+	}
+	if len(d.Failed) != 10 {
+		t.Fatalf("%d failed checks, want 10", len(d.Failed))
+	}
+	for i, f := range d.Failed {
+		if want := now.Add(-time.Duration(10*i) * time.Hour).Round(time.Microsecond); !f.CheckedAt.Equal(want) || f.Error != "failed" || f.Reason != checker.ReasonHTTPStatus {
+			t.Errorf("failed[%d] = %+v, want the failure at %s", i, f, want)
+		}
+	}
+	if _, err := db.SiteDetail(ctx, id+100, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SiteDetail of no site = %v, want ErrNotFound", err)
 	}
 }
 

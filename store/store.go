@@ -34,7 +34,8 @@ type Options struct {
 // DB is a pool of connections to sitestat's database. It is safe for
 // concurrent use.
 type DB struct {
-	db *sql.DB
+	db    *sql.DB
+	parts partitionCache
 }
 
 // ErrNotFound is wrapped by the errors of methods given a website id that does

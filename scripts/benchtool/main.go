@@ -39,7 +39,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool sync|check|status|target|bareloop [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool sync|check|status|history|target|bareloop [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,6 +53,8 @@ func main() {
 		err = runCheck(ctx, args)
 	case "status":
 		err = runStatus(ctx, args)
+	case "history":
+		err = runHistory(ctx, args)
 	case "target":
 		err = runTarget(ctx, args)
 	case "bareloop":

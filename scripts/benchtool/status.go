@@ -52,6 +52,11 @@ func runStatus(ctx context.Context, args []string) error {
 			return fmt.Errorf("load: %.50s: %w", q, err)
 		}
 	}
+	// The rows went in by SQL, not through sync: build their rollups and
+	// state, which status reads.
+	if err := runSitestat(ctx, *bin, sitestatEnv("SITESTAT_DATABASE_URL="+dbURL), "rollup", "--rebuild"); err != nil {
+		return err
+	}
 	var rows int64
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM website_status").Scan(&rows); err != nil {
 		return err

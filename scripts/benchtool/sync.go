@@ -24,7 +24,9 @@ import (
 
 const statusColumns = "website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms"
 
-// runSync measures `sitestat sync` against a raw COPY and one INSERT per row.
+// runSync measures `sitestat sync` against a raw COPY and one INSERT per row,
+// then the heavy case: many websites and two probes, so that each batch
+// touches about as many rollup and state rows as it has results.
 func runSync(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	bin := fs.String("bin", "", "sitestat binary")
@@ -32,6 +34,9 @@ func runSync(ctx context.Context, args []string) error {
 	sites := fs.Int("sites", 1000, "websites")
 	naiveN := fs.Int("naive", 20000, "rows for the one-INSERT-per-row reference")
 	partitions := fs.Int("partitions", 6, "partitions of the topic")
+	heavySites := fs.Int("heavy-sites", 10000, "websites of the heavy case (0: skip it)")
+	heavyProbes := fs.Int("heavy-probes", 2, "probes of the heavy case")
+	heavyDown := fs.Int("heavy-down-pct", 5, "percentage of checks down in the heavy case")
 	tmp := fs.String("tmp", os.TempDir(), "directory for the COPY file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -42,94 +47,136 @@ func runSync(ctx context.Context, args []string) error {
 	}
 	var cl cleanups
 	defer cl.run()
+	sc := syncCase{bin: *bin, brokers: brokers, n: *n, partitions: *partitions, tmp: *tmp}
 
-	// Three fresh databases with identical, freshly migrated tables and sites.
-	var urls [3]string
-	for i, p := range []string{"bench_sync", "bench_copy", "bench_naive"} {
-		if urls[i], err = newDatabase(ctx, &cl, p); err != nil {
+	main := sc
+	main.name, main.sites, main.probes, main.downPct, main.naiveN = "sync", *sites, 1, 5, *naiveN
+	m, err := main.run(ctx, &cl)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sync: sitestat sync %.0f rows/s; raw COPY %.0f rows/s; one INSERT per row %.0f rows/s (measured on %d rows)\n",
+		m.sync, m.copy, m.naive, min(*naiveN, *n))
+	line := fmt.Sprintf("sync_rows_per_s=%.0f copy_rows_per_s=%.0f naive_rows_per_s=%.0f ratio_copy=%.3f ratio_naive=%.2f",
+		m.sync, m.copy, m.naive, m.sync/m.copy, m.sync/m.naive)
+	if *heavySites > 0 {
+		heavy := sc
+		heavy.name, heavy.sites, heavy.probes, heavy.downPct = "sync heavy", *heavySites, *heavyProbes, *heavyDown
+		h, err := heavy.run(ctx, &cl)
+		if err != nil {
 			return err
 		}
-		if err := migrate(ctx, *bin, urls[i]); err != nil {
-			return err
+		fmt.Printf("sync heavy (%d websites, %d probes, %d%% down): sitestat sync %.0f rows/s; raw COPY %.0f rows/s\n",
+			*heavySites, *heavyProbes, *heavyDown, h.sync, h.copy)
+		line += fmt.Sprintf(" heavy_sync_rows_per_s=%.0f heavy_copy_rows_per_s=%.0f heavy_ratio_copy=%.3f", h.sync, h.copy, h.sync/h.copy)
+	}
+	fmt.Println(line)
+	return nil
+}
+
+// syncCase is one comparison of sitestat sync with a raw COPY of the same
+// rows into an identical, freshly migrated database.
+type syncCase struct {
+	name                   string
+	bin, brokers, tmp      string
+	n, partitions          int
+	sites, probes, downPct int
+	naiveN                 int // 0: no one-INSERT-per-row reference
+}
+
+// syncRates are the rates a syncCase measured, in rows/s.
+type syncRates struct{ sync, copy, naive float64 }
+
+func (sc syncCase) run(ctx context.Context, cl *cleanups) (syncRates, error) {
+	var out syncRates
+	dbs := []string{"bench_sync", "bench_copy"}
+	if sc.naiveN > 0 {
+		dbs = append(dbs, "bench_naive")
+	}
+	urls := make([]string, len(dbs))
+	for i, p := range dbs {
+		var err error
+		if urls[i], err = newDatabase(ctx, cl, p); err != nil {
+			return out, err
 		}
-		if err := insertSites(ctx, urls[i], *sites); err != nil {
-			return err
+		if err := migrate(ctx, sc.bin, urls[i]); err != nil {
+			return out, err
+		}
+		if err := insertSites(ctx, urls[i], sc.sites); err != nil {
+			return out, err
 		}
 	}
 
 	// The results, their JSON and a CSV file of the rows for COPY.
-	rs, values := makeResults(*n, *sites)
+	rs, values := makeResults(sc.n, sc.sites, sc.probes, sc.downPct)
 	avg := 0
 	for _, v := range values {
 		avg += len(v)
 	}
-	logf("sync: %d results, %d bytes of JSON on average, %d websites; e.g. %s", *n, avg / *n, *sites, values[0])
-	csvPath := filepath.Join(*tmp, testenv.Name("bench_copy")+".csv")
+	logf("%s: %d results, %d bytes of JSON on average, %d websites, %d probe(s), %d%% down; e.g. %s",
+		sc.name, sc.n, avg/sc.n, sc.sites, sc.probes, sc.downPct, values[0])
+	csvPath := filepath.Join(sc.tmp, testenv.Name("bench_copy")+".csv")
 	cl.add(func() { os.Remove(csvPath) })
 	if err := writeCSV(csvPath, rs, values); err != nil {
-		return err
+		return out, err
 	}
 
 	// The topic, preloaded through the product's producer (same codec and
 	// partitioner as sitestat check).
-	kopts := kafka.Options{Brokers: strings.Split(brokers, ",")}
+	kopts := kafka.Options{Brokers: strings.Split(sc.brokers, ",")}
 	topic := testenv.Name("bench_results")
 	if _, err := kafka.CreateTopics(ctx, kopts, []kafka.TopicSpec{
-		{Name: topic, Partitions: int32(*partitions), ReplicationFactor: -1},
+		{Name: topic, Partitions: int32(sc.partitions), ReplicationFactor: -1},
 		{Name: topic + ".dlq", Partitions: 1, ReplicationFactor: -1},
 	}); err != nil {
-		return err
+		return out, err
 	}
 	cl.add(func() { deleteTopics(kopts, topic, topic+".dlq") })
 	start := time.Now()
-	prod, err := kafka.NewProducer(ctx, kopts, kafka.ProducerOptions{Topic: topic, Buffer: *n + 1}, slog.New(slog.DiscardHandler))
+	prod, err := kafka.NewProducer(ctx, kopts, kafka.ProducerOptions{Topic: topic, Buffer: sc.n + 1}, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return out, err
 	}
 	for _, r := range rs {
 		prod.Publish(ctx, r)
 	}
 	if err := prod.Close(ctx); err != nil {
-		return fmt.Errorf("preload: %w", err)
+		return out, fmt.Errorf("preload: %w", err)
 	}
-	if st := prod.Stats(); st.Acked < uint64(*n) {
-		return fmt.Errorf("preload: %d of %d results acknowledged", st.Acked, *n)
+	if st := prod.Stats(); st.Acked < uint64(sc.n) {
+		return out, fmt.Errorf("preload: %d of %d results acknowledged", st.Acked, sc.n)
 	}
-	logf("sync: preloaded %d results into %s (%d partitions) in %s", *n, topic, *partitions, time.Since(start).Round(time.Millisecond))
+	logf("%s: preloaded %d results into %s (%d partitions) in %s", sc.name, sc.n, topic, sc.partitions, time.Since(start).Round(time.Millisecond))
 
 	// 1. sitestat sync, the real binary, from process start to the last row committed.
-	syncRate, err := timeSync(ctx, *bin, urls[0], brokers, topic, *n)
-	if err != nil {
-		return err
+	if out.sync, err = timeSync(ctx, sc.bin, urls[0], sc.brokers, topic, sc.n); err != nil {
+		return out, err
 	}
 
-	// 2. The ceiling: one COPY of the same rows through psql.
+	// 2. The ceiling: one COPY of the same rows through psql into the same
+	// (partitioned) table, without rollups.
 	start = time.Now()
 	cmd := exec.CommandContext(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", urls[1], "-c",
 		`\copy website_status (`+statusColumns+`) FROM '`+csvPath+`' WITH (FORMAT csv)`)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("psql copy: %w: %s", err, out)
+		return syncRates{}, fmt.Errorf("psql copy: %w: %s", err, out)
 	}
 	copySecs := time.Since(start).Seconds()
-	if err := expectCount(ctx, urls[1], *n); err != nil {
-		return err
+	if err := expectCount(ctx, urls[1], sc.n); err != nil {
+		return out, err
 	}
-	copyRate := float64(*n) / copySecs
-	logf("sync: raw COPY via psql: %d rows in %.2f s = %.0f rows/s", *n, copySecs, copyRate)
+	out.copy = float64(sc.n) / copySecs
+	logf("%s: raw COPY via psql: %d rows in %.2f s = %.0f rows/s", sc.name, sc.n, copySecs, out.copy)
 
 	// 3. The naive way: one autocommitted INSERT per message.
-	nn := min(*naiveN, *n)
-	naiveRate, err := naiveInsert(ctx, urls[2], rs[:nn], values[:nn])
-	if err != nil {
-		return err
+	if sc.naiveN > 0 {
+		nn := min(sc.naiveN, sc.n)
+		if out.naive, err = naiveInsert(ctx, urls[2], rs[:nn], values[:nn]); err != nil {
+			return out, err
+		}
+		logf("%s: one INSERT per row (autocommit, database/sql): %d rows (a subset) = %.0f rows/s", sc.name, nn, out.naive)
 	}
-	logf("sync: one INSERT per row (autocommit, database/sql): %d rows (a subset) = %.0f rows/s", nn, naiveRate)
-
-	fmt.Printf("sync: sitestat sync %.0f rows/s; raw COPY %.0f rows/s; one INSERT per row %.0f rows/s (measured on %d rows)\n",
-		syncRate, copyRate, naiveRate, nn)
-	fmt.Printf("sync_rows_per_s=%.0f copy_rows_per_s=%.0f naive_rows_per_s=%.0f ratio_copy=%.3f ratio_naive=%.2f\n",
-		syncRate, copyRate, naiveRate, syncRate/copyRate, syncRate/naiveRate)
-	return nil
+	return out, nil
 }
 
 // insertSites adds n websites with ids 1..n to a fresh database.
@@ -147,27 +194,32 @@ func insertSites(ctx context.Context, dbURL string, n int) error {
 	return nil
 }
 
-// makeResults returns n realistic results for sites 1..sites, and their JSON.
-func makeResults(n, sites int) ([]checker.Result, [][]byte) {
+// makeResults returns n realistic results for sites 1..sites checked from
+// probes probes, downPct percent of them down, and their JSON.
+func makeResults(n, sites, probes, downPct int) ([]checker.Result, [][]byte) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	rs := make([]checker.Result, n)
 	values := make([][]byte, n)
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	for i := range rs {
 		id := int64(i%sites + 1)
+		probe := "eu-west-1a"
+		if probes > 1 {
+			probe = fmt.Sprintf("probe-%d", (i/sites)%probes+1)
+		}
 		u := fmt.Sprintf("https://site%d.example.com/", id)
 		code := 200
 		r := checker.Result{
 			V: checker.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: u,
 			CheckedAt: base.Add(time.Duration(i) * 5 * time.Millisecond),
-			Probe:     "eu-west-1a", Up: true, Reason: checker.ReasonOK,
+			Probe:     probe, Host: "bench-host", Up: true, Reason: checker.ReasonOK,
 			StatusCode:     &code,
 			ResponseTimeMs: 20 + rng.Float64()*300,
 			Redirects:      0, FinalURL: u, BodyBytes: int64(512 + rng.IntN(4096)),
 			TLSVersion: "TLS 1.3",
 		}
 		r.PhasesMs = checker.Phases{DNSMs: 1.2, ConnectMs: 3.4, TLSMs: 12.1, TTFBMs: r.ResponseTimeMs - 20, TransferMs: 3.3}
-		if i%20 == 7 {
+		if rng.IntN(100) < downPct {
 			c := 503
 			r.StatusCode, r.Up, r.Reason, r.Error = &c, false, checker.ReasonHTTPStatus, "status 503 Service Unavailable"
 		}

@@ -1,0 +1,181 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/store"
+)
+
+// phase1DB returns a database made the way the previous release made it:
+// its schema.sql (testdata/schema_v1.sql, from commit 88b623d), version 1
+// recorded, three websites and rows over the last ten days written as its
+// sync wrote them (probe = the host name, no host field), 2,000 of them.
+func phase1DB(t *testing.T) *store.DB {
+	t.Helper()
+	db := newDB(t)
+	v1, err := os.ReadFile("testdata/schema_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, string(v1))
+	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (1)")
+	mustExec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
+	mustExec(t, db, `
+		INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms)
+		SELECT w, at, jsonb_build_object('v', 1, 'check_id', id, 'website_id', w, 'url', 'https://site' || w || '.example/',
+		           'checked_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'probe', 'old-host-' || w,
+		           'up', up, 'reason', CASE WHEN up THEN 'ok' ELSE 'http_status' END,
+		           'status_code', CASE WHEN up THEN 200 ELSE 503 END, 'response_time_ms', rt,
+		           'error', CASE WHEN up THEN '' ELSE 'HTTP 503' END),
+		       id, up, CASE WHEN up THEN 'ok' ELSE 'http_status' END, CASE WHEN up THEN 200 ELSE 503 END, rt
+		FROM (SELECT 1 + i % 3 AS w, now() - make_interval(mins => i * 7) AS at, gen_random_uuid() AS id,
+		             i % 9 <> 0 AS up, (i % 400 + 1)::real / 4 AS rt
+		      FROM generate_series(0, 1999) i) s`)
+	return db
+}
+
+// rowsDigest is an md5 of every stored row's columns written by version 1,
+// in check_id order.
+func rowsDigest(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var s string
+	if err := db.SQL().QueryRowContext(testContext(t), `
+		SELECT md5(string_agg(concat_ws('|', website_id, timestamp_utc, request_info::text, check_id, up, reason,
+		                                 status_code, response_time_ms), E'\n' ORDER BY check_id))
+		FROM website_status`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestMigrateConvertsPhase1 converts a database written by the previous
+// release: every row is kept as it was, the table becomes partitioned with
+// the old rows in one partition, the rollups and state are built from them,
+// sync's writes work (and still refuse an old check again), and a second
+// run has nothing to do.
+func TestMigrateConvertsPhase1(t *testing.T) {
+	db := phase1DB(t)
+	ctx := testContext(t)
+	digest := rowsDigest(t, db)
+	if err := db.CheckSchema(ctx); err == nil {
+		t.Fatal("CheckSchema on a version 1 database = nil, want drift")
+	}
+
+	var progress []string
+	rep, err := db.Migrate(ctx, schemaSQL(t), store.MigrateOptions{Progress: func(l string) { progress = append(progress, l) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range append(progress, rep.Lines()...) {
+		t.Log(l)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("problems: %q", rep.Problems)
+	}
+	for _, want := range []string{"rename the version 1 website_status to website_status_phase1",
+		"attach website_status_phase1 (2000 rows", "create table site_probe_state",
+		"rebuild rollups and site_probe_state from 2000 raw rows", "record schema version 2"} {
+		if !contains(rep.Actions, want) {
+			t.Errorf("actions %q lack %q", rep.Actions, want)
+		}
+	}
+	if !contains(progress, "building index website_status_phase1_check_id_timestamp_utc_key") || !contains(progress, "website_status: 2000 rows") {
+		t.Errorf("progress %q does not tell the steps", progress)
+	}
+	if got := rowsDigest(t, db); got != digest {
+		t.Errorf("rows changed by the conversion: digest %s, want %s", got, digest)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_phase1"); n != 2000 {
+		t.Errorf("website_status_phase1 has %d rows, want 2000", n)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM pg_class WHERE relname = 'website_status' AND relkind = 'p'"); n != 1 {
+		t.Error("website_status is not partitioned")
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE probe <> 'default' OR host <> ''"); n != 0 {
+		t.Errorf("%d old rows have a probe other than default or a host", n)
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		t.Errorf("CheckSchema after the conversion: %v", err)
+	}
+	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
+	compareRollups(t, "daily", storedRollups(t, db, true), expectedRollups(t, db, true))
+	checkState(t, db)
+
+	// sync's writes: a new result, and an old check again, which is refused.
+	var old checker.Result
+	var info []byte
+	if err := db.SQL().QueryRowContext(ctx, "SELECT request_info FROM website_status ORDER BY timestamp_utc LIMIT 1").Scan(&info); err != nil {
+		t.Fatal(err)
+	}
+	if old, err = checker.Decode(nil, info); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.InsertResults(ctx, []checker.Result{old, newResult(1, time.Now(), true, 200, 5)})
+	if err != nil || n != 1 {
+		t.Errorf("InsertResults after the conversion = %d, %v; want 1 (the old check refused)", n, err)
+	}
+
+	again := mustMigrate(t, db, store.MigrateOptions{})
+	if !again.UpToDate() {
+		t.Errorf("second migrate: actions %q, problems %q", again.Actions, again.Problems)
+	}
+}
+
+// TestMigrateConvertsPhase1AfterInterruptions: what interrupted runs leave
+// behind — an invalid index of the name the conversion uses (a CREATE INDEX
+// CONCURRENTLY that failed) and a range CHECK of other bounds — leaves the
+// version 1 table writable the old way, and the next run completes the
+// conversion. A run interrupted after the conversion but before the rollup
+// rebuild leaves version 1 recorded; the next run rebuilds and records 2.
+func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
+	db := phase1DB(t)
+	ctx := testContext(t)
+	// An index build that failed leaves an invalid index.
+	if _, err := db.SQL().ExecContext(ctx, "CREATE UNIQUE INDEX CONCURRENTLY website_status_phase1_check_id_timestamp_utc_key ON website_status (up)"); err == nil {
+		t.Fatal("a unique index on up was built")
+	}
+	mustExec(t, db, "ALTER TABLE website_status ADD CONSTRAINT website_status_phase1_bounds CHECK (timestamp_utc > '2000-01-01') NOT VALID")
+	mustExec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason)
+		VALUES (1, now(), '{}', gen_random_uuid(), true, 'ok')`)
+	digest := rowsDigest(t, db)
+
+	rep := mustMigrate(t, db, store.MigrateOptions{})
+	if len(rep.Problems) > 0 || !contains(rep.Actions, "attach website_status_phase1 (2001 rows") {
+		t.Fatalf("migrate after an interrupted one: actions %q, problems %q", rep.Actions, rep.Problems)
+	}
+	if got := rowsDigest(t, db); got != digest {
+		t.Errorf("rows changed by the conversion")
+	}
+
+	// Interrupted between the conversion's commit and the rebuild.
+	mustExec(t, db, "DELETE FROM schema_version WHERE version = 2")
+	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
+	rep = mustMigrate(t, db, store.MigrateOptions{})
+	if !contains(rep.Actions, "rebuild rollups and site_probe_state from 2001 raw rows") || !contains(rep.Actions, "record schema version 2") {
+		t.Errorf("migrate after an interrupted rebuild: actions %q", rep.Actions)
+	}
+	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
+	checkState(t, db)
+}
+
+// TestMigrateConvertsEmptyPhase1 drops an empty version 1 table and creates
+// the partitioned one.
+func TestMigrateConvertsEmptyPhase1(t *testing.T) {
+	db := newDB(t)
+	v1, err := os.ReadFile("testdata/schema_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, string(v1))
+	rep := mustMigrate(t, db, store.MigrateOptions{})
+	if !contains(rep.Actions, "drop the empty version 1 website_status") || len(rep.Problems) > 0 {
+		t.Errorf("actions %q, problems %q", rep.Actions, rep.Problems)
+	}
+	if err := db.CheckSchema(context.Background()); err != nil {
+		t.Error(err)
+	}
+}

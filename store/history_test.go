@@ -1,0 +1,471 @@
+package store_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/store"
+)
+
+// rollupRow is one row of a rollup table, or its expected value.
+type rollupRow struct {
+	checks, upChecks int64
+	reasons          map[string]int64
+	rtCount          int64
+	rtSum            float64
+	rtMin, rtMax     sql.NullFloat64
+	hist             store.Histogram
+}
+
+type rollupID struct {
+	site  int64
+	probe string
+	at    string
+}
+
+// expectedRollups aggregates the raw rows of website_status, in Go, per
+// website, probe and UTC hour (or day).
+func expectedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupRow {
+	t.Helper()
+	rows, err := db.SQL().QueryContext(testContext(t),
+		"SELECT website_id, probe, timestamp_utc, up, reason, response_time_ms FROM website_status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[rollupID]*rollupRow{}
+	for rows.Next() {
+		var (
+			id     int64
+			probe  string
+			at     time.Time
+			up     bool
+			reason string
+			rt     sql.NullFloat64
+		)
+		if err := rows.Scan(&id, &probe, &at, &up, &reason, &rt); err != nil {
+			t.Fatal(err)
+		}
+		key := rollupID{id, probe, at.UTC().Truncate(time.Hour).Format(time.RFC3339)}
+		if daily {
+			key.at = at.UTC().Format("2006-01-02")
+		}
+		r := out[key]
+		if r == nil {
+			r = &rollupRow{reasons: map[string]int64{}, hist: store.Histogram{}}
+			out[key] = r
+		}
+		r.checks++
+		if up {
+			r.upChecks++
+		} else {
+			r.reasons[reason]++
+		}
+		if rt.Valid {
+			r.rtCount++
+			r.rtSum += rt.Float64
+			if !r.rtMin.Valid || rt.Float64 < r.rtMin.Float64 {
+				r.rtMin = rt
+			}
+			if !r.rtMax.Valid || rt.Float64 > r.rtMax.Float64 {
+				r.rtMax = rt
+			}
+			r.hist.Add(rt.Float64)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// storedRollups reads a rollup table.
+func storedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupRow {
+	t.Helper()
+	q := `SELECT website_id, probe, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), checks, up_checks,
+	             reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_hourly`
+	if daily {
+		q = `SELECT website_id, probe, to_char(day, 'YYYY-MM-DD'), checks, up_checks,
+		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_daily`
+	}
+	rows, err := db.SQL().QueryContext(testContext(t), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[rollupID]*rollupRow{}
+	for rows.Next() {
+		var (
+			key     rollupID
+			r       rollupRow
+			reasons []byte
+			hist    []int64
+		)
+		if err := rows.Scan(&key.site, &key.probe, &key.at, &r.checks, &r.upChecks, &reasons, &r.rtCount, &r.rtSum,
+			&r.rtMin, &r.rtMax, pq.Array(&hist)); err != nil {
+			t.Fatal(err)
+		}
+		r.reasons = map[string]int64{}
+		if err := json.Unmarshal(reasons, &r.reasons); err != nil {
+			t.Fatal(err)
+		}
+		r.hist = store.Histogram{}
+		if len(hist) > 300 {
+			t.Errorf("%v: histogram of %d elements was never merged", key, len(hist))
+		}
+		for _, e := range hist {
+			r.hist[int(e>>32)] += e & 0xffffffff
+		}
+		out[key] = &r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// compareRollups fails the test where got differs from want.
+func compareRollups(t *testing.T, what string, got, want map[rollupID]*rollupRow) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for k, w := range want {
+		g := got[k]
+		if g == nil {
+			t.Errorf("%s %v: missing", what, k)
+			continue
+		}
+		if g.checks != w.checks || g.upChecks != w.upChecks || g.rtCount != w.rtCount ||
+			g.rtMin != w.rtMin || g.rtMax != w.rtMax || !reflect.DeepEqual(g.reasons, w.reasons) ||
+			!reflect.DeepEqual(g.hist, w.hist) || math.Abs(g.rtSum-w.rtSum) > 1e-6*math.Max(1, w.rtSum) {
+			t.Errorf("%s %v:\n got %+v\nwant %+v", what, k, *g, *w)
+		}
+	}
+}
+
+// checkState fails the test unless site_probe_state holds, per website and
+// probe, the latest raw row.
+func checkState(t *testing.T, db *store.DB) {
+	t.Helper()
+	var bad, rows, want int64
+	err := db.SQL().QueryRowContext(testContext(t), `
+		WITH latest AS (
+			SELECT DISTINCT ON (website_id, probe) website_id, probe, timestamp_utc, check_id, up, reason,
+			       status_code, response_time_ms, coalesce(request_info->>'error', '') AS error, host
+			FROM website_status ORDER BY website_id, probe, timestamp_utc DESC, check_id DESC)
+		SELECT (SELECT count(*) FROM latest l LEFT JOIN site_probe_state s USING (website_id, probe)
+		        WHERE s.website_id IS NULL OR (l.timestamp_utc, l.check_id, l.up, l.reason, l.error, l.host)
+		              IS DISTINCT FROM (s.checked_at, s.check_id, s.up, s.reason, s.error, s.host)
+		           OR l.status_code IS DISTINCT FROM s.status_code OR l.response_time_ms IS DISTINCT FROM s.response_time_ms),
+		       (SELECT count(*) FROM site_probe_state), (SELECT count(*) FROM latest)`).Scan(&bad, &rows, &want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 || rows != want {
+		t.Errorf("site_probe_state: %d rows differ from the latest raw row; %d rows, want %d", bad, rows, want)
+	}
+}
+
+// TestRollupsEqualRawAggregates stores batches with duplicates inside a
+// batch, whole redeliveries, partly redelivered batches, late results and a
+// batch that fails (a crash mid-batch: nothing of it may count), then checks
+// for every hour and day that the rollup equals the aggregate of the raw
+// rows, that site_probe_state holds the latest row, and that a rebuild from
+// the raw rows gives the same rollups.
+func TestRollupsEqualRawAggregates(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	var sites []int64
+	for i := range 4 {
+		sites = append(sites, mustAddSite(t, db, fmt.Sprintf("https://site%d.example/", i)))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Now().UTC()
+	reasons := []checker.Reason{checker.ReasonHTTPStatus, checker.ReasonTimeout, checker.ReasonDNSError, "future_reason"}
+	mk := func(at time.Time) checker.Result {
+		site := sites[rng.IntN(len(sites))]
+		up := rng.IntN(10) > 2
+		code := 200
+		if !up {
+			code = 503
+		}
+		r := newResult(site, at, up, code, rng.ExpFloat64()*150+0.05)
+		r.Probe = []string{"eu", "us"}[rng.IntN(2)]
+		r.Host = fmt.Sprintf("host-%d", rng.IntN(3))
+		if !up {
+			r.Reason = reasons[rng.IntN(len(reasons))]
+			if r.Reason != checker.ReasonHTTPStatus {
+				r.StatusCode = nil
+			}
+		}
+		return r
+	}
+	// Results over the last 30 hours, a few microseconds from an hour's end.
+	var all []checker.Result
+	for i := range 600 {
+		at := now.Add(-30 * time.Hour).Add(time.Duration(i) * 3 * time.Minute)
+		if i%50 == 0 {
+			at = at.Truncate(time.Hour).Add(time.Hour - 400*time.Nanosecond) // rounds up into the next hour
+		}
+		all = append(all, mk(at))
+	}
+	insert := func(what string, batch []checker.Result, want int) {
+		t.Helper()
+		n, err := db.InsertResults(ctx, batch)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n != want {
+			t.Errorf("%s: inserted %d, want %d", what, n, want)
+		}
+	}
+	// Newest first, so that what follows is late.
+	insert("recent batch", all[400:], 200)
+	insert("the same batch redelivered", all[400:], 0)
+	withDup := append(append([]checker.Result(nil), all[200:300]...), all[250], all[420])
+	insert("a batch with a duplicate inside and one already stored", withDup, 100)
+	// A crash mid-batch: the last row fails the batch, so none of it counts.
+	bad := append(append([]checker.Result(nil), all[300:400]...), newResult(999999, now, true, 200, 1))
+	if _, err := db.InsertResults(ctx, bad); err == nil {
+		t.Fatal("a batch with an unknown website was stored")
+	}
+	insert("the failed batch's results again", all[300:400], 100)
+	insert("late results", all[:200], 200)
+	insert("everything redelivered", all, 0)
+
+	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != int64(len(all)) {
+		t.Fatalf("website_status has %d rows, want %d", got, len(all))
+	}
+	hourly, daily := storedRollups(t, db, false), storedRollups(t, db, true)
+	compareRollups(t, "hourly", hourly, expectedRollups(t, db, false))
+	compareRollups(t, "daily", daily, expectedRollups(t, db, true))
+	checkState(t, db)
+
+	// A rebuild from the raw rows gives the same rollups and state.
+	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
+	rep, err := db.RebuildRollups(ctx, time.Time{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != int64(len(all)) {
+		t.Errorf("rebuild read %d rows, want %d", rep.Rows, len(all))
+	}
+	compareRollups(t, "hourly after rebuild", storedRollups(t, db, false), hourly)
+	compareRollups(t, "daily after rebuild", storedRollups(t, db, true), daily)
+	checkState(t, db)
+}
+
+// TestLateResultKeepsState: a result older than the state's latest check is
+// stored and counted in its own hour, but the state does not go back.
+func TestLateResultKeepsState(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	now := time.Now().UTC()
+	latest := newResult(id, now, true, 200, 10)
+	late := newResult(id, now.Add(-3*time.Hour), false, 503, 20)
+	for _, r := range []checker.Result{latest, late} {
+		if _, err := db.InsertResults(ctx, []checker.Result{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var checkID string
+	var up bool
+	if err := db.SQL().QueryRowContext(ctx, "SELECT check_id, up FROM site_probe_state WHERE website_id = $1", id).
+		Scan(&checkID, &up); err != nil {
+		t.Fatal(err)
+	}
+	if checkID != latest.CheckID || !up {
+		t.Errorf("state = %s up=%t, want the latest check %s up", checkID, up, latest.CheckID)
+	}
+	if n := mustCount(t, db, "SELECT checks FROM website_status_hourly WHERE website_id = $1 AND hour = $2",
+		id, late.CheckedAt.Truncate(time.Hour)); n != 1 {
+		t.Errorf("the late result's hour has %d checks, want 1", n)
+	}
+}
+
+// TestPartitionDroppedByHand: a day partition dropped by hand is created
+// again by the next insert, which succeeds.
+func TestPartitionDroppedByHand(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	now := time.Now().UTC()
+	if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, now, true, 200, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	name := "website_status_" + now.Format("20060102")
+	mustExec(t, db, "DROP TABLE "+name)
+	n, err := db.InsertResults(ctx, []checker.Result{newResult(id, now, true, 200, 1)})
+	if err != nil || n != 1 {
+		t.Fatalf("insert after the partition was dropped: %d, %v", n, err)
+	}
+	if got := mustCount(t, db, "SELECT count(*) FROM "+name); got != 1 {
+		t.Errorf("%s has %d rows, want 1", name, got)
+	}
+}
+
+// TestEnsurePartitions creates each missing day once, also when called
+// concurrently, and skips days an existing partition covers.
+func TestEnsurePartitions(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	from := time.Date(2024, 2, 27, 13, 0, 0, 0, time.UTC)
+	to := time.Date(2024, 3, 2, 1, 0, 0, 0, time.UTC)
+	errs := make(chan error, 3)
+	created := make(chan []string, 3)
+	for range 3 {
+		go func() {
+			c, err := db.EnsurePartitions(ctx, from, to)
+			errs <- err
+			created <- c
+		}()
+	}
+	var names []string
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, <-created...)
+	}
+	sort.Strings(names)
+	want := []string{"website_status_20240227", "website_status_20240228", "website_status_20240229",
+		"website_status_20240301", "website_status_20240302"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("created %q, want %q", names, want)
+	}
+	parts, err := db.Partitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if p.Name == "website_status_20240229" &&
+			(!p.From.Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)) || p.To.Sub(p.From) != 24*time.Hour) {
+			t.Errorf("partition %+v, want 2024-02-29 for a day", p)
+		}
+	}
+	if again, err := db.EnsurePartitions(ctx, from, to); err != nil || len(again) != 0 {
+		t.Errorf("second call created %q, %v; want nothing", again, err)
+	}
+}
+
+// TestPrune drops the raw partitions wholly older than the raw retention
+// (without DELETE: the partitions are gone), keeps their rollups within
+// the rollup retentions, deletes older rollup rows, reports exactly that in a
+// dry run first, and skips while another process prunes.
+func TestPrune(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	now := time.Now().UTC()
+	var rs []checker.Result
+	for h := 0; h < 12*24; h += 6 { // every 6 hours over 12 days
+		rs = append(rs, newResult(id, now.Add(-time.Duration(h)*time.Hour), h%12 != 0, 200, float64(h)+1))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "ANALYZE website_status")
+	ret := store.Retention{Raw: 7 * 24 * time.Hour, Hourly: 9 * 24 * time.Hour, Daily: 10 * 24 * time.Hour}
+	rawCut := now.Add(-ret.Raw)
+	wantParts := mustCount(t, db, `SELECT count(DISTINCT (timestamp_utc AT TIME ZONE 'UTC')::date) FROM website_status
+		WHERE timestamp_utc < $1::timestamptz - interval '0' AND (timestamp_utc AT TIME ZONE 'UTC')::date < ($1::timestamptz AT TIME ZONE 'UTC')::date`, rawCut)
+	wantRaw := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc < date_trunc('day', $1::timestamptz, 'UTC')", rawCut)
+	wantHourly := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour < $1", now.Add(-ret.Hourly).Truncate(time.Hour))
+	wantDaily := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", now.Add(-ret.Daily))
+	if wantParts == 0 || wantHourly == 0 || wantDaily == 0 {
+		t.Fatalf("test data has nothing to prune: %d partitions, %d hourly, %d daily", wantParts, wantHourly, wantDaily)
+	}
+	total := mustCount(t, db, "SELECT count(*) FROM website_status")
+
+	dry, err := db.Prune(ctx, ret, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Partitions) != int(wantParts) || dry.HourlyRows != wantHourly || dry.DailyRows != wantDaily {
+		t.Errorf("dry run: %d partitions, %d hourly, %d daily; want %d, %d, %d",
+			len(dry.Partitions), dry.HourlyRows, dry.DailyRows, wantParts, wantHourly, wantDaily)
+	}
+	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total {
+		t.Fatalf("dry run removed rows: %d, want %d", got, total)
+	}
+
+	// Another process pruning: this pass skips.
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(0x73697465707275)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := db.Prune(ctx, ret, now, false); err != nil || !rep.Skipped {
+		t.Errorf("prune while locked = %+v, %v; want skipped", rep, err)
+	}
+	conn.Close()
+
+	rep, err := db.Prune(ctx, ret, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Partitions) != int(wantParts) || rep.RawRows() != wantRaw || rep.HourlyRows != wantHourly || rep.DailyRows != wantDaily {
+		t.Errorf("prune: %d partitions (~%d rows), %d hourly, %d daily; want %d (%d), %d, %d", len(rep.Partitions),
+			rep.RawRows(), rep.HourlyRows, rep.DailyRows, wantParts, wantRaw, wantHourly, wantDaily)
+	}
+	for _, p := range rep.Partitions {
+		if n := mustCount(t, db, "SELECT count(*) FROM pg_class WHERE relname = $1", p.Name); n != 0 {
+			t.Errorf("partition %s still exists", p.Name)
+		}
+	}
+	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total-wantRaw {
+		t.Errorf("%d raw rows left, want %d", got, total-wantRaw)
+	}
+	// The rollups of the days dropped from raw are still there.
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", rawCut); n == 0 {
+		t.Error("the daily rollups of the pruned raw days are gone")
+	}
+	if again, err := db.Prune(ctx, ret, now, false); err != nil || len(again.Partitions) != 0 || again.HourlyRows != 0 || again.DailyRows != 0 {
+		t.Errorf("second pass = %+v, %v; want nothing", again, err)
+	}
+}
+
+// TestHistogramCompaction: many batches into one hour append to its
+// histogram until it passes 48 elements, then merge; the counts stay exact.
+func TestHistogramCompaction(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://example.com/")
+	hour := time.Now().UTC().Truncate(time.Hour)
+	want := store.Histogram{}
+	for i := range 120 {
+		ms := float64(10 + i%7)
+		want.Add(float64(float32(ms)))
+		if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, hour.Add(time.Duration(i)*time.Second), true, 200, ms)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var hist []int64
+	if err := db.SQL().QueryRowContext(ctx, "SELECT rt_hist FROM website_status_hourly WHERE website_id = $1", id).Scan(pq.Array(&hist)); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) > 48+1 {
+		t.Errorf("histogram has %d elements, want at most 49", len(hist))
+	}
+	got := store.Histogram{}
+	for _, e := range hist {
+		got[int(e>>32)] += e & 0xffffffff
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("histogram = %v, want %v", got, want)
+	}
+}
