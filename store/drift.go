@@ -46,13 +46,15 @@ var conflictKeys = map[string][]string{
 	"website_status_hourly": {"website_id", "probe", "hour"},
 	"website_status_daily":  {"website_id", "probe", "day"},
 	"website_status_window": {"website_id", "days"},
+	"notifications":         {"incident_id", "event", "channel"},
 }
 
 // syncTables are the tables sync writes, in the order CheckSchema checks them.
-var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily", "website_status_window"}
+var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily",
+	"website_status_window", "incidents", "notifications"}
 
 // CheckSchema checks that the tables sync writes (website_status,
-// site_probe_state and the hourly and daily rollups) exist with every column
+// site_probe_state, the rollups, incidents and the notification outbox) exist with every column
 // it writes, each of the expected type (compared by udt name), that
 // website_status is partitioned, and that each has the unique key its ON
 // CONFLICT names. It returns nil, a *DriftError for the first problem found,
@@ -82,6 +84,9 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: t.Name, Problem: "is not partitioned by day (a version 1 table)", Fix: "sitestat migrate"}
 		}
 		key := conflictKeys[name]
+		if key == nil {
+			continue
+		}
 		var unique bool
 		err = db.db.QueryRowContext(ctx, `
 			SELECT EXISTS (

@@ -273,39 +273,6 @@ func (db *DB) RetryNotification(ctx context.Context, id int64, attempt int, dela
 	return failed, nil
 }
 
-// CheckAlertSchema checks that the incidents and notifications tables exist
-// with every column the outbox reads and writes, each of the expected type,
-// and the unique key EnqueueTx's ON CONFLICT names. It returns nil, a
-// *DriftError for the first problem found, or an error reading the catalog.
-func (db *DB) CheckAlertSchema(ctx context.Context) error {
-	live, err := inspect(ctx, db.db)
-	if err != nil {
-		return fmt.Errorf("check alert schema: %w", err)
-	}
-	exp := ExpectedSchema()
-	for _, name := range []string{"incidents", "notifications"} {
-		t := exp.table(name)
-		if !live.hasTable(t.Name) {
-			return &DriftError{Table: t.Name, Problem: "table is missing", Fix: "sitestat migrate"}
-		}
-		for _, c := range t.Columns {
-			lc, ok := live.column(t.Name, c.Name)
-			switch {
-			case !ok:
-				return &DriftError{Table: t.Name, Column: c.Name, Problem: "column is missing", Fix: "sitestat migrate"}
-			case lc.udt != c.UDT || (c.Length > 0 && lc.length != c.Length):
-				return &DriftError{Table: t.Name, Column: c.Name,
-					Problem: fmt.Sprintf("has type %s, want %s", lc.typeName(), c.Type), Fix: "sitestat migrate --fix-types"}
-			}
-		}
-	}
-	const key = "notifications_incident_event_channel_key"
-	if _, ok := live.constraints["notifications."+key]; !ok {
-		return &DriftError{Table: "notifications", Problem: "unique key " + key + " is missing (a notification could be enqueued twice)", Fix: "sitestat migrate"}
-	}
-	return nil
-}
-
 // NotificationStatus is one notification as `sitestat incidents` shows it.
 type NotificationStatus struct {
 	ID         int64

@@ -332,22 +332,22 @@ func TestClaimConcurrentlyNeverTwice(t *testing.T) {
 
 func TestCheckAlertSchema(t *testing.T) {
 	db := migratedDB(t)
-	if err := db.CheckAlertSchema(testContext(t)); err != nil {
+	if err := db.CheckSchema(testContext(t)); err != nil {
 		t.Fatalf("fresh schema: %v", err)
 	}
 	mustExec(t, db, "ALTER TABLE notifications DROP COLUMN next_attempt_at")
-	err := db.CheckAlertSchema(testContext(t))
+	err := db.CheckSchema(testContext(t))
 	var de *store.DriftError
 	if !errors.As(err, &de) || de.Table != "notifications" || de.Column != "next_attempt_at" {
 		t.Fatalf("after dropping a column: %v", err)
 	}
 	mustMigrate(t, db, store.MigrateOptions{})
 	mustExec(t, db, "ALTER TABLE notifications DROP CONSTRAINT notifications_incident_event_channel_key")
-	if err := db.CheckAlertSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
+	if err := db.CheckSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
 		t.Fatalf("without the unique key: %v", err)
 	}
 	mustMigrate(t, db, store.MigrateOptions{})
-	if err := db.CheckAlertSchema(testContext(t)); err != nil {
+	if err := db.CheckSchema(testContext(t)); err != nil {
 		t.Fatalf("after migrate: %v", err)
 	}
 }
@@ -369,7 +369,7 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	if _, err := db.InsertResults(testContext(t), []checker.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
 		t.Fatalf("insert result: %v", err)
 	}
-	if err := db.CheckAlertSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
+	if err := db.CheckSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
 		t.Fatalf("previous release: CheckAlertSchema = %v, want drift", err)
 	}
 	rep := mustMigrate(t, db, store.MigrateOptions{})
@@ -381,7 +381,7 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	if len(rep.Problems) > 0 {
 		t.Errorf("problems: %q", rep.Problems)
 	}
-	if err := db.CheckAlertSchema(testContext(t)); err != nil {
+	if err := db.CheckSchema(testContext(t)); err != nil {
 		t.Errorf("after migrate: %v", err)
 	}
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE website_id = $1", site); n != 1 {
