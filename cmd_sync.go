@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
+	"github.com/sitestat/sitestat/store"
 )
 
 func syncCommand() *cli.Command {
@@ -69,9 +75,10 @@ func runSync(ctx context.Context, e *env) error {
 		return err
 	}
 	s := sink.New(db, dlq, sink.Options{
-		MaxMessage: e.cfg.SyncMaxMessage,
-		DBTimeout:  e.cfg.SyncDBTimeout,
-		Logger:     log,
+		MaxMessage:   e.cfg.SyncMaxMessage,
+		DBTimeout:    e.cfg.SyncDBTimeout,
+		RetentionRaw: e.cfg.RetentionRaw.Duration(),
+		Logger:       log,
 	})
 	// The notification loop delivers the outbox the incidents fill, and
 	// beats the dead man's switch while sync is healthy.
@@ -83,7 +90,9 @@ func runSync(ctx context.Context, e *env) error {
 		}
 	})
 	defer wg.Wait()
-	stopMetrics := serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
+	pr := &pruner{db: db, ret: retention(e.cfg), every: e.cfg.PruneInterval, log: log.With("task", "prune")}
+	wg.Go(func() { pr.run(ctx) })
+	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics()))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
 		"batch", e.cfg.SyncBatch, "flush", e.cfg.SyncFlush)
@@ -95,4 +104,72 @@ func runSync(ctx context.Context, e *env) error {
 	st := s.Stats()
 	log.Info("stopped", "consumed", st.Consumed, "stored", st.Stored, "duplicates", st.Duplicates, "dlq", st.DLQ, "retries", st.Retries)
 	return runErr
+}
+
+// pruner is sync's retention task: every interval it makes the coming days'
+// partitions and prunes history past its retention (store.DB.Prune runs one
+// pass at a time across sync processes).
+type pruner struct {
+	db    *store.DB
+	ret   store.Retention
+	every time.Duration
+	log   *slog.Logger
+
+	runs, partitions, rawRows, rollupRows, failures atomic.Int64
+	lastOK                                          atomic.Int64 // unix seconds
+}
+
+func (p *pruner) run(ctx context.Context) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		p.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pass runs one pass; a failure is logged and counted, and tried again at
+// the next interval.
+func (p *pruner) pass(ctx context.Context) {
+	now := time.Now()
+	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(sink.MaxFuture)); err != nil && ctx.Err() == nil {
+		p.failures.Add(1)
+		p.log.Warn("make the coming days' partitions", "err", err)
+	}
+	rep, err := p.db.Prune(ctx, p.ret, now, false)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.failures.Add(1)
+			p.log.Warn("prune failed; will try again", "err", err, "retry_in", p.every)
+		}
+		return
+	}
+	p.runs.Add(1)
+	p.lastOK.Store(now.Unix())
+	if rep.Skipped {
+		return
+	}
+	p.partitions.Add(int64(len(rep.Partitions)))
+	p.rawRows.Add(rep.RawRows())
+	p.rollupRows.Add(rep.HourlyRows + rep.DailyRows)
+	for _, l := range pruneLines(rep) {
+		p.log.Info(l)
+	}
+}
+
+// metrics exposes the pruner's counters.
+func (p *pruner) metrics() []prometheus.Collector {
+	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
+	return []prometheus.Collector{
+		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).", load(&p.runs)),
+		counter("sitestat_prune_failures_total", "Pruning passes or partition creations that failed.", load(&p.failures)),
+		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.", load(&p.partitions)),
+		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).", load(&p.rawRows)),
+		counter("sitestat_prune_rollup_rows_total", "Hourly and daily rollup rows deleted past their retention.", load(&p.rollupRows)),
+		gauge("sitestat_prune_last_success_timestamp_seconds", "When the last pruning pass completed, as a Unix time.", load(&p.lastOK)),
+	}
 }

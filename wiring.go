@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -151,4 +152,50 @@ func openDBWait(ctx context.Context, e *env, log *slog.Logger, once bool) (*stor
 // checkArgs turns an argument parser into a Before hook.
 func checkArgs[T any](parse func(*cli.Context) (T, error)) cli.BeforeFunc {
 	return func(c *cli.Context) error { _, err := parse(c); return err }
+}
+
+// retention turns the configuration into the store's retention.
+func retention(cfg config.Config) store.Retention {
+	return store.Retention{
+		Raw:    cfg.RetentionRaw.Duration(),
+		Hourly: cfg.RetentionHourly.Duration(),
+		Daily:  cfg.RetentionDaily.Duration(),
+	}
+}
+
+// pruneLines says what a pruning pass did, one line each.
+func pruneLines(rep store.PruneReport) []string {
+	if rep.Skipped {
+		return []string{"another process is pruning; nothing done"}
+	}
+	verb, prefix := "dropped", ""
+	if rep.DryRun {
+		verb, prefix = "would drop", "would "
+	}
+	var lines []string
+	for _, p := range rep.Partitions {
+		rows := "rows unknown"
+		if p.Rows >= 0 {
+			rows = fmt.Sprintf("about %d rows", p.Rows)
+		}
+		span := ""
+		if !p.From.IsZero() {
+			span = fmt.Sprintf(" (%s to %s, %s, %.1f MB)", p.From.Format("2006-01-02"), p.To.Format("2006-01-02"), rows, float64(p.Bytes)/1e6)
+		}
+		lines = append(lines, fmt.Sprintf("%s partition %s%s", verb, p.Name, span))
+	}
+	cut := func(t time.Time) string {
+		if t.IsZero() {
+			return "kept forever"
+		}
+		return "before " + t.Format(time.RFC3339)
+	}
+	lines = append(lines,
+		fmt.Sprintf("raw: %s %d partition(s), about %d rows (%s)", verb, len(rep.Partitions), rep.RawRows(), cut(rep.RawBefore)),
+		fmt.Sprintf("hourly rollups: %sdelete %d rows (%s)", prefix, rep.HourlyRows, cut(rep.HourlyBefore)),
+		fmt.Sprintf("daily rollups: %sdelete %d rows (%s)", prefix, rep.DailyRows, cut(rep.DailyBefore)))
+	if rep.DryRun {
+		lines = append(lines, "dry run: nothing was changed")
+	}
+	return lines
 }

@@ -58,6 +58,7 @@ type Config struct {
 	RetentionRaw      Days          `envconfig:"RETENTION_RAW" default:"7d" desc:"how long raw check rows are kept (whole UTC days; e.g. 7d, 36h); 0 keeps them forever"`
 	RetentionHourly   Days          `envconfig:"RETENTION_HOURLY" default:"90d" desc:"how long hourly rollups are kept; 0 keeps them forever"`
 	RetentionDaily    Days          `envconfig:"RETENTION_DAILY" default:"730d" desc:"how long daily rollups are kept; 0 keeps them forever"`
+	PruneInterval     time.Duration `envconfig:"PRUNE_INTERVAL" default:"1h" desc:"how often sync prunes history past its retention and makes the coming days' partitions (one sync process at a time)"`
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
 
 	AlertWebhookURL        string        `envconfig:"ALERT_WEBHOOK_URL" desc:"generic JSON webhook receiving every notification (never logged)"`
@@ -208,6 +209,7 @@ func (c *Config) check() error {
 		{"SYNC_BATCH", c.SyncBatch > 0, "must be positive"},
 		{"SYNC_FLUSH", c.SyncFlush > 0, "must be positive"},
 		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0, "must be positive"},
+		{"PRUNE_INTERVAL", c.PruneInterval > 0, "must be positive"},
 		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0, "must be positive"},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0, "must be positive"},
 		{"ALERT_GIVE_UP", c.AlertGiveUp > 0, "must be positive"},

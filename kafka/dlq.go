@@ -58,6 +58,11 @@ const (
 	ClassDBData = Class("db_data")
 	// ClassDBConstraint: the row violates a constraint (SQLSTATE class 23).
 	ClassDBConstraint = Class("db_constraint")
+	// ClassExpired: checked_at is older than the raw retention (a very late
+	// re-send): storing it would recreate a pruned day.
+	ClassExpired = Class("expired")
+	// ClassBadTimestamp: checked_at is more than two days in the future.
+	ClassBadTimestamp = Class("bad_timestamp")
 )
 
 // ClassInfo describes a Class for help texts and for `dlq replay`.
@@ -75,6 +80,8 @@ var Classes = []ClassInfo{
 	{ClassUnknownSite, true},
 	{ClassDBData, true},
 	{ClassDBConstraint, true},
+	{ClassExpired, false},
+	{ClassBadTimestamp, false},
 }
 
 // ParseClass returns the Class named s, or an error listing the classes.

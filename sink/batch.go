@@ -75,6 +75,7 @@ type batch struct {
 func (s *Sync) decode(b *kafka.Batch) *batch {
 	bt := &batch{s: s, results: make([]checker.Result, 0, len(b.Records)), recs: make([]*kafka.Record, 0, len(b.Records))}
 	seen := make(map[string]struct{}, len(b.Records))
+	now := s.opts.Now()
 	for i := range b.Records {
 		rec := &b.Records[i]
 		if max := s.opts.MaxMessage; len(rec.Value) > max {
@@ -85,6 +86,16 @@ func (s *Sync) decode(b *kafka.Batch) *batch {
 		r, err := checker.Decode(rec.Key, rec.Value)
 		if err != nil {
 			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassDecode, err.Error()))
+			continue
+		}
+		if ret := s.opts.RetentionRaw; ret > 0 && r.CheckedAt.Before(now.Add(-ret)) {
+			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassExpired,
+				fmt.Sprintf("checked_at %s is older than the raw retention of %s", r.CheckedAt.Format(time.RFC3339), ret)))
+			continue
+		}
+		if r.CheckedAt.After(now.Add(MaxFuture)) {
+			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassBadTimestamp,
+				fmt.Sprintf("checked_at %s is more than %s in the future", r.CheckedAt.Format(time.RFC3339), MaxFuture)))
 			continue
 		}
 		if _, ok := seen[r.CheckID]; ok {

@@ -293,7 +293,7 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 		CheckID:        uuid.NewString(),
 		WebsiteID:      site,
 		URL:            "https://site.example/path?q=" + strconv.Itoa(rng.IntN(1000)),
-		CheckedAt:      time.Unix(1700000000+rng.Int64N(100000000), rng.Int64N(1e9)).UTC(),
+		CheckedAt:      time.Now().Add(-time.Duration(rng.Int64N(int64(5 * 24 * time.Hour)))).UTC(),
 		Probe:          "probe-" + strconv.Itoa(rng.IntN(5)),
 		Up:             reason == checker.ReasonOK,
 		Reason:         reason,

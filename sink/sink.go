@@ -54,9 +54,19 @@ type Options struct {
 	// partition is released is not cancelled, only bounded by this and by
 	// the release deadline.
 	DBTimeout time.Duration
+	// RetentionRaw is how long raw rows are kept (SITESTAT_RETENTION_RAW): a
+	// result checked longer ago is an expired dead letter, not a row that
+	// would recreate a pruned day. 0 keeps everything.
+	RetentionRaw time.Duration
+	// Now returns the current time; nil means time.Now (tests set it).
+	Now func() time.Time
 	// Logger receives the log lines; nil discards them.
 	Logger *slog.Logger
 }
+
+// MaxFuture is how far in the future a result's checked_at may be before it
+// is a bad_timestamp dead letter.
+const MaxFuture = 48 * time.Hour
 
 func (o Options) withDefaults() Options {
 	if o.MaxMessage <= 0 {
@@ -73,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }

@@ -305,7 +305,7 @@ func TestSyncSchemaDriftAtStart(t *testing.T) {
 		name, alter, want string
 	}{
 		{"dropped column", "ALTER TABLE website_status DROP COLUMN request_info", "website_status.request_info"},
-		{"wrong type", "ALTER TABLE website_status ALTER COLUMN timestamp_utc TYPE text", "website_status.timestamp_utc"},
+		{"wrong type", "ALTER TABLE website_status ALTER COLUMN status_code TYPE text", "website_status.status_code"},
 		{"dropped table", "DROP TABLE website_status", "website_status"},
 	}
 	for _, tt := range tests {
