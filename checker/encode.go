@@ -45,6 +45,7 @@ func (r *Result) appendJSON(b []byte) ([]byte, bool) {
 	str(`,"url":`, r.URL)
 	tim(`,"checked_at":`, r.CheckedAt)
 	str(`,"probe":`, r.Probe)
+	str(`,"host":`, r.Host)
 	b = append(b, `,"up":`...)
 	b = strconv.AppendBool(b, r.Up)
 	str(`,"reason":`, string(r.Reason))

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sitestat/sitestat/internal/retry"
 )
 
 // Defaults used for the zero fields of RunnerOptions.
@@ -236,8 +238,8 @@ func (r *Runner) load(ctx context.Context, out chan []Site) {
 		}
 		out <- sites
 	}
-	backoff := min(500*time.Millisecond, r.opts.Refresh)
-	for attempt := 1; ; attempt++ {
+	backoff := retry.Backoff{Min: min(500*time.Millisecond, r.opts.Refresh), Max: r.opts.Refresh}
+	for attempt := 0; ; attempt++ {
 		sites, err := r.src.Sites(ctx)
 		if err == nil {
 			send(sites)
@@ -246,11 +248,11 @@ func (r *Runner) load(ctx context.Context, out chan []Site) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.log.Warn("load sites failed; retrying", "err", err, "attempt", attempt, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		d := backoff.Delay(attempt)
+		r.log.Warn("load sites failed; retrying", "err", err, "attempt", attempt+1, "retry_in", d)
+		if !retry.Sleep(ctx, d) {
 			return
 		}
-		backoff = min(2*backoff, r.opts.Refresh)
 	}
 	tick := time.NewTicker(r.opts.Refresh)
 	defer tick.Stop()
@@ -268,18 +270,6 @@ func (r *Runner) load(ctx context.Context, out chan []Site) {
 			continue
 		}
 		send(sites)
-	}
-}
-
-// sleep waits for d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
