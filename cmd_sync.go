@@ -80,18 +80,22 @@ func runSync(ctx context.Context, e *env) error {
 		RetentionRaw: e.cfg.RetentionRaw.Duration(),
 		Logger:       log,
 	})
-	// The notification loop delivers the outbox the incidents fill, and
-	// beats the dead man's switch while sync is healthy.
-	loop := newNotifyLoop(e.cfg, db, log)
+	// Two tasks run beside the batches, and stop with them (on a signal, or
+	// when Run returns an error): the notification loop delivers the outbox
+	// the incidents fill and beats the dead man's switch while sync is
+	// healthy; the pruner applies the retention.
+	tasks, stopTasks := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopTasks()
+	loop := newNotifyLoop(e.cfg, db, log)
 	wg.Go(func() {
-		if err := loop.Run(ctx); err != nil {
+		if err := loop.Run(tasks); err != nil {
 			log.Error("notification loop stopped", "err", err)
 		}
 	})
-	defer wg.Wait()
 	pr := &pruner{db: db, ret: retention(e.cfg), every: e.cfg.PruneInterval, log: log.With("task", "prune")}
-	wg.Go(func() { pr.run(ctx) })
+	wg.Go(func() { pr.run(tasks) })
 	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics()))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,

@@ -88,7 +88,7 @@ func TestSerialSchemaDrift(t *testing.T) {
 			}
 			if len(tc.fix) > 1 {
 				// Plain migrate only reports a wrong type, with exit 78.
-				if out, _, code := ce.run(nil, "migrate"); code != 78 || !strings.Contains(out, "timestamp_utc") {
+				if out, _, code := ce.run(nil, "migrate"); code != 78 || !strings.Contains(out, "status_code") {
 					t.Errorf("migrate on a wrong type: exit %d, want 78 and a report naming the column:\n%s", code, out)
 				}
 			}
