@@ -31,6 +31,7 @@ into at most 100 instructions. --id N re-creates a removed website under its old
 id (so its dead letters can be replayed); it is refused when the id is taken.
 A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 				Flags: []cli.Flag{intervalFlag, regexFlag,
+					&cli.StringFlag{Name: "name", Usage: "name shown by the status page (sitestat serve) instead of the URL"},
 					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"}},
 				Before: checkArgs(siteInputArgs),
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
@@ -48,7 +49,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 			},
 			{
 				Name:        "update",
-				Usage:       "change a website's url, interval or regex",
+				Usage:       "change a website's url, interval, regex or name",
 				ArgsUsage:   "ID",
 				Description: `Same validation as add. A running check picks the change up at its next reload.`,
 				Flags: []cli.Flag{
@@ -56,6 +57,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					&cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Usage: "new interval in seconds"},
 					&cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "new regex"},
 					&cli.BoolFlag{Name: "no-regex", Usage: "remove the regex"},
+					&cli.StringFlag{Name: "name", Usage: "new name shown by the status page (\"\" removes it)"},
 				},
 				Before: func(c *cli.Context) error { _, _, err := siteUpdateArgs(c); return err },
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
@@ -162,9 +164,13 @@ func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 	if c.NArg() != 1 {
 		return store.SiteInput{}, usagef("sites add takes one URL, got %d arguments", c.NArg())
 	}
-	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex"), ID: c.Int64("id")}
+	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex"), ID: c.Int64("id"),
+		Name: c.String("name")}
 	if c.IsSet("id") && (in.ID < 1 || in.ID > store.MaxSiteID) {
 		return in, usagef("--id %d is out of range 1..%d", in.ID, store.MaxSiteID)
+	}
+	if err := store.ValidateName(in.Name); err != nil {
+		return in, err
 	}
 	return in, store.ValidateSiteInput(in.URL, in.Interval, in.Regex)
 }
@@ -193,8 +199,15 @@ func siteUpdateArgs(c *cli.Context) (int64, store.SiteUpdate, error) {
 		u.Regex = &v
 	}
 	u.ClearRegex = c.Bool("no-regex")
-	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex {
-		return 0, u, usagef("nothing to change: give --url, --interval, --regex or --no-regex")
+	if c.IsSet("name") {
+		v := c.String("name")
+		if err := store.ValidateName(v); err != nil {
+			return 0, u, err
+		}
+		u.Name = &v
+	}
+	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex && u.Name == nil {
+		return 0, u, usagef("nothing to change: give --url, --interval, --regex, --no-regex or --name")
 	}
 	return id, u, nil
 }

@@ -94,6 +94,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
    prune    drop history older than its retention (sync's periodic pass, once)
    topics   create, list or delete the Kafka topics
    alerts   test the notification channels (webhook, Slack, PagerDuty)
+   serve    the status page, a JSON API and badges over HTTP (read-only)
 
 Configuration comes from the environment (defaults shown):
 ` + vars.String() + `
@@ -113,6 +114,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			alertsCommand(),
 			pruneCommand(),
 			rollupCommand(),
+			serveCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

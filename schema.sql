@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS websites (
     up_regex       text,
     created_at     timestamptz   NOT NULL DEFAULT now(),
     updated_at     timestamptz   NOT NULL DEFAULT now(),
+    -- name is what the status page shows instead of the URL ('' for none).
+    name           text          NOT NULL DEFAULT '',
     CONSTRAINT websites_pkey PRIMARY KEY (id),
     CONSTRAINT websites_url_check CHECK (url ~* '^https?://'),
     CONSTRAINT websites_check_interval_check CHECK (check_interval BETWEEN 1 AND 86400)

@@ -73,6 +73,9 @@ type Config struct {
 	AlertPoll              time.Duration `envconfig:"ALERT_POLL" default:"500ms" desc:"how often the notification loop reads the outbox"`
 	AlertHeartbeatURL      string        `envconfig:"ALERT_HEARTBEAT_URL" desc:"dead man's switch: GET while the notification loop is healthy (never logged)"`
 	AlertHeartbeatInterval time.Duration `envconfig:"ALERT_HEARTBEAT_INTERVAL" default:"1m" desc:"how often SITESTAT_ALERT_HEARTBEAT_URL is requested"`
+	HTTPAddr               string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address sitestat serve listens on (the status page, JSON API and badges)"`
+	HTTPBasicAuth          string        `envconfig:"HTTP_BASIC_AUTH" desc:"user:password asked by sitestat serve on every route but /healthz, /readyz and badges (never logged)"`
+	HTTPPublicURLs         bool          `envconfig:"HTTP_PUBLIC_URLS" default:"true" desc:"false: sitestat serve shows websites by name or id, never their URLs"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
 
@@ -231,6 +234,14 @@ func (c *Config) check() error {
 	}
 	if c.SyncGroup == "" {
 		return bad("SYNC_GROUP", "is empty")
+	}
+	if c.HTTPBasicAuth != "" {
+		if user, pass, ok := strings.Cut(c.HTTPBasicAuth, ":"); !ok || user == "" || pass == "" {
+			return bad("HTTP_BASIC_AUTH", "must be user:password")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return bad("HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
 	}
 	if c.DatabaseURL != "" {
 		if err := checkDatabaseURL(c.DatabaseURL); err != nil {

@@ -67,18 +67,8 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	exp := ExpectedSchema()
 	for _, name := range syncTables {
 		t := exp.table(name)
-		if !live.hasTable(t.Name) {
-			return &DriftError{Table: t.Name, Problem: "table is missing", Fix: "sitestat migrate"}
-		}
-		for _, c := range t.Columns {
-			lc, ok := live.column(t.Name, c.Name)
-			switch {
-			case !ok:
-				return &DriftError{Table: t.Name, Column: c.Name, Problem: "column is missing", Fix: "sitestat migrate"}
-			case lc.udt != c.UDT || (c.Length > 0 && lc.length != c.Length):
-				return &DriftError{Table: t.Name, Column: c.Name,
-					Problem: fmt.Sprintf("has type %s, want %s", lc.typeName(), c.Type), Fix: "sitestat migrate --fix-types"}
-			}
+		if err := checkTable(live, t); err != nil {
+			return err
 		}
 		if name == "website_status" && !live.partitioned[name] {
 			return &DriftError{Table: t.Name, Problem: "is not partitioned by day (a version 1 table)", Fix: "sitestat migrate"}
@@ -108,6 +98,25 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 		if !unique {
 			return &DriftError{Table: t.Name, Column: strings.Join(key, ","),
 				Problem: "no unique constraint on (" + strings.Join(key, ", ") + ") (sync stores each once)", Fix: "sitestat migrate"}
+		}
+	}
+	return nil
+}
+
+// checkTable checks that live has table t with every column of it, each of
+// the expected type (compared by udt name).
+func checkTable(live liveSchema, t *Table) error {
+	if !live.hasTable(t.Name) {
+		return &DriftError{Table: t.Name, Problem: "table is missing", Fix: "sitestat migrate"}
+	}
+	for _, c := range t.Columns {
+		lc, ok := live.column(t.Name, c.Name)
+		switch {
+		case !ok:
+			return &DriftError{Table: t.Name, Column: c.Name, Problem: "column is missing", Fix: "sitestat migrate"}
+		case lc.udt != c.UDT || (c.Length > 0 && lc.length != c.Length):
+			return &DriftError{Table: t.Name, Column: c.Name,
+				Problem: fmt.Sprintf("has type %s, want %s", lc.typeName(), c.Type), Fix: "sitestat migrate --fix-types"}
 		}
 	}
 	return nil

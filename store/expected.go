@@ -91,6 +91,7 @@ func ExpectedSchema() Schema {
 				{Name: "up_regex", Type: "text", UDT: "text"},
 				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
 				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "name", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 			}},
 			{Name: "website_status", Columns: []Column{
 				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true,

@@ -86,6 +86,28 @@ type SiteInput struct {
 	Interval int
 	// Regex the body must match, "" for none.
 	Regex string
+	// Name is what the status page shows instead of the URL, "" for none
+	// (see ValidateName).
+	Name string
+}
+
+// MaxNameLength is the longest website name, in characters.
+const MaxNameLength = 200
+
+// ValidateName checks a website's name: valid UTF-8 of at most
+// MaxNameLength characters without control characters ("" is no name). The
+// error wraps ErrInvalidSite.
+func ValidateName(name string) error {
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: name is not valid UTF-8", ErrInvalidSite)
+	}
+	if n := utf8.RuneCountInString(name); n > MaxNameLength {
+		return fmt.Errorf("%w: name is %d characters long, longer than %d", ErrInvalidSite, n, MaxNameLength)
+	}
+	if strings.IndexFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) }) >= 0 {
+		return fmt.Errorf("%w: name contains a control character", ErrInvalidSite)
+	}
+	return nil
 }
 
 // SiteUpdate changes some settings of a website; nil fields stay as they are.
@@ -98,6 +120,8 @@ type SiteUpdate struct {
 	Regex *string
 	// ClearRegex removes the regex (Regex must then be nil).
 	ClearRegex bool
+	// Name is the new name ("" removes it).
+	Name *string
 }
 
 // DB is the checker's source of sites.
@@ -175,11 +199,14 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 	if err := ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
 		return 0, fmt.Errorf("add site: %w", err)
 	}
+	if err := ValidateName(in.Name); err != nil {
+		return 0, fmt.Errorf("add site: %w", err)
+	}
 	if in.ID == 0 {
 		var id int64
 		err := db.db.QueryRowContext(ctx,
-			"INSERT INTO websites (url, check_interval, up_regex) VALUES ($1, $2, NULLIF($3, '')) RETURNING id",
-			in.URL, in.Interval, in.Regex).Scan(&id)
+			"INSERT INTO websites (url, check_interval, up_regex, name) VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id",
+			in.URL, in.Interval, in.Regex, in.Name).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("add site: %w", err)
 		}
@@ -194,8 +221,8 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 		return 0, fmt.Errorf("add site %d: %w", in.ID, err)
 	}
 	_, err := db.db.ExecContext(ctx,
-		"INSERT INTO websites (id, url, check_interval, up_regex) VALUES ($1, $2, $3, NULLIF($4, ''))",
-		in.ID, in.URL, in.Interval, in.Regex)
+		"INSERT INTO websites (id, url, check_interval, up_regex, name) VALUES ($1, $2, $3, NULLIF($4, ''), $5)",
+		in.ID, in.URL, in.Interval, in.Regex, in.Name)
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
 		return 0, fmt.Errorf("add site: %w: website %d exists", ErrIDTaken, in.ID)
@@ -240,9 +267,14 @@ func (db *DB) UpdateSite(ctx context.Context, id int64, u SiteUpdate) error {
 	if err := ValidateSiteInput(site.URL, interval, site.Regex); err != nil {
 		return fmt.Errorf("update site %d: %w", id, err)
 	}
+	if u.Name != nil {
+		if err := ValidateName(*u.Name); err != nil {
+			return fmt.Errorf("update site %d: %w", id, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx,
-		"UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), updated_at = now() WHERE id = $1",
-		id, site.URL, interval, site.Regex); err != nil {
+		"UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), name = coalesce($5, name), updated_at = now() WHERE id = $1",
+		id, site.URL, interval, site.Regex, u.Name); err != nil {
 		return fmt.Errorf("update site %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

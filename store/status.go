@@ -54,6 +54,8 @@ type SiteStatus struct {
 	ID int64
 	// URL is the website's URL.
 	URL string
+	// Name is the website's name, "" when none.
+	Name string
 	// Interval is the website's check interval.
 	Interval time.Duration
 	// Regex is the website's up_regex, "" when none.
@@ -104,7 +106,7 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	aggs, err := windowAggs(ctx, tx, 0, now.Add(-window), now, cached)
+	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -126,7 +128,7 @@ func applyAgg(s *SiteStatus, a windowAgg) {
 // readSites reads the websites (one when id > 0) and their probes' state.
 func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]SiteStatus, error) {
 	rows, err := tx.QueryContext(ctx, `
-		SELECT w.id, w.url, w.check_interval, coalesce(w.up_regex, ''),
+		SELECT w.id, w.url, w.name, w.check_interval, coalesce(w.up_regex, ''),
 		       s.probe, s.checked_at, s.up, s.reason, s.status_code, s.response_time_ms, s.error, s.host
 		FROM websites w
 		LEFT JOIN site_probe_state s ON s.website_id = w.id
@@ -141,6 +143,7 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]Site
 		var (
 			sid       int64
 			url, re   string
+			name      string
 			interval  int64
 			probe     sql.NullString
 			checkedAt sql.NullTime
@@ -151,11 +154,11 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]Site
 			errText   sql.NullString
 			host      sql.NullString
 		)
-		if err := rows.Scan(&sid, &url, &interval, &re, &probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host); err != nil {
+		if err := rows.Scan(&sid, &url, &name, &interval, &re, &probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host); err != nil {
 			return nil, fmt.Errorf("read websites: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != sid {
-			out = append(out, SiteStatus{ID: sid, URL: url, Interval: time.Duration(interval) * time.Second, Regex: re})
+			out = append(out, SiteStatus{ID: sid, URL: url, Name: name, Interval: time.Duration(interval) * time.Second, Regex: re})
 		}
 		s := &out[len(out)-1]
 		if !probe.Valid {
@@ -191,8 +194,8 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]Site
 	return out, nil
 }
 
-// The window queries: $1 the window's first hour, $2 now, $3 a website id
-// (0: all), $4 to $5 its whole days ($4 = $5 when none), $6 their number.
+// The window queries: $1 the window's first hour, $2 now, $3 website ids
+// (NULL: all), $4 to $5 its whole days ($4 = $5 when none), $6 their number.
 // Counts come from the hourly rows outside the whole days and from either
 // the daily rows of those days or their cached merge (website_status_window);
 // the histograms likewise, except that a cached window takes the daily rows
@@ -202,37 +205,37 @@ const (
 	windowCountsSQL = `
 		SELECT website_id, sum(checks)::bigint, sum(up_checks)::bigint FROM (
 			SELECT website_id, checks, up_checks FROM website_status_hourly
-			WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+			WHERE hour >= $1 AND hour <= $2 AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND NOT (hour >= $4 AND hour < $5)
 			UNION ALL
 			SELECT website_id, checks, up_checks FROM website_status_daily
 			WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
-			  AND ($3 = 0 OR website_id = $3)
+			  AND ($3::int[] IS NULL OR website_id = ANY($3::int[]))
 		) r GROUP BY 1`
 	windowHistSQL = `
 		SELECT website_id, rt_hist FROM website_status_hourly
-		WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+		WHERE hour >= $1 AND hour <= $2 AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND NOT (hour >= $4 AND hour < $5)
 		  AND cardinality(rt_hist) > 0
 		UNION ALL
 		SELECT website_id, rt_hist FROM website_status_daily
 		WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
-		  AND ($3 = 0 OR website_id = $3) AND cardinality(rt_hist) > 0`
+		  AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND cardinality(rt_hist) > 0`
 	windowCachedCountsSQL = `
 		SELECT website_id, sum(checks)::bigint, sum(up_checks)::bigint FROM (
 			SELECT website_id, checks, up_checks FROM website_status_hourly
-			WHERE hour >= $1 AND hour <= $2 AND ($3 = 0 OR website_id = $3) AND NOT (hour >= $4 AND hour < $5)
+			WHERE hour >= $1 AND hour <= $2 AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND NOT (hour >= $4 AND hour < $5)
 			UNION ALL
 			SELECT website_id, checks, up_checks FROM website_status_window
-			WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+			WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3::int[] IS NULL OR website_id = ANY($3::int[]))
 		) r GROUP BY 1`
 	windowCachedHistSQL = `
 		SELECT website_id, rt_hist FROM website_status_window
-		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3 = 0 OR website_id = $3)
+		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3::int[] IS NULL OR website_id = ANY($3::int[]))
 		  AND cardinality(rt_hist) > 0 AND $2::timestamptz IS NOT NULL -- (every parameter is used)
 		UNION ALL
 		SELECT website_id, rt_hist FROM website_status_daily
 		WHERE (day = ($5::timestamptz AT TIME ZONE 'UTC')::date
 		       OR (day = ($1::timestamptz AT TIME ZONE 'UTC')::date AND $1::timestamptz < $4::timestamptz))
-		  AND ($3 = 0 OR website_id = $3) AND cardinality(rt_hist) > 0`
+		  AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND cardinality(rt_hist) > 0`
 )
 
 // minCachedDays is the fewest whole days a window needs to be read from
@@ -311,13 +314,13 @@ func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
 	return start, dayFrom, dayTo
 }
 
-// windowAggs sums the rollups per website (one when id > 0) over from..now,
+// windowAggs sums the rollups per website (those of ids; nil: all) over from..now,
 // reading the whole days from website_status_window when cached (fillWindows
 // returned true), and merges their histograms for the p95.
-func windowAggs(ctx context.Context, tx *sql.Tx, id int64, from, now time.Time, cached bool) (map[int64]windowAgg, error) {
+func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Time, cached bool) (map[int64]windowAgg, error) {
 	start, dayFrom, dayTo := windowBounds(from, now)
 	counts, hists := windowCountsSQL, windowHistSQL
-	args := []any{start, now, id, dayFrom, dayTo}
+	args := []any{start, now, pq.Int64Array(ids), dayFrom, dayTo}
 	if cached {
 		counts, hists = windowCachedCountsSQL, windowCachedHistSQL
 		args = append(args, int(dayTo.Sub(dayFrom)/day))
@@ -417,25 +420,48 @@ type WindowStatus struct {
 // SiteDetail is one website in detail, for `sitestat status ID`.
 type SiteDetail struct {
 	SiteStatus
-	// Windows are the uptimes over 24 h, 7, 30 and 90 days.
+	// Windows are the uptimes over 24 h, 7, 30 and 90 days (or the windows
+	// asked for).
 	Windows []WindowStatus
 	// Days are the last 90 UTC days, oldest first, today included.
 	Days []DayStatus
-	// Failed are the last 10 failed checks still in raw history, newest first.
+	// Failed are the last failed checks still in raw history (10 unless
+	// asked otherwise), newest first.
 	Failed []FailedCheck
 }
 
 // DetailWindows are the windows SiteDetail reports.
 var DetailWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
 
+// DetailOptions chooses what SiteDetailWith reads.
+type DetailOptions struct {
+	// Windows are the uptime windows; nil means DetailWindows.
+	Windows []time.Duration
+	// Failed is how many failed checks to read; 0 means 10.
+	Failed int
+}
+
 // SiteDetail returns one website in detail as of now: its settings and state
 // per probe, its uptime over DetailWindows, its last 90 days (daily uptime and
 // p50/p95), and its last 10 failed checks. It wraps ErrNotFound when there is
 // no such website.
 func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDetail, error) {
+	return db.SiteDetailWith(ctx, id, now, DetailOptions{})
+}
+
+// SiteDetailWith is SiteDetail over the windows and with the number of
+// failed checks of opts.
+func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts DetailOptions) (SiteDetail, error) {
+	windows := opts.Windows
+	if windows == nil {
+		windows = DetailWindows
+	}
+	if opts.Failed <= 0 {
+		opts.Failed = 10
+	}
 	var d SiteDetail
-	cached := make([]bool, len(DetailWindows))
-	for i, w := range DetailWindows {
+	cached := make([]bool, len(windows))
+	for i, w := range windows {
 		var err error
 		if cached[i], err = db.fillWindows(ctx, id, now.Add(-w), now); err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
@@ -454,8 +480,8 @@ func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDeta
 		return d, fmt.Errorf("site %d: %w", id, ErrNotFound)
 	}
 	d.SiteStatus = sites[0]
-	for i, w := range DetailWindows {
-		aggs, err := windowAggs(ctx, tx, id, now.Add(-w), now, cached[i])
+	for i, w := range windows {
+		aggs, err := windowAggs(ctx, tx, []int64{id}, now.Add(-w), now, cached[i])
 		if err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}
@@ -519,7 +545,7 @@ func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDeta
 	rows, err = tx.QueryContext(ctx, `
 		SELECT timestamp_utc, probe, reason, status_code, coalesce(request_info->>'error', '')
 		FROM website_status WHERE website_id = $1 AND NOT up
-		ORDER BY timestamp_utc DESC LIMIT 10`, id)
+		ORDER BY timestamp_utc DESC LIMIT $2`, id, opts.Failed)
 	if err != nil {
 		return d, fmt.Errorf("site %d: read failed checks: %w", id, err)
 	}

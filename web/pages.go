@@ -1,0 +1,393 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sitestat/sitestat/store"
+)
+
+// The windows of the overview and of the website page.
+var (
+	overviewWindows = []time.Duration{24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
+	siteWindows     = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour}
+)
+
+// barDays is the length of the daily uptime bar.
+const barDays = 90
+
+type probeView struct {
+	Probe, Checked, Code, Time, Error string
+	State                             State
+}
+
+type siteRow struct {
+	ID         int64
+	Label, URL string
+	State      State
+	Probes     []probeView
+	Checked    string
+	Uptime     []string
+	P95        string
+	Bar        template.HTML
+}
+
+type overviewPage struct {
+	Title, Query                    string
+	Rows                            []siteRow
+	Total, Up, Down, Failing, Other int
+	OpenIncidents                   int
+	Page, Pages                     int
+	PrevURL, NextURL                string
+	WindowNames                     []string
+	Generated                       string
+}
+
+// overview serves /: one row per website, down first, paginated, searchable.
+func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	ctx, now := r.Context(), s.opts.Now().UTC()
+	sites, err := s.st.SiteStates(ctx, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	open, err := s.openDown(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := s.st.Incidents(ctx, store.IncidentQuery{Open: true})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all), Generated: now.Format(time.RFC3339)}
+	type entry struct {
+		site  store.SiteStatus
+		state State
+	}
+	var list []entry
+	for _, site := range sites {
+		st := stateOf(site, open[site.ID], false)
+		switch st.Kind {
+		case KindUp:
+			page.Up++
+		case KindDown:
+			page.Down++
+		case KindFailing:
+			page.Failing++
+		default:
+			page.Other++
+		}
+		page.Total++
+		if q != "" && !s.matches(site, q) {
+			continue
+		}
+		list = append(list, entry{site, st})
+	}
+	slices.SortStableFunc(list, func(a, b entry) int {
+		if a.state.Rank != b.state.Rank {
+			return a.state.Rank - b.state.Rank
+		}
+		return int(a.site.ID - b.site.ID)
+	})
+	page.Pages = max(1, (len(list)+s.opts.PageSize-1)/s.opts.PageSize)
+	page.Page = 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.htmlError(w, r, http.StatusBadRequest, "page must be a positive number")
+			return
+		}
+		page.Page = min(n, page.Pages)
+	}
+	from := (page.Page - 1) * s.opts.PageSize
+	list = list[from:min(len(list), from+s.opts.PageSize)]
+	ids := make([]int64, len(list))
+	for i, e := range list {
+		ids[i] = e.site.ID
+	}
+	sums, err := s.st.SiteSummaries(ctx, ids, overviewWindows, barDays, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, win := range overviewWindows {
+		page.WindowNames = append(page.WindowNames, windowName(win))
+	}
+	for _, e := range list {
+		sum := sums[e.site.ID]
+		row := siteRow{ID: e.site.ID, Label: s.label(e.site.ID, e.site.Name, e.site.URL), URL: s.publicURL(e.site.URL),
+			State: e.state, Checked: "never", P95: "–", Bar: dayBar(sum.Days)}
+		if e.site.Last != nil {
+			row.Checked = ago(now.Sub(e.site.Last.CheckedAt))
+		}
+		if len(e.site.Probes) > 1 {
+			row.Probes = s.probeViews(e.site, now)
+		}
+		for i, ws := range sum.Windows {
+			row.Uptime = append(row.Uptime, pct(ws.UptimePct))
+			if i == 0 {
+				row.P95 = ms(ws.P95ResponseMs)
+			}
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	link := func(p int) string {
+		v := url.Values{}
+		if q != "" {
+			v.Set("q", q)
+		}
+		v.Set("page", strconv.Itoa(p))
+		return "/?" + v.Encode()
+	}
+	if page.Page > 1 {
+		page.PrevURL = link(page.Page - 1)
+	}
+	if page.Page < page.Pages {
+		page.NextURL = link(page.Page + 1)
+	}
+	s.render(w, r, "overview", page)
+}
+
+// matches reports whether the website's name, id or (public) URL contains q.
+func (s *Server) matches(site store.SiteStatus, q string) bool {
+	q = strings.ToLower(q)
+	if strings.Contains(strings.ToLower(site.Name), q) || strconv.FormatInt(site.ID, 10) == q {
+		return true
+	}
+	return s.opts.PublicURLs && strings.Contains(strings.ToLower(s.publicURL(site.URL)), q)
+}
+
+// openDown returns the open down incidents by website.
+func (s *Server) openDown(r *http.Request) (map[int64]*store.Incident, error) {
+	ins, err := s.st.Incidents(r.Context(), store.IncidentQuery{Open: true, Kind: "down"})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]*store.Incident{}
+	for i := range ins {
+		if in := &ins[i]; in.WebsiteID != 0 && out[in.WebsiteID] == nil {
+			out[in.WebsiteID] = in
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
+	var out []probeView
+	for _, p := range site.Probes {
+		v := probeView{Probe: p.Probe, State: probeState(p), Checked: ago(now.Sub(p.Last.CheckedAt)), Code: "–",
+			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(site.URL, p.Last.Error)}
+		if p.Last.StatusCode != nil {
+			v.Code = strconv.Itoa(*p.Last.StatusCode)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+type windowView struct{ Name, Uptime, P95, Checks string }
+
+type incidentView struct {
+	ID                          int64
+	SiteID                      int64
+	Site, Kind, Reason, Error   string
+	Started, Resolved, Duration string
+	Open                        bool
+	Probes                      string
+	Notes                       []string
+}
+
+type failedView struct{ At, Probe, Reason, Code, Error string }
+
+type sitePage struct {
+	Title, URL, Interval, Regex string
+	ID                          int64
+	State                       State
+	Probes                      []probeView
+	Windows                     []windowView
+	Chart24, Chart7             template.HTML
+	Bar                         template.HTML
+	TLS, Cert                   string
+	Incidents                   []incidentView
+	Failed                      []failedView
+}
+
+// sitePage serves /sites/{id}.
+func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
+	id, ok := siteID(r)
+	if !ok {
+		s.htmlError(w, r, http.StatusNotFound, "no such website")
+		return
+	}
+	ctx, now := r.Context(), s.opts.Now().UTC()
+	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20})
+	if errors.Is(err, store.ErrNotFound) {
+		s.htmlError(w, r, http.StatusNotFound, "no such website")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	hours, err := s.st.SiteHours(ctx, id, now.Add(-7*24*time.Hour), now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tls, err := s.st.SiteTLS(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ins, err := s.st.Incidents(ctx, store.IncidentQuery{WebsiteID: id, Limit: 50})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var openDown *store.Incident
+	for i := range ins {
+		if ins[i].Kind == "down" && ins[i].ResolvedAt == nil && openDown == nil {
+			openDown = &ins[i]
+		}
+	}
+	p := sitePage{Title: s.label(d.ID, d.Name, d.URL), URL: s.publicURL(d.URL), ID: d.ID,
+		Interval: d.Interval.String(), Regex: d.Regex, State: stateOf(d.SiteStatus, openDown, false),
+		Probes: s.probeViews(d.SiteStatus, now), Bar: dayBar(d.Days),
+		Chart24: chart(hours, now.Add(-24*time.Hour), now, "last 24 hours"),
+		Chart7:  chart(hours, now.Add(-7*24*time.Hour), now, "last 7 days"),
+		TLS:     "–", Cert: "–"}
+	if !s.opts.PublicURLs {
+		p.Regex = "" // a regex may tell what the page is
+	}
+	for _, win := range d.Windows {
+		p.Windows = append(p.Windows, windowView{Name: windowName(win.Window), Uptime: pct(win.UptimePct),
+			P95: ms(win.P95ResponseMs), Checks: strconv.FormatInt(win.Checks, 10)})
+	}
+	if tls != nil {
+		p.TLS = tls.Version
+		if tls.CertNotAfter != nil {
+			left := tls.CertNotAfter.Sub(now)
+			p.Cert = tls.CertNotAfter.Format("2006-01-02 15:04 UTC")
+			if left < 0 {
+				p.Cert += " (expired)"
+			} else {
+				p.Cert += fmt.Sprintf(" (in %d days)", int(left.Hours()/24))
+			}
+		}
+	}
+	for _, in := range ins {
+		p.Incidents = append(p.Incidents, s.incidentView(in, p.Title, d.URL, now))
+	}
+	for _, f := range d.Failed {
+		v := failedView{At: f.CheckedAt.Format("2006-01-02 15:04:05"), Probe: f.Probe, Reason: string(f.Reason), Code: "–",
+			Error: s.scrub(d.URL, f.Error)}
+		if f.StatusCode != nil {
+			v.Code = strconv.Itoa(*f.StatusCode)
+		}
+		p.Failed = append(p.Failed, v)
+	}
+	s.render(w, r, "site", p)
+}
+
+func (s *Server) incidentView(in store.Incident, site, siteURL string, now time.Time) incidentView {
+	v := incidentView{ID: in.ID, SiteID: in.WebsiteID, Site: site, Kind: in.Kind, Reason: in.Reason,
+		Error: s.scrub(siteURL, in.Error), Started: in.StartedAt.Format("2006-01-02 15:04"),
+		Open: in.ResolvedAt == nil, Probes: strings.Join(in.Probes, ", ")}
+	end := now
+	if in.ResolvedAt != nil {
+		end = *in.ResolvedAt
+		v.Resolved = in.ResolvedAt.Format("2006-01-02 15:04")
+	}
+	v.Duration = duration(end.Sub(in.StartedAt))
+	for _, n := range in.Notifications {
+		v.Notes = append(v.Notes, fmt.Sprintf("%s %s: %s", n.Event, n.Channel, n.State()))
+	}
+	return v
+}
+
+type incidentsPage struct {
+	Title     string
+	Incidents []incidentView
+}
+
+// incidentsPage serves /incidents: open first, then the 200 most recent.
+func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request) {
+	ctx, now := r.Context(), s.opts.Now().UTC()
+	ins, err := s.st.Incidents(ctx, store.IncidentQuery{Limit: 200})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sites, err := s.st.SiteStates(ctx, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	byID := map[int64]store.SiteStatus{}
+	for _, st := range sites {
+		byID[st.ID] = st
+	}
+	p := incidentsPage{Title: "Incidents"}
+	for _, in := range ins {
+		name, u := "all websites", ""
+		if site, ok := byID[in.WebsiteID]; ok {
+			name, u = s.label(site.ID, site.Name, site.URL), site.URL
+		}
+		p.Incidents = append(p.Incidents, s.incidentView(in, name, u, now))
+	}
+	s.render(w, r, "incidents", p)
+}
+
+// siteID reads the {id} of the path: a positive integer.
+func siteID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0 && id <= store.MaxSiteID
+}
+
+// render executes the page template name into a buffer first, so that a
+// failure yields a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.fail(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = buf.WriteTo(w)
+}
+
+type errorPage struct {
+	Title, Message string
+	Code           int
+}
+
+// htmlError answers with an HTML error page.
+func (s *Server) htmlError(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	var buf bytes.Buffer
+	_ = pages.ExecuteTemplate(&buf, "error", errorPage{Title: http.StatusText(code), Message: msg, Code: code})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail logs err and answers 500 (503 when the request was cancelled).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "path", r.URL.Path, "err", err)
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusInternalServerError, "internal error; see the server log")
+		return
+	}
+	s.htmlError(w, r, http.StatusInternalServerError, "internal error; see the server log")
+}
