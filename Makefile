@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # The packages with tests that restart services or kill processes.
 SERIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build serial' .)))
 
-.PHONY: all build test test-unit test-serial vet services-up services-down test-tools demo bench clean
+.PHONY: all build test test-unit test-serial vet services-up services-down test-tools demo bench screenshots clean
 
 all: build
 
@@ -33,11 +33,16 @@ services-up:
 
 # test-tools: promtool (from Debian's prometheus package; on a host with
 # systemd the package also enables a Prometheus server) checks
-# docs/prometheus-rules.yml in the tests.
+# docs/prometheus-rules.yml in the tests; headless Chromium (Debian's
+# chromium package) drives the status page in web's browser test.
 test-tools:
-	command -v promtool >/dev/null || { \
+	missing=(); \
+	command -v promtool >/dev/null || missing+=(prometheus); \
+	command -v chromium >/dev/null || missing+=(chromium); \
+	if (( $${#missing[@]} )); then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${missing[@]}" >/dev/null; \
+	fi
 
 services-down:
 	$(SERVICES) down
@@ -47,6 +52,13 @@ demo:
 
 bench:
 	scripts/bench all
+
+# screenshots: regenerate docs/overview.png, docs/site.png and
+# docs/overview-dark.png with headless Chromium (the browser test's
+# websites), for the README.
+screenshots: services-up test-tools
+	eval "$$($(SERVICES) env test)"; \
+	SITESTAT_SCREENSHOT_DIR=$(CURDIR)/docs $(GO) test -count=1 -v -run '^TestBrowser$$' ./web | grep -E 'screenshot|^(ok|FAIL|---)'
 
 clean:
 	rm -rf bin

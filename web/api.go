@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ type apiIncident struct {
 func (s *Server) apiSiteOf(site store.SiteStatus, open *store.Incident) apiSite {
 	st := stateOf(site, open, false)
 	out := apiSite{ID: site.ID, Name: site.Name, URL: s.publicURL(site.URL), State: st.Kind, StateText: st.Text,
-		Probes: []apiProbe{}, Checks24h: site.Checks, Uptime24hPct: site.UptimePct, P95Ms24h: site.P95ResponseMs}
+		Probes: []apiProbe{}, Checks24h: site.Checks, Uptime24hPct: round(site.UptimePct, 3), P95Ms24h: round(site.P95ResponseMs, 1)}
 	if site.Last != nil {
 		t := site.Last.CheckedAt
 		out.LastCheckedAt = &t
@@ -128,7 +129,7 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 	}
 	out := detail{apiSite: s.apiSiteOf(d.SiteStatus, open[id]), IntervalSeconds: int(d.Interval / time.Second)}
 	for _, win := range d.Windows {
-		out.Windows = append(out.Windows, apiWindow{Window: windowName(win.Window), Checks: win.Checks, UptimePct: win.UptimePct, P95Ms: win.P95ResponseMs})
+		out.Windows = append(out.Windows, apiWindow{Window: windowName(win.Window), Checks: win.Checks, UptimePct: round(win.UptimePct, 3), P95Ms: round(win.P95ResponseMs, 1)})
 	}
 	if tls != nil {
 		out.TLSVersion, out.CertNotAfter = tls.Version, tls.CertNotAfter
@@ -150,7 +151,7 @@ func (s *Server) uptimeOf(r *http.Request, id int64, win time.Duration) (apiWind
 		return apiWindow{}, false, err
 	}
 	ws := sums[id].Windows[0]
-	return apiWindow{Window: windowName(win), Checks: ws.Checks, UptimePct: ws.UptimePct, P95Ms: ws.P95ResponseMs}, true, nil
+	return apiWindow{Window: windowName(win), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3), P95Ms: round(ws.P95ResponseMs, 1)}, true, nil
 }
 
 // apiUptime serves /api/v1/sites/{id}/uptime?window=30d (default 24h).
@@ -291,15 +292,22 @@ func (s *Server) apiIncidents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
 }
 
+// writeJSON answers v as indented JSON (read by people with curl as much as
+// by programs). <, > and & stay escaped as \u003c…: a browser tricked into
+// reading the JSON as HTML still finds no markup in it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error":"encode response","status":500}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"encode response","status":500}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = buf.WriteTo(w)
 }
 
 // writeJSONError answers {"error": msg, "status": code}.

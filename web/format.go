@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,37 +19,47 @@ func (s *Server) label(id int64, name, url string) string {
 	case name != "":
 		return name
 	case s.opts.PublicURLs:
-		return checker.RedactURL(url)
+		return stripUserinfo(url)
 	}
 	return "website " + strconv.FormatInt(id, 10)
 }
 
-// publicURL is the URL shown, "" when URLs are hidden.
+// publicURL is the URL shown, "" when URLs are hidden. Its user info (user
+// name and password) is never shown.
 func (s *Server) publicURL(url string) string {
 	if !s.opts.PublicURLs {
 		return ""
 	}
-	return checker.RedactURL(url)
+	return stripUserinfo(url)
+}
+
+// stripUserinfo removes the user info of the URLs in text: the page shows
+// neither a password nor the user name that goes with it.
+func stripUserinfo(text string) string {
+	return userinfo.ReplaceAllString(text, "${1}")
 }
 
 var (
-	// urlPassword matches the password of a URL in free text.
-	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s:@]*:)[^@/?#\s]*@`)
+	// userinfo matches the user info of a URL in free text (up to the last
+	// "@" of the authority, as url.Parse reads it).
+	userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@`)
 	// anyURL matches a URL in free text.
 	anyURL = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 )
 
 // scrub makes a text read from the database (an error may quote URLs) fit
-// to show: the passwords of the URLs in it redacted, and, when URLs are
-// hidden, the URLs themselves replaced by "[url]".
+// to show: the user info of the URLs in it removed (the site's own URL also
+// where it is quoted redacted, or cut), and, when URLs are hidden, the URLs
+// themselves replaced by "[url]".
 func (s *Server) scrub(url, text string) string {
 	if text == "" {
 		return text
 	}
 	if url != "" {
-		text = strings.ReplaceAll(text, url, checker.RedactURL(url))
+		text = strings.ReplaceAll(text, url, stripUserinfo(url))
+		text = strings.ReplaceAll(text, checker.RedactURL(url), stripUserinfo(url))
 	}
-	text = urlPassword.ReplaceAllString(text, "${1}"+checker.Redacted+"@")
+	text = stripUserinfo(text)
 	if !s.opts.PublicURLs {
 		text = anyURL.ReplaceAllString(text, "[url]")
 	}
@@ -67,6 +78,17 @@ func pct(v *float64) string {
 		return fmt.Sprintf("%.2f%%", *v)
 	}
 	return fmt.Sprintf("%.1f%%", *v)
+}
+
+// round returns v rounded to digits decimals, nil for nil: what the API
+// shows of a percentage or a time.
+func round(v *float64, digits int) *float64 {
+	if v == nil {
+		return nil
+	}
+	p := math.Pow(10, float64(digits))
+	r := math.Round(*v*p) / p
+	return &r
 }
 
 // ms renders a response time, "–" when there is none.

@@ -40,15 +40,22 @@ type siteRow struct {
 	Bar        template.HTML
 }
 
+// kindCount is how many websites are in a state other than up or down.
+type kindCount struct {
+	N    int
+	Text string
+}
+
 type overviewPage struct {
-	Title, Query                    string
-	Rows                            []siteRow
-	Total, Up, Down, Failing, Other int
-	OpenIncidents                   int
-	Page, Pages                     int
-	PrevURL, NextURL                string
-	WindowNames                     []string
-	Generated                       string
+	Title, Query     string
+	Rows             []siteRow
+	Total, Up, Down  int
+	Counts           []kindCount
+	OpenIncidents    int
+	Page, Pages      int
+	PrevURL, NextURL string
+	WindowNames      []string
+	Generated        string
 }
 
 // overview serves /: one row per website, down first, paginated, searchable.
@@ -76,6 +83,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		state State
 	}
 	var list []entry
+	others := map[string]int{}
 	for _, site := range sites {
 		st := stateOf(site, open[site.ID], false)
 		switch st.Kind {
@@ -83,16 +91,20 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			page.Up++
 		case KindDown:
 			page.Down++
-		case KindFailing:
-			page.Failing++
 		default:
-			page.Other++
+			others[st.Kind]++
 		}
 		page.Total++
 		if q != "" && !s.matches(site, q) {
 			continue
 		}
 		list = append(list, entry{site, st})
+	}
+	for _, k := range []struct{ kind, text string }{{KindFailing, "failing"}, {KindStale, "stale"},
+		{KindMaintenance, "in maintenance"}, {KindNever, "never checked"}} {
+		if n := others[k.kind]; n > 0 {
+			page.Counts = append(page.Counts, kindCount{N: n, Text: k.text})
+		}
 	}
 	slices.SortStableFunc(list, func(a, b entry) int {
 		if a.state.Rank != b.state.Rank {

@@ -15,7 +15,7 @@ var pages = template.Must(template.New("pages").Parse(`
 <title>{{.Title}} · sitestat</title>
 <style>
 :root{--bg:#fff;--fg:#1b1f24;--mute:#5b6570;--line:#d8dee4;--card:#f6f8fa;--up:#1a7f37;--down:#cf222e;--warn:#9a6700;--none:#d0d7de;--b99:#4ac26b;--b95:#d4a72c;--link:#0969da}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mute:#8d96a0;--line:#30363d;--card:#161b22;--up:#3fb950;--down:#f85149;--warn:#d29922;--none:#30363d;--b99:#2ea043;--b95:#bb8009;--link:#4493f8}}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mute:#8d96a0;--line:#30363d;--card:#161b22;--up:#3fb950;--down:#f85149;--warn:#d29922;--none:#30363d;--b99:#9be9a8;--b95:#bb8009;--link:#4493f8}}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1200px;padding:12px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--fg)}
 a{color:var(--link)}
@@ -30,13 +30,14 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .summary{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0}
 .state{font-weight:600;white-space:nowrap}
 .state.up{color:var(--up)}.state.down{color:var(--down)}.state.failing{color:var(--warn)}.state.stale,.state.never,.state.maintenance{color:var(--mute)}
-.url{color:var(--mute);font-size:12px;word-break:break-all}
+.url{color:var(--mute);font-size:12px;overflow-wrap:anywhere}
+td.site{min-width:12em}
 .bar{width:450px;max-width:100%;height:24px;display:block}
 .day.b100{fill:var(--up)}.day.b99{fill:var(--b99)}.day.b95{fill:var(--b95)}.day.blow{fill:var(--down)}.day.none{fill:var(--none)}
 .legend span{margin-right:10px;white-space:nowrap}
 .sw{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
 .chart{margin:8px 0}.chart svg{width:100%;height:auto;background:var(--card);border:1px solid var(--line);border-radius:6px}
-.grid{stroke:var(--line);stroke-width:1}.axis{fill:var(--mute);font-size:11px}
+.grid{stroke:var(--line);stroke-width:1}.axis{fill:var(--mute);font-size:9px}
 .line{fill:none;stroke-width:1.5}.line.p50,.pt.p50{stroke:var(--link)}.line.p95,.pt.p95{stroke:var(--warn)}.pt{fill:var(--bg)}
 path.fail{fill:var(--down)}
 .k.p50{color:var(--link)}.k.p95{color:var(--warn)}.k.fail{color:var(--down)}
@@ -58,14 +59,14 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}dt{c
 {{define "legend"}}<div class="legend url"><span><i class="sw day b100" style="background:var(--up)"></i>≥ 99.9%</span><span><i class="sw" style="background:var(--b99)"></i>≥ 99%</span><span><i class="sw" style="background:var(--b95)"></i>≥ 95%</span><span><i class="sw" style="background:var(--down)"></i>below</span><span><i class="sw" style="background:var(--none)"></i>no checks</span> (hover a day for its uptime)</div>{{end}}
 
 {{define "overview"}}{{template "head" .}}
-<p class="summary" id="summary">{{.Total}} websites: <b>{{.Up}} up</b>, <b>{{.Down}} down</b>, {{.Failing}} failing, {{.Other}} stale, in maintenance or never checked · <a href="/incidents">{{.OpenIncidents}} open incidents</a></p>
+<p class="summary" id="summary">{{.Total}} websites: <b>{{.Up}} up</b>, <b>{{.Down}} down</b>{{range .Counts}}, {{.N}} {{.Text}}{{end}} · <a href="/incidents">open incidents: {{.OpenIncidents}}</a></p>
 <form method="get" action="/" role="search"><input type="search" name="q" value="{{.Query}}" placeholder="search by name or URL" aria-label="search by name or URL"> <button type="submit">Search</button>{{if .Query}} <a href="/">clear</a>{{end}}</form>
 {{template "legend"}}
 <div class="wrap"><table id="sites">
 <thead><tr><th>Website</th><th>State</th><th class="hide-sm">Checked</th>{{range .WindowNames}}<th class="num">{{.}}</th>{{end}}<th class="num hide-sm">p95 24h</th><th>Last 90 days</th></tr></thead>
 <tbody>
 {{range .Rows}}<tr class="site" data-state="{{.State.Kind}}">
-<td><a href="/sites/{{.ID}}">{{.Label}}</a>{{if and .URL (ne .URL .Label)}}<div class="url">{{.URL}}</div>{{end}}</td>
+<td class="site"><a href="/sites/{{.ID}}">{{.Label}}</a>{{if and .URL (ne .URL .Label)}}<div class="url">{{.URL}}</div>{{end}}</td>
 <td>{{template "state" .State}}{{range .Probes}}<div class="url">{{.Probe}}: {{template "state" .State}}</div>{{end}}</td>
 <td class="hide-sm">{{.Checked}}</td>
 {{range .Uptime}}<td class="num">{{.}}</td>{{end}}

@@ -1,0 +1,275 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/fixture"
+	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/web"
+)
+
+// chromium returns the path of Debian's chromium; it skips the test when
+// there is none, and fails it under CI=true.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed: under CI the browser test must run (make test-tools installs it)")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium, or make test-tools)")
+	return ""
+}
+
+// demoSites are the websites of the browser test and of make screenshots.
+type demoSites struct {
+	shop, api, blog, docs, mirror int64
+}
+
+// seedDemo fills db with five websites — up, down (an open incident), stale,
+// never checked, failing on one of two probes — with 7 days of checks and
+// 90 days of daily rollups.
+func seedDemo(t *testing.T, db *store.DB) demoSites {
+	t.Helper()
+	ctx := context.Background()
+	add := func(name, url string) int64 {
+		id, err := db.AddSite(ctx, store.SiteInput{URL: url, Name: name, Interval: 60})
+		if err != nil {
+			t.Fatalf("add %s: %v", name, err)
+		}
+		return id
+	}
+	s := demoSites{
+		shop:   add("Shop", "https://shop.example.com/"),
+		api:    add("Public API", "https://api.example.com/health"),
+		blog:   add("Blog", "https://blog.example.com/"),
+		docs:   add("Docs", "https://docs.example.com/"),
+		mirror: add("Status mirror", "https://mirror.example.com/"),
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	from := now.Add(-7 * 24 * time.Hour)
+	if _, err := db.EnsurePartitions(ctx, from, now); err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	var rs []checker.Result
+	result := func(id int64, probe string, at time.Time, rt float64, reason checker.Reason) {
+		r := fixture.Result(id)
+		r.Probe, r.CheckedAt, r.ResponseTimeMs = probe, at, rt
+		tls := "TLS 1.3"
+		exp := now.Add(45 * 24 * time.Hour)
+		r.TLSVersion, r.CertNotAfter = tls, &exp
+		if reason != checker.ReasonOK {
+			r.Up, r.Reason, r.StatusCode, r.Error = false, reason, nil, string(reason)+" after "+strconv.Itoa(int(rt))+" ms"
+		}
+		rs = append(rs, r)
+	}
+	for i, at := 0, from; at.Before(now); i, at = i+1, at.Add(20*time.Minute) {
+		wave := float64(i%72) * 2
+		reason := checker.ReasonOK
+		if i%97 == 13 {
+			reason = checker.ReasonTimeout
+		}
+		result(s.shop, "eu", at, 80+wave+float64(i%7)*9, reason)
+		apiReason := checker.ReasonOK
+		if now.Sub(at) < 2*time.Hour {
+			apiReason = checker.ReasonHTTPStatus
+		}
+		result(s.api, "eu", at, 40+wave/2, apiReason)
+		if now.Sub(at) > 3*time.Hour {
+			result(s.blog, "eu", at, 150+wave, checker.ReasonOK)
+		}
+		result(s.mirror, "eu", at, 60+wave, checker.ReasonOK)
+		mirrorReason := checker.ReasonOK
+		if now.Sub(at) < 40*time.Minute {
+			mirrorReason = checker.ReasonConnectionRefused
+		}
+		result(s.mirror, "us", at, 120+wave, mirrorReason)
+	}
+	// The latest check of each live site is a minute old, so none is stale.
+	result(s.shop, "eu", now.Add(-time.Minute), 90, checker.ReasonOK)
+	result(s.api, "eu", now.Add(-time.Minute), 41, checker.ReasonHTTPStatus)
+	result(s.mirror, "eu", now.Add(-time.Minute), 61, checker.ReasonOK)
+	result(s.mirror, "us", now.Add(-time.Minute), 0, checker.ReasonConnectionRefused)
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatalf("insert results: %v", err)
+	}
+	// Days 8 to 89 ago, as daily rollups: mostly up, a few bad days.
+	if _, err := db.SQL().ExecContext(ctx, `
+		INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks)
+		SELECT w, 'eu', (now() AT TIME ZONE 'UTC')::date - d, 1440,
+		       1440 - CASE WHEN (w * 7 + d) % 23 = 0 THEN 200 WHEN (w + d) % 11 = 0 THEN 5 ELSE 0 END
+		FROM unnest($1::int[]) w, generate_series(8, 89) d
+		ON CONFLICT DO NOTHING`, "{"+strings.Join([]string{itoa(s.shop), itoa(s.api), itoa(s.blog), itoa(s.mirror)}, ",")+"}"); err != nil {
+		t.Fatalf("insert daily rollups: %v", err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
+		VALUES ($1, 'down', $2, 'http_status', 'status 503', '{eu}')`, s.api, now.Add(-2*time.Hour)); err != nil {
+		t.Fatalf("insert incident: %v", err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, probes)
+		VALUES ($1, 'down', $2, $3, 'timeout', '{eu}')`, s.shop, now.Add(-50*time.Hour), now.Add(-49*time.Hour)); err != nil {
+		t.Fatalf("insert incident: %v", err)
+	}
+	return s
+}
+
+// TestBrowser opens the status page in headless Chromium: every website has
+// a row with a 90-day bar, no console error, a site link leads to a chart
+// with points, and the dark scheme renders. Screenshots go to
+// SITESTAT_SCREENSHOT_DIR (make screenshots: docs/) or a temporary folder.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	db, _ := fixture.MigratedDB(t)
+	sites := seedDemo(t, db)
+	srv := httptest.NewServer(web.New(db, web.Options{PublicURLs: true}))
+	defer srv.Close()
+
+	dir := os.Getenv("SITESTAT_SCREENSHOT_DIR")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "sitestat-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	profile := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 1000))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	var mu sync.Mutex
+	var problems []string
+	err := chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				problems = append(problems, "console."+string(ev.Type))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				problems = append(problems, fmt.Sprintf("log %s: %s %s", ev.Entry.Level, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(bctx, cdplog.Enable, struct{}{}); err != nil {
+		t.Fatalf("enable log: %v", err)
+	}
+	if _, err := chromedp.Call(bctx, runtime.Enable, struct{}{}); err != nil {
+		t.Fatalf("enable runtime: %v", err)
+	}
+	shot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+
+	// The overview: one row per website, each with 90 days.
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("sites"))); err != nil {
+		t.Fatalf("open overview: %v", err)
+	}
+	type row struct {
+		Name  string `json:"name"`
+		State string `json:"state"`
+		Days  int    `json:"days"`
+		Text  string `json:"text"`
+	}
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]row](`[...document.querySelectorAll("tr.site")].map(r => ({
+		name: r.querySelector("a").textContent, state: r.dataset.state,
+		days: r.querySelectorAll("svg.bar rect.day").length, text: r.innerText}))`))
+	if err != nil {
+		t.Fatalf("read rows: %v", err)
+	}
+	want := map[string]string{"Shop": "up", "Public API": "down", "Blog": "stale", "Docs": "never", "Status mirror": "failing"}
+	if len(rows) != len(want) {
+		t.Errorf("%d rows, want %d: %+v", len(rows), len(want), rows)
+	}
+	for _, r := range rows {
+		if want[r.Name] != r.State {
+			t.Errorf("row %q: state %q, want %q", r.Name, r.State, want[r.Name])
+		}
+		if r.Days != 90 {
+			t.Errorf("row %q: %d days in its bar, want 90", r.Name, r.Days)
+		}
+	}
+	if len(rows) > 0 && rows[0].State != "down" {
+		t.Errorf("first row is %q (%s), want the down one first", rows[0].Name, rows[0].State)
+	}
+	shot("overview.png")
+
+	// Follow the link to a website: its charts have points.
+	link := fmt.Sprintf(`a[href="/sites/%d"]`, sites.shop)
+	if _, err := chromedp.Run(bctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(link)))); err != nil {
+		t.Fatalf("follow %s: %v", link, err)
+	}
+	path, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.pathname`))
+	if err != nil || path != "/sites/"+itoa(sites.shop) {
+		t.Fatalf("after the click: at %q (%v)", path, err)
+	}
+	points, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll("figure.chart svg")].map(s =>
+		s.querySelectorAll("circle.pt").length + (s.querySelector("polyline.p95")?.points.numberOfItems || 0))`))
+	if err != nil {
+		t.Fatalf("read charts: %v", err)
+	}
+	if len(points) != 2 || points[0] == 0 || points[1] < 7*24 {
+		t.Errorf("chart points %v, want two charts, the 7-day one with a point per hour", points)
+	}
+	shot("site.png")
+
+	// The dark scheme.
+	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatalf("emulate dark: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("sites"))); err != nil {
+		t.Fatalf("open overview: %v", err)
+	}
+	bg, err := chromedp.Run(bctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	if err != nil || bg != "rgb(13, 17, 23)" {
+		t.Errorf("dark background %q (%v), want rgb(13, 17, 23)", bg, err)
+	}
+	shot("overview-dark.png")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("console errors: %s", strings.Join(problems, "; "))
+	}
+}
