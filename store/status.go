@@ -439,6 +439,10 @@ type DetailOptions struct {
 	Windows []time.Duration
 	// Failed is how many failed checks to read; 0 means 10.
 	Failed int
+	// NoCache reads the daily rows of long windows directly instead of
+	// filling website_status_window first: no write, no table lock (what a
+	// read-only role such as serve wants; one website's daily rows are few).
+	NoCache bool
 }
 
 // SiteDetail returns one website in detail as of now: its settings and state
@@ -462,6 +466,9 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 	var d SiteDetail
 	cached := make([]bool, len(windows))
 	for i, w := range windows {
+		if opts.NoCache {
+			break
+		}
 		var err error
 		if cached[i], err = db.fillWindows(ctx, id, now.Add(-w), now); err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)

@@ -101,7 +101,7 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, now := r.Context(), s.opts.Now().UTC()
-	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20})
+	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20, NoCache: true})
 	if errors.Is(err, store.ErrNotFound) {
 		writeJSONError(w, http.StatusNotFound, "no such website")
 		return

@@ -243,7 +243,7 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, now := r.Context(), s.opts.Now().UTC()
-	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20})
+	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20, NoCache: true})
 	if errors.Is(err, store.ErrNotFound) {
 		s.htmlError(w, r, http.StatusNotFound, "no such website")
 		return
