@@ -49,6 +49,29 @@ func checkTables(live liveSchema, names []string) error {
 	return nil
 }
 
+// StatusNoP95 is Status over a window shorter than two days without the
+// p95 (no histogram is read, so it costs a fraction of Status): the state of
+// every website and its checks and uptime over the window, exact to the hour.
+func (db *DB) StatusNoP95(ctx context.Context, window time.Duration, now time.Time) ([]SiteStatus, error) {
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	defer tx.Rollback()
+	sites, err := readSites(ctx, tx, 0, now)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, false, false)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	for i := range sites {
+		applyAgg(&sites[i], aggs[sites[i].ID])
+	}
+	return sites, nil
+}
+
 // SiteStates returns the state of every website as of now, by id, with its name:
 // what site_probe_state says per probe, without windows. It reads two
 // tables once, whatever the number of websites.
@@ -67,19 +90,36 @@ func (db *DB) SiteStates(ctx context.Context, now time.Time) ([]SiteStatus, erro
 
 // SiteSummary is what the overview shows of one website besides its state.
 type SiteSummary struct {
-	// Windows are the uptimes over the windows asked for, in their order;
-	// the first one's P95ResponseMs is set, the others' are not.
-	Windows []WindowStatus
-	// Days are the last days asked for, oldest first, today included
-	// (checks and uptime only, no percentiles).
+	// Window is the uptime and p95 over the window asked for (exact to the
+	// hour, as Status reads it).
+	Window WindowStatus
+	// Days are the last days asked for, oldest first, today (so far)
+	// included: checks and uptime, no percentiles.
 	Days []DayStatus
 }
 
-// SiteSummaries returns, for each website of ids, its uptime over windows
-// (from the rollups, as Status reads them) and its last days daily uptime,
-// in a fixed number of queries whatever len(ids). A website without rows
+// LastDays sums the last n of s.Days (today so far and the n-1 whole days
+// before it): the uptime of a long window to the day, which the overview
+// shows without reading another row.
+func (s SiteSummary) LastDays(n int) WindowStatus {
+	w := WindowStatus{Window: time.Duration(n) * day}
+	var up int64
+	for _, d := range s.Days[max(0, len(s.Days)-n):] {
+		w.Checks += d.Checks
+		up += d.UpChecks
+	}
+	if w.Checks > 0 {
+		v := 100 * float64(up) / float64(w.Checks)
+		w.UptimePct = &v
+	}
+	return w
+}
+
+// SiteSummaries returns, for each website of ids, its uptime and p95 over
+// window (from the rollups, as Status reads them) and the daily uptime of
+// its last days, in three queries whatever len(ids). A website without rows
 // gets empty windows and days.
-func (db *DB) SiteSummaries(ctx context.Context, ids []int64, windows []time.Duration, days int, now time.Time) (map[int64]SiteSummary, error) {
+func (db *DB) SiteSummaries(ctx context.Context, ids []int64, window time.Duration, days int, now time.Time) (map[int64]SiteSummary, error) {
 	out := make(map[int64]SiteSummary, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -89,31 +129,23 @@ func (db *DB) SiteSummaries(ctx context.Context, ids []int64, windows []time.Dur
 		return nil, fmt.Errorf("site summaries: %w", err)
 	}
 	defer tx.Rollback()
+	aggs, err := windowAggs(ctx, tx, ids, now.Add(-window), now, false, true)
+	if err != nil {
+		return nil, fmt.Errorf("site summaries: %w", err)
+	}
 	first := utcDay(now).Add(-time.Duration(days-1) * day)
 	for _, id := range ids {
-		s := SiteSummary{Days: make([]DayStatus, days)}
+		var st SiteStatus
+		applyAgg(&st, aggs[id])
+		s := SiteSummary{Days: make([]DayStatus, days),
+			Window: WindowStatus{Window: window, Checks: st.Checks, UptimePct: st.UptimePct, P95ResponseMs: st.P95ResponseMs}}
 		for i := range s.Days {
 			s.Days[i].Day = first.Add(time.Duration(i) * day)
 		}
 		out[id] = s
 	}
-	for i, w := range windows {
-		aggs, err := windowAggs(ctx, tx, ids, now.Add(-w), now, false)
-		if err != nil {
-			return nil, fmt.Errorf("site summaries: %w", err)
-		}
-		for _, id := range ids {
-			a := aggs[id]
-			var st SiteStatus
-			applyAgg(&st, a)
-			ws := WindowStatus{Window: w, Checks: st.Checks, UptimePct: st.UptimePct}
-			if i == 0 {
-				ws.P95ResponseMs = st.P95ResponseMs
-			}
-			s := out[id]
-			s.Windows = append(s.Windows, ws)
-			out[id] = s
-		}
+	if days <= 0 {
+		return out, nil
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT website_id, day, sum(checks)::bigint, sum(up_checks)::bigint FROM website_status_daily

@@ -106,7 +106,7 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached)
+	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached, true)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -314,10 +314,11 @@ func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
 	return start, dayFrom, dayTo
 }
 
-// windowAggs sums the rollups per website (those of ids; nil: all) over from..now,
+// windowAggs sums the rollups per website (those of ids; nil: all) over from..now
+// (and, withP95, merges their histograms for the p95),
 // reading the whole days from website_status_window when cached (fillWindows
 // returned true), and merges their histograms for the p95.
-func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Time, cached bool) (map[int64]windowAgg, error) {
+func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Time, cached, withP95 bool) (map[int64]windowAgg, error) {
 	start, dayFrom, dayTo := windowBounds(from, now)
 	counts, hists := windowCountsSQL, windowHistSQL
 	args := []any{start, now, pq.Int64Array(ids), dayFrom, dayTo}
@@ -342,6 +343,9 @@ func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Tim
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	if !withP95 {
+		return out, nil
 	}
 	rows, err = tx.QueryContext(ctx, hists, args...)
 	if err != nil {
@@ -488,7 +492,7 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 	}
 	d.SiteStatus = sites[0]
 	for i, w := range windows {
-		aggs, err := windowAggs(ctx, tx, []int64{id}, now.Add(-w), now, cached[i])
+		aggs, err := windowAggs(ctx, tx, []int64{id}, now.Add(-w), now, cached[i], true)
 		if err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}

@@ -15,10 +15,11 @@ import (
 	"github.com/sitestat/sitestat/store"
 )
 
-// The windows of the overview and of the website page.
+// The windows of the website page; the overview shows 24 h (exact to the
+// hour, with its p95) and overviewDays (to the day, from the daily bar's rows).
 var (
-	overviewWindows = []time.Duration{24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
-	siteWindows     = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour}
+	siteWindows  = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour}
+	overviewDays = []int{30, 90}
 )
 
 // barDays is the length of the daily uptime bar.
@@ -128,13 +129,14 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	for i, e := range list {
 		ids[i] = e.site.ID
 	}
-	sums, err := s.st.SiteSummaries(ctx, ids, overviewWindows, barDays, now)
+	sums, err := s.st.SiteSummaries(ctx, ids, 24*time.Hour, barDays, now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	for _, win := range overviewWindows {
-		page.WindowNames = append(page.WindowNames, windowName(win))
+	page.WindowNames = []string{"24h"}
+	for _, n := range overviewDays {
+		page.WindowNames = append(page.WindowNames, fmt.Sprintf("%dd", n))
 	}
 	for _, e := range list {
 		sum := sums[e.site.ID]
@@ -146,11 +148,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		if len(e.site.Probes) > 1 {
 			row.Probes = s.probeViews(e.site, now)
 		}
-		for i, ws := range sum.Windows {
-			row.Uptime = append(row.Uptime, pct(ws.UptimePct))
-			if i == 0 {
-				row.P95 = ms(ws.P95ResponseMs)
-			}
+		row.Uptime = append(row.Uptime, pct(sum.Window.UptimePct))
+		row.P95 = ms(sum.Window.P95ResponseMs)
+		for _, n := range overviewDays {
+			row.Uptime = append(row.Uptime, pct(sum.LastDays(n).UptimePct))
 		}
 		page.Rows = append(page.Rows, row)
 	}

@@ -24,10 +24,10 @@ import (
 // Store is what the server reads; *store.DB is one.
 type Store interface {
 	Ping(ctx context.Context) error
-	Status(ctx context.Context, window time.Duration, now time.Time) ([]store.SiteStatus, error)
+	StatusNoP95(ctx context.Context, window time.Duration, now time.Time) ([]store.SiteStatus, error)
 	SiteStates(ctx context.Context, now time.Time) ([]store.SiteStatus, error)
 	SiteState(ctx context.Context, id int64, now time.Time) (store.SiteStatus, error)
-	SiteSummaries(ctx context.Context, ids []int64, windows []time.Duration, days int, now time.Time) (map[int64]store.SiteSummary, error)
+	SiteSummaries(ctx context.Context, ids []int64, window time.Duration, days int, now time.Time) (map[int64]store.SiteSummary, error)
 	SiteDetailWith(ctx context.Context, id int64, now time.Time, opts store.DetailOptions) (store.SiteDetail, error)
 	SiteHours(ctx context.Context, id int64, from, now time.Time) ([]store.HourStatus, error)
 	SiteTLS(ctx context.Context, id int64) (*store.TLSInfo, error)
