@@ -67,16 +67,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	open, err := s.openDown(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	all, err := s.st.Incidents(ctx, store.IncidentQuery{Open: true})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	open := openDownOf(all)
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all), Generated: now.Format(time.RFC3339)}
 	type entry struct {
@@ -187,13 +183,18 @@ func (s *Server) openDown(r *http.Request) (map[int64]*store.Incident, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openDownOf(ins), nil
+}
+
+// openDownOf picks the open down incidents of ins, by website.
+func openDownOf(ins []store.Incident) map[int64]*store.Incident {
 	out := map[int64]*store.Incident{}
 	for i := range ins {
-		if in := &ins[i]; in.WebsiteID != 0 && out[in.WebsiteID] == nil {
+		if in := &ins[i]; in.Kind == "down" && in.ResolvedAt == nil && in.WebsiteID != 0 && out[in.WebsiteID] == nil {
 			out[in.WebsiteID] = in
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -174,6 +175,19 @@ func TestServeRoutes(t *testing.T) {
 	if n := strings.Count(body, `<rect class="day`); n != 5*90 {
 		t.Errorf("%d day rects, want %d", n, 5*90)
 	}
+	// Requests are counted and timed by route, not by path.
+	_, body = get(t, h, "/metrics")
+	for _, w := range []string{`sitestat_http_requests_total{code="200",route="/sites/{id}"}`,
+		`sitestat_http_requests_total{code="404",route="/sites/{id}"} 2`,
+		`sitestat_http_requests_total{code="200",route="/badge/{id}/status.svg"} 2`,
+		`sitestat_http_request_duration_seconds_count{route="/api/v1/sites"}`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+	if strings.Contains(body, `route="/sites/`+id(k.up)) {
+		t.Error("/metrics has a route per website id")
+	}
 	// The checks API pages.
 	_, body = get(t, h, "/api/v1/sites/"+id(k.up)+"/checks?limit=20")
 	var page struct {
@@ -251,5 +265,24 @@ func TestServeBasicAuth(t *testing.T) {
 		if c.code == 401 && res.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("%s: 401 without WWW-Authenticate", c.path)
 		}
+	}
+}
+
+// downDB is a store whose database does not answer.
+type downDB struct{ *store.DB }
+
+func (downDB) Ping(context.Context) error { return errors.New("connection refused") }
+
+func TestServeReadyz(t *testing.T) {
+	db, _ := fixture.MigratedDB(t)
+	if res, _ := get(t, web.New(db, web.Options{}), "/readyz"); res.StatusCode != http.StatusOK {
+		t.Errorf("/readyz with the database up: %d", res.StatusCode)
+	}
+	h := web.New(downDB{db}, web.Options{})
+	if res, _ := get(t, h, "/readyz"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the database down: %d, want 503", res.StatusCode)
+	}
+	if res, _ := get(t, h, "/healthz"); res.StatusCode != http.StatusOK {
+		t.Errorf("/healthz with the database down: %d, want 200 (alive)", res.StatusCode)
 	}
 }
