@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/store"
@@ -81,9 +82,13 @@ func seed(t *testing.T) known {
 		t.Fatalf("insert results: %v", err)
 	}
 	for _, id := range []int64{k.down, k.evil} {
-		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
-			VALUES ($1, 'down', $2, 'timeout', $3, '{test}')`, id, now.Add(-5*time.Hour), hostile); err != nil {
+		var incident int64
+		if err := db.SQL().QueryRowContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
+			VALUES ($1, 'down', $2, 'timeout', $3, '{test}') RETURNING id`, id, now.Add(-5*time.Hour), hostile).Scan(&incident); err != nil {
 			t.Fatalf("insert incident: %v", err)
+		}
+		if _, err := db.Enqueue(ctx, incident, alert.EventDown, []alert.Channel{alert.ChannelWebhook}); err != nil {
+			t.Fatalf("enqueue: %v", err)
 		}
 	}
 	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason)
@@ -122,7 +127,7 @@ func TestServeRoutes(t *testing.T) {
 		{"/sites/" + id(k.up), "text/html", 200, []string{"Up site", "TLS 1.3", "in 39 days", "<polyline", "dns_error", "365d"}},
 		{"/sites/" + id(k.down), "text/html", 200, []string{"down: timeout", "open"}},
 		{"/sites/" + id(k.never), "text/html", 200, []string{"never checked", "Never checked."}},
-		{"/incidents", "text/html", 200, []string{"dns_error", "open", "resolved"}},
+		{"/incidents", "text/html", 200, []string{"dns_error", "open", "resolved", "down webhook: pending"}},
 		{"/api/v1/sites", "application/json", 200, []string{`"state": "down"`, `"state": "never"`, `"name": "Up site"`}},
 		{"/api/v1/sites/" + id(k.up), "application/json", 200, []string{`"tls_version": "TLS 1.3"`, `"window": "365d"`}},
 		{"/api/v1/sites/" + id(k.up) + "/uptime?window=30d", "application/json", 200, []string{`"window": "30d"`, `"checks": 31`}},
@@ -284,5 +289,46 @@ func TestServeReadyz(t *testing.T) {
 	}
 	if res, _ := get(t, h, "/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz with the database down: %d, want 200 (alive)", res.StatusCode)
+	}
+}
+
+func TestServePagination(t *testing.T) {
+	k := seed(t)
+	h := web.New(k.db, web.Options{PublicURLs: true, PageSize: 2})
+	seen := map[string]bool{}
+	for page, want := range map[int]int{1: 2, 2: 2, 3: 1} {
+		_, body := get(t, h, "/?page="+strconv.Itoa(page))
+		if n := strings.Count(body, `<tr class="site"`); n != want {
+			t.Errorf("page %d: %d rows, want %d", page, n, want)
+		}
+		if !strings.Contains(body, "Page "+strconv.Itoa(page)+" of 3") {
+			t.Errorf("page %d does not say it is page %d of 3", page, page)
+		}
+		if has := strings.Contains(body, `rel="next"`); has != (page < 3) {
+			t.Errorf("page %d: next link %t", page, has)
+		}
+		if has := strings.Contains(body, `rel="prev"`); has != (page > 1) {
+			t.Errorf("page %d: prev link %t", page, has)
+		}
+		for _, id := range []int64{k.up, k.down, k.failing, k.never, k.evil} {
+			if strings.Contains(body, `href="/sites/`+itoa(id)+`"`) {
+				if seen[itoa(id)] {
+					t.Errorf("website %d on two pages", id)
+				}
+				seen[itoa(id)] = true
+			}
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("%d websites over the pages, want 5", len(seen))
+	}
+	// The search keeps to its matches, and its pages keep the query.
+	_, body := get(t, h, "/?q=example")
+	if !strings.Contains(body, `href="/?page=2&amp;q=example"`) {
+		t.Errorf("the next page of a search drops the query:\n%s", body)
+	}
+	_, body = get(t, h, "/?q=nothing-matches")
+	if strings.Contains(body, `<tr class="site"`) || !strings.Contains(body, "No websites match") {
+		t.Errorf("a search without match shows rows")
 	}
 }
