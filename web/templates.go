@@ -25,14 +25,14 @@ nav a{margin-right:12px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--mute);font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .wrap{overflow-x:auto}
 .summary{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0}
 .state{font-weight:600;white-space:nowrap}
 .state.up{color:var(--up)}.state.down{color:var(--down)}.state.failing{color:var(--warn)}.state.stale,.state.never,.state.maintenance{color:var(--mute)}
 .url{color:var(--mute);font-size:12px;overflow-wrap:anywhere}
 td.site{min-width:12em}
-.bar{width:450px;max-width:100%;height:24px;display:block}
+.bar{width:450px;max-width:100%;height:24px;display:block}.wide .bar{width:100%;height:32px}
 .day.b100{fill:var(--up)}.day.b99{fill:var(--b99)}.day.b95{fill:var(--b95)}.day.blow{fill:var(--down)}.day.none{fill:var(--none)}
 .legend span{margin-right:10px;white-space:nowrap}
 .sw{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
@@ -102,7 +102,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}dt{c
 {{.Chart24}}
 {{.Chart7}}
 <h2>Last 90 days</h2>
-{{.Bar}}
+<div class="wide">{{.Bar}}</div>
 {{template "legend"}}
 <h2>Incidents</h2>
 {{template "incidents-table" .Incidents}}
