@@ -213,7 +213,7 @@ func TestBrowser(t *testing.T) {
 	}
 	rows, err := chromedp.Run(bctx, chromedp.Evaluate[[]row](`[...document.querySelectorAll("tr.site")].map(r => ({
 		name: r.querySelector("a").textContent, state: r.dataset.state,
-		days: r.querySelectorAll("svg.bar rect.day").length, text: r.innerText}))`))
+		days: r.querySelectorAll("svg.bar rect").length, text: r.innerText}))`))
 	if err != nil {
 		t.Fatalf("read rows: %v", err)
 	}

@@ -19,7 +19,7 @@ func dayBar(days []store.DayStatus) template.HTML {
 	fmt.Fprintf(&b, `<svg class="bar" role="img" aria-label="daily uptime, %d days" viewBox="0 0 %d %d" width="%d" height="%d" preserveAspectRatio="none">`,
 		len(days), len(days)*(w+gap), h, len(days)*(w+gap), h)
 	for i, d := range days {
-		fmt.Fprintf(&b, `<rect class="day %s" x="%d" y="0" width="%d" height="%d"><title>%s</title></rect>`,
+		fmt.Fprintf(&b, `<rect class="%s" x="%d" width="%d" height="%d"><title>%s</title></rect>`,
 			band(d.UptimePct()), i*(w+gap), w, h, template.HTMLEscapeString(dayTitle(d)))
 	}
 	b.WriteString(`</svg>`)

@@ -33,7 +33,7 @@ th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .url{color:var(--mute);font-size:12px;overflow-wrap:anywhere}
 td.site{min-width:12em}
 .bar{width:450px;max-width:100%;height:24px;display:block}.wide .bar{width:100%;height:32px}
-.day.b100{fill:var(--up)}.day.b99{fill:var(--b99)}.day.b95{fill:var(--b95)}.day.blow{fill:var(--down)}.day.none{fill:var(--none)}
+.bar .b100{fill:var(--up)}.bar .b99{fill:var(--b99)}.bar .b95{fill:var(--b95)}.bar .blow{fill:var(--down)}.bar .none{fill:var(--none)}
 .legend span{margin-right:10px;white-space:nowrap}
 .sw{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
 .chart{margin:8px 0}.chart svg{width:100%;height:auto;background:var(--card);border:1px solid var(--line);border-radius:6px}
@@ -56,7 +56,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}dt{c
 
 {{define "state"}}<span class="state {{.Kind}}"><span aria-hidden="true">{{.Icon}}</span> {{.Text}}</span>{{end}}
 
-{{define "legend"}}<div class="legend url"><span><i class="sw day b100" style="background:var(--up)"></i>≥ 99.9%</span><span><i class="sw" style="background:var(--b99)"></i>≥ 99%</span><span><i class="sw" style="background:var(--b95)"></i>≥ 95%</span><span><i class="sw" style="background:var(--down)"></i>below</span><span><i class="sw" style="background:var(--none)"></i>no checks</span> (hover a day for its uptime)</div>{{end}}
+{{define "legend"}}<div class="legend url"><span><i class="sw" style="background:var(--up)"></i>≥ 99.9%</span><span><i class="sw" style="background:var(--b99)"></i>≥ 99%</span><span><i class="sw" style="background:var(--b95)"></i>≥ 95%</span><span><i class="sw" style="background:var(--down)"></i>below</span><span><i class="sw" style="background:var(--none)"></i>no checks</span> (hover a day for its uptime)</div>{{end}}
 
 {{define "overview"}}{{template "head" .}}
 <p class="summary" id="summary">{{.Total}} websites: <b>{{.Up}} up</b>, <b>{{.Down}} down</b>{{range .Counts}}, {{.N}} {{.Text}}{{end}} · <a href="/incidents">open incidents: {{.OpenIncidents}}</a></p>

@@ -177,7 +177,7 @@ func TestServeRoutes(t *testing.T) {
 		t.Errorf("down rows (at %d) should come before up rows (at %d)", d, u)
 	}
 	// The 90-day bar has 90 days per row.
-	if n := strings.Count(body, `<rect class="day`); n != 5*90 {
+	if n := strings.Count(body, `<rect class=`); n != 5*90 {
 		t.Errorf("%d day rects, want %d", n, 5*90)
 	}
 	// Requests are counted and timed by route, not by path.
