@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,17 @@ import (
 // a database without websites.name it exits 78 (schema drift).
 func TestCLIServe(t *testing.T) {
 	env := migratedDB(t)
-	addSite(t, env, "https://secret-host.example/", "--name", "Shop")
+	id := addSite(t, env, "https://secret-host.example/", "--name", "Shop")
+	if out, _ := mustRun(t, env, exitOK, "sites", "list"); !strings.Contains(out, "NAME") || !strings.Contains(out, "Shop") {
+		t.Errorf("sites list does not show the name:\n%s", out)
+	}
+	mustRun(t, env, exitOK, "sites", "update", strconv.FormatInt(id, 10), "--name", "Shop EU")
+	if out, _ := mustRun(t, env, exitOK, "sites", "list", "--json"); !strings.Contains(out, `"name": "Shop EU"`) {
+		t.Errorf("sites list --json does not show the new name:\n%s", out)
+	}
+	if code, _, errOut := runArgs(t, env, "sites", "update", strconv.FormatInt(id, 10), "--name", "a\x1bb"); code != exitUsage {
+		t.Errorf("sites update --name with a control character: exit %d (%s), want 2", code, errOut)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +72,7 @@ func TestCLIServe(t *testing.T) {
 		t.Errorf("/ without credentials: %d, want 401", code)
 	}
 	code, body := get("/", true)
-	if code != 200 || !strings.Contains(body, "Shop") || strings.Contains(body, "secret-host") {
+	if code != 200 || !strings.Contains(body, "Shop EU") || strings.Contains(body, "secret-host") {
 		t.Errorf("/ with credentials: %d, want 200 showing the name and not the URL:\n%s", code, body)
 	}
 	cancel()

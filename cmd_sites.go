@@ -81,29 +81,37 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					if err != nil {
 						return err
 					}
+					names, err := db.SiteNames(c.Context)
+					if err != nil {
+						return err
+					}
 					if c.Bool("json") {
 						type site struct {
 							ID       int64  `json:"id"`
 							URL      string `json:"url"`
 							Interval int    `json:"check_interval"`
 							Regex    string `json:"up_regex,omitempty"`
+							Name     string `json:"name,omitempty"`
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex})
+							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex, names[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
 						return enc.Encode(out)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX")
+					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX\tNAME")
 					for _, s := range sites {
-						re := text.Terminal(s.Regex)
+						re, name := text.Terminal(s.Regex), text.Terminal(names[s.ID])
 						if re == "" {
 							re = "-"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re)
+						if name == "" {
+							name = "-"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re, name)
 					}
 					return tw.Flush()
 				}),

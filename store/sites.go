@@ -358,3 +358,25 @@ func (db *DB) SiteResultCounts(ctx context.Context, ids []int64) (map[int64]int6
 	}
 	return counts, nil
 }
+
+// SiteNames returns the websites' names by id, for those that have one.
+func (db *DB) SiteNames(ctx context.Context) (map[int64]string, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT id, name FROM websites WHERE name <> ''")
+	if err != nil {
+		return nil, fmt.Errorf("list site names: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("list site names: %w", err)
+		}
+		out[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list site names: %w", err)
+	}
+	return out, nil
+}
