@@ -56,7 +56,6 @@ type overviewPage struct {
 	Page, Pages      int
 	PrevURL, NextURL string
 	WindowNames      []string
-	Generated        string
 }
 
 // overview serves /: one row per website, down first, paginated, searchable.
@@ -74,7 +73,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	open := openDownOf(all)
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all), Generated: now.Format(time.RFC3339)}
+	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all)}
 	type entry struct {
 		site  store.SiteStatus
 		state State
