@@ -38,7 +38,7 @@ services-up:
 test-tools:
 	missing=(); \
 	command -v promtool >/dev/null || missing+=(prometheus); \
-	command -v chromium >/dev/null || missing+=(chromium); \
+	command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core); \
 	if (( $${#missing[@]} )); then \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${missing[@]}" >/dev/null; \
