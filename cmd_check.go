@@ -9,6 +9,7 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/store"
 )
 
 func checkCommand() *cli.Command {
@@ -43,7 +44,7 @@ acknowledged every result (down sites included), 1 when producing failed.`,
 
 func runCheck(ctx context.Context, e *env, once bool) error {
 	log := e.log.With("component", "check")
-	db, err := openDBWait(ctx, e, log, once)
+	db, err := openDBWait(ctx, e, log, once, store.Options{})
 	if err != nil {
 		return err
 	}

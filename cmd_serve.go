@@ -44,7 +44,7 @@ SIGINT/SIGTERM: finish the requests in flight (up to SITESTAT_SHUTDOWN_TIMEOUT),
 
 func runServe(ctx context.Context, e *env) error {
 	log := e.log.With("component", "serve")
-	db, err := openDBWait(ctx, e, log, false)
+	db, err := openDBWait(ctx, e, log, false, store.Options{Alerts: alertOptions(e.cfg)})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,10 @@ import (
 func sitesCommand() *cli.Command {
 	intervalFlag := &cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Value: 5,
 		Usage: fmt.Sprintf("seconds between checks (%d..%d)", store.MinInterval, store.MaxInterval)}
+	alertAfterFlag := &cli.IntFlag{Name: "alert-after",
+		Usage: "failed checks in a row before a probe is failing (0 turns alerting off; default SITESTAT_ALERT_AFTER)"}
+	recoverAfterFlag := &cli.IntFlag{Name: "recover-after",
+		Usage: "passed checks in a row before a failing probe passes again (default SITESTAT_ALERT_RECOVER_AFTER)"}
 	regexFlag := &cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "Go RE2 pattern the body must match for the site to count as up"}
 	return &cli.Command{
 		Name:  "sites",
@@ -32,7 +36,8 @@ id (so its dead letters can be replayed); it is refused when the id is taken.
 A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 				Flags: []cli.Flag{intervalFlag, regexFlag,
 					&cli.StringFlag{Name: "name", Usage: "name shown by the status page (sitestat serve) instead of the URL"},
-					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"}},
+					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"},
+					alertAfterFlag, recoverAfterFlag},
 				Before: checkArgs(siteInputArgs),
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
 					in, err := siteInputArgs(c)
@@ -49,7 +54,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 			},
 			{
 				Name:        "update",
-				Usage:       "change a website's url, interval, regex or name",
+				Usage:       "change a website's url, interval, regex, name or alert thresholds",
 				ArgsUsage:   "ID",
 				Description: `Same validation as add. A running check picks the change up at its next reload.`,
 				Flags: []cli.Flag{
@@ -58,6 +63,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					&cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "new regex"},
 					&cli.BoolFlag{Name: "no-regex", Usage: "remove the regex"},
 					&cli.StringFlag{Name: "name", Usage: "new name shown by the status page (\"\" removes it)"},
+					alertAfterFlag, recoverAfterFlag,
 				},
 				Before: func(c *cli.Context) error { _, _, err := siteUpdateArgs(c); return err },
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
@@ -180,6 +186,10 @@ func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 	if err := store.ValidateName(in.Name); err != nil {
 		return in, err
 	}
+	in.AlertAfter, in.RecoverAfter = thresholdArgs(c)
+	if err := store.ValidateThresholds(in.AlertAfter, in.RecoverAfter); err != nil {
+		return in, err
+	}
 	return in, store.ValidateSiteInput(in.URL, in.Interval, in.Regex)
 }
 
@@ -214,10 +224,24 @@ func siteUpdateArgs(c *cli.Context) (int64, store.SiteUpdate, error) {
 		}
 		u.Name = &v
 	}
-	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex && u.Name == nil {
-		return 0, u, usagef("nothing to change: give --url, --interval, --regex, --no-regex or --name")
+	u.AlertAfter, u.RecoverAfter = thresholdArgs(c)
+	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex && u.Name == nil && u.AlertAfter == nil && u.RecoverAfter == nil {
+		return 0, u, usagef("nothing to change: give --url, --interval, --regex, --no-regex, --name, --alert-after or --recover-after")
 	}
-	return id, u, nil
+	return id, u, store.ValidateThresholds(u.AlertAfter, u.RecoverAfter)
+}
+
+// thresholdArgs reads --alert-after and --recover-after: nil when not given.
+func thresholdArgs(c *cli.Context) (alertAfter, recoverAfter *int) {
+	if c.IsSet("alert-after") {
+		v := c.Int("alert-after")
+		alertAfter = &v
+	}
+	if c.IsSet("recover-after") {
+		v := c.Int("recover-after")
+		recoverAfter = &v
+	}
+	return alertAfter, recoverAfter
 }
 
 // siteIDsArgs reads the ids of `sites remove ID...`.

@@ -45,7 +45,7 @@ run sitestat migrate. SIGINT/SIGTERM: store the batch in hand, commit, exit 0.`,
 
 func runSync(ctx context.Context, e *env) error {
 	log := e.log.With("component", "sync")
-	db, err := openDBWait(ctx, e, log, false)
+	db, err := openDBWait(ctx, e, log, false, store.Options{Alerts: alertOptions(e.cfg)})
 	if err != nil {
 		return err
 	}

@@ -258,6 +258,27 @@ CREATE TABLE IF NOT EXISTS notifications (
     CONSTRAINT notifications_channel_check CHECK (channel ~ '^[a-z_]{1,32}$')
 );
 
+-- Per-site alert thresholds (issue 12): NULL takes sync's default
+-- (SITESTAT_ALERT_AFTER, SITESTAT_ALERT_RECOVER_AFTER); alert_after 0 turns
+-- alerting off for the site.
+ALTER TABLE websites ADD COLUMN IF NOT EXISTS alert_after integer;
+ALTER TABLE websites ADD COLUMN IF NOT EXISTS recover_after integer;
+
+-- The streak of site_probe_state (issue 12), in checked_at order:
+-- fail_streak and ok_streak count the consecutive failed and passed checks up
+-- to checked_at; failing is whether the probe crossed its failure threshold
+-- and has not passed its success threshold since; first_fail_at is the
+-- checked_at of the first failure of the current failed streak.
+ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS fail_streak integer NOT NULL DEFAULT 0;
+ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS ok_streak integer NOT NULL DEFAULT 0;
+ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS failing boolean NOT NULL DEFAULT false;
+ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS first_fail_at timestamptz;
+
+-- At most one open incident per website and kind, however often a batch is
+-- applied: the key sync's incident insert names in ON CONFLICT.
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_site_idx
+    ON incidents (website_id, kind) WHERE resolved_at IS NULL AND website_id IS NOT NULL;
+
 -- The pending notifications, by due time: what the loop claims.
 CREATE INDEX IF NOT EXISTS notifications_due_idx
     ON notifications (next_attempt_at)

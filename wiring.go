@@ -139,13 +139,13 @@ func startWith[T any](ctx context.Context, log *slog.Logger, what string, once b
 	}
 }
 
-// openDBWait opens the database, waiting for it unless once.
-func openDBWait(ctx context.Context, e *env, log *slog.Logger, once bool) (*store.DB, error) {
+// openDBWait opens the database with opts, waiting for it unless once.
+func openDBWait(ctx context.Context, e *env, log *slog.Logger, once bool, opts store.Options) (*store.DB, error) {
 	if err := e.cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
 	return startWith(ctx, log, "postgresql", once, func(ctx context.Context) (*store.DB, error) {
-		return store.Open(ctx, e.cfg.DatabaseURL, store.Options{})
+		return store.Open(ctx, e.cfg.DatabaseURL, opts)
 	})
 }
 

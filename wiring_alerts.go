@@ -51,6 +51,17 @@ func alertChannels(cfg config.Config) []alert.Channel {
 	return out
 }
 
+// alertOptions turns the configuration into the store's alerting settings:
+// what InsertResults applies in each batch's transaction.
+func alertOptions(cfg config.Config) store.AlertOptions {
+	return store.AlertOptions{
+		FailureThreshold: cfg.AlertAfter,
+		SuccessThreshold: cfg.AlertRecoverAfter,
+		Quorum:           cfg.AlertQuorum,
+		Channels:         alertChannels(cfg),
+	}
+}
+
 // notifyLoopOptions turns the configuration into the loop's options.
 func notifyLoopOptions(cfg config.Config, log *slog.Logger) notify.LoopOptions {
 	return notify.LoopOptions{

@@ -76,6 +76,9 @@ type Config struct {
 	HTTPAddr               string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address sitestat serve listens on (the status page, JSON API and badges)"`
 	HTTPBasicAuth          string        `envconfig:"HTTP_BASIC_AUTH" desc:"user:password asked by sitestat serve on every route but /healthz, /readyz and badges (never logged)"`
 	HTTPPublicURLs         bool          `envconfig:"HTTP_PUBLIC_URLS" default:"true" desc:"false: sitestat serve shows websites by name or id, never their URLs"`
+	AlertAfter             int           `envconfig:"ALERT_AFTER" default:"3" desc:"consecutive failed checks before a probe is failing (a site's --alert-after overrides it)"`
+	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
+	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
 
@@ -221,6 +224,9 @@ func (c *Config) check() error {
 		{"ALERT_BACKOFF_MAX", c.AlertBackoffMax > 0, "must be positive"},
 		{"ALERT_POLL", c.AlertPoll > 0, "must be positive"},
 		{"ALERT_HEARTBEAT_INTERVAL", c.AlertHeartbeatInterval > 0, "must be positive"},
+		{"ALERT_AFTER", c.AlertAfter > 0, "must be positive"},
+		{"ALERT_RECOVER_AFTER", c.AlertRecoverAfter > 0, "must be positive"},
+		{"ALERT_QUORUM", c.AlertQuorum > 0, "must be positive"},
 	}
 	for _, r := range ranges {
 		if !r.ok {

@@ -57,7 +57,9 @@ var syncTables = []string{"website_status", "site_probe_state", "website_status_
 // site_probe_state, the rollups, incidents and the notification outbox) exist with every column
 // it writes, each of the expected type (compared by udt name), that
 // website_status is partitioned, and that each has the unique key its ON
-// CONFLICT names. It returns nil, a *DriftError for the first problem found,
+// CONFLICT names; and what the incident work of InsertResults reads and
+// names: the websites' alert thresholds and the unique index of open
+// incidents. It returns nil, a *DriftError for the first problem found,
 // or an error reading the catalog.
 func (db *DB) CheckSchema(ctx context.Context) error {
 	live, err := inspect(ctx, db.db)
@@ -99,6 +101,15 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: t.Name, Column: strings.Join(key, ","),
 				Problem: "no unique constraint on (" + strings.Join(key, ", ") + ") (sync stores each once)", Fix: "sitestat migrate"}
 		}
+	}
+	for _, col := range []string{"alert_after", "recover_after"} {
+		if _, ok := live.column("websites", col); !ok {
+			return &DriftError{Table: "websites", Column: col, Problem: "column is missing", Fix: "sitestat migrate"}
+		}
+	}
+	const open = "incidents_open_site_idx"
+	if live.indexes[open] != "incidents" {
+		return &DriftError{Table: "incidents", Problem: "unique index " + open + " is missing (an incident could open twice)", Fix: "sitestat migrate"}
 	}
 	return nil
 }

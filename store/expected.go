@@ -92,6 +92,8 @@ func ExpectedSchema() Schema {
 				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
 				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
 				{Name: "name", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "alert_after", Type: "integer", UDT: "int4"},
+				{Name: "recover_after", Type: "integer", UDT: "int4"},
 			}},
 			{Name: "website_status", Columns: []Column{
 				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true,
@@ -124,6 +126,10 @@ func ExpectedSchema() Schema {
 				{Name: "error", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 				{Name: "host", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 				{Name: "updated_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "fail_streak", Type: "integer", UDT: "int4", NotNull: true, Default: "0"},
+				{Name: "ok_streak", Type: "integer", UDT: "int4", NotNull: true, Default: "0"},
+				{Name: "failing", Type: "boolean", UDT: "bool", NotNull: true, Default: "false"},
+				{Name: "first_fail_at", Type: "timestamptz", UDT: "timestamptz"},
 			}},
 			{Name: "website_status_window", Columns: []Column{
 				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true},
@@ -213,6 +219,9 @@ func ExpectedSchema() Schema {
 				Create: "CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour)"},
 			{Table: "website_status_daily", Name: "website_status_daily_day_idx",
 				Create: "CREATE INDEX IF NOT EXISTS website_status_daily_day_idx ON website_status_daily (day)"},
+			{Table: "incidents", Name: "incidents_open_site_idx",
+				Create: "CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_site_idx ON incidents (website_id, kind) " +
+					"WHERE resolved_at IS NULL AND website_id IS NOT NULL"},
 			{Table: "notifications", Name: "notifications_due_idx",
 				Create: "CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (next_attempt_at) " +
 					"WHERE delivered_at IS NULL AND failed_at IS NULL"},

@@ -365,12 +365,22 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	db := newDB(t)
 	mustExec(t, db, script[:i])
 	mustExec(t, db, "INSERT INTO schema_version (version) VALUES ($1)", store.SchemaVersion)
-	site := mustAddSite(t, db, "https://example.com/")
-	if _, err := db.InsertResults(testContext(t), []checker.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
-		t.Fatalf("insert result: %v", err)
+	// The previous release's rows: a website, a result and its state.
+	var site int64
+	if err := db.SQL().QueryRowContext(testContext(t),
+		"INSERT INTO websites (url) VALUES ('https://example.com/') RETURNING id").Scan(&site); err != nil {
+		t.Fatalf("insert website: %v", err)
 	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	if _, err := db.EnsurePartitions(testContext(t), day, day); err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	mustExec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, probe)
+		VALUES ($1, now(), '{}', gen_random_uuid(), false, 'http_status', 'test')`, site)
+	mustExec(t, db, `INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason)
+		VALUES ($1, 'test', now() - interval '1 second', gen_random_uuid(), false, 'http_status')`, site)
 	if err := db.CheckSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
-		t.Fatalf("previous release: CheckAlertSchema = %v, want drift", err)
+		t.Fatalf("previous release: CheckSchema = %v, want drift", err)
 	}
 	rep := mustMigrate(t, db, store.MigrateOptions{})
 	for _, want := range []string{"create table incidents", "create table notifications"} {
@@ -382,10 +392,17 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 		t.Errorf("problems: %q", rep.Problems)
 	}
 	if err := db.CheckSchema(testContext(t)); err != nil {
-		t.Errorf("after migrate: %v", err)
+		t.Errorf("after migrate: CheckSchema: %v", err)
 	}
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE website_id = $1", site); n != 1 {
 		t.Errorf("%d results after migrate, want 1", n)
+	}
+	// The old state row continues its streak from zero.
+	if _, err := db.InsertResults(testContext(t), []checker.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
+		t.Fatalf("insert result after migrate: %v", err)
+	}
+	if n := mustCount(t, db, "SELECT fail_streak FROM site_probe_state WHERE website_id = $1", site); n != 1 {
+		t.Errorf("fail_streak %d after one failure on the old state, want 1", n)
 	}
 	mustEnqueue(t, db, mustIncident(t, db, site, false), alert.EventDown, alert.ChannelWebhook)
 }

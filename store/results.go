@@ -137,7 +137,7 @@ func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, e
 	for i := range results {
 		rows[i] = rowOf(&results[i])
 	}
-	if err := applyRollups(ctx, tx, rows); err != nil {
+	if err := applyRollups(ctx, tx, rows, db.alerts); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -171,7 +171,7 @@ func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, 
 	if err != nil {
 		return 0, err
 	}
-	if err := applyRollups(ctx, tx, rows); err != nil {
+	if err := applyRollups(ctx, tx, rows, db.alerts); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -143,8 +143,9 @@ func aggregate(rows []storedRow, trunc func(time.Time) time.Time) (map[rollupKey
 func truncHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // applyRollups adds rows (each stored by this transaction) to the hourly and
-// daily rollups and moves site_probe_state forward, inside tx.
-func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
+// daily rollups, moves site_probe_state forward with its streaks, and opens
+// and resolves the incidents they call for, inside tx.
+func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts AlertOptions) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -157,7 +158,7 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
 	if err := invalidateWindows(ctx, tx, rows); err != nil {
 		return err
 	}
-	return upsertState(ctx, tx, rows)
+	return applyState(ctx, tx, rows, alerts)
 }
 
 // invalidateWindows deletes the cached windows (website_status_window) of
@@ -273,24 +274,13 @@ func nullFloats(v []sql.NullFloat64) string {
 	return string(append(b, '}'))
 }
 
-// upsertState moves site_probe_state to the latest of rows per website and
-// probe, unless the row there is later (a late result does not move it back).
-func upsertState(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
-	type key struct {
-		id    int64
-		probe string
-	}
-	latest := map[key]*storedRow{}
-	var keys []key
-	for i := range rows {
-		r := &rows[i]
-		k := key{r.websiteID, r.probe}
-		l := latest[k]
-		if l == nil {
+// upsertState writes the states the batch moved to site_probe_state, unless
+// the row there is later (a late result never moves it back).
+func upsertState(ctx context.Context, tx *sql.Tx, states map[probeKey]*probeState) error {
+	var keys []probeKey
+	for k, st := range states {
+		if st.changed {
 			keys = append(keys, k)
-		}
-		if l == nil || r.at.After(l.at) || (r.at.Equal(l.at) && r.checkID > l.checkID) {
-			latest[k] = r
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -300,42 +290,79 @@ func upsertState(ctx context.Context, tx *sql.Tx, rows []storedRow) error {
 		return keys[i].probe < keys[j].probe
 	})
 	n := len(keys)
+	if n == 0 {
+		return nil
+	}
 	var (
-		ids     = make([]int64, n)
-		probes  = make([]string, n)
-		ats     = make([]string, n)
-		checkID = make([]string, n)
-		ups     = make([]bool, n)
-		reasons = make([]string, n)
-		codes   = make([]sql.NullFloat64, n)
-		rts     = make([]sql.NullFloat64, n)
-		errs    = make([]string, n)
-		hosts   = make([]string, n)
+		ids       = make([]int64, n)
+		probes    = make([]string, n)
+		ats       = make([]string, n)
+		checkID   = make([]string, n)
+		ups       = make([]bool, n)
+		reasons   = make([]string, n)
+		codes     = make([]sql.NullFloat64, n)
+		rts       = make([]sql.NullFloat64, n)
+		errs      = make([]string, n)
+		hosts     = make([]string, n)
+		fails     = make([]int64, n)
+		oks       = make([]int64, n)
+		failing   = make([]bool, n)
+		firstFail = make([]sql.NullString, n)
 	)
 	for i, k := range keys {
-		r := latest[k]
+		st := states[k]
+		r := &st.latest
 		ids[i], probes[i], ats[i], checkID[i] = r.websiteID, r.probe, r.at.Format(time.RFC3339Nano), r.checkID
 		ups[i], reasons[i], errs[i], hosts[i] = r.up, r.reason, r.errText, r.host
 		codes[i] = sql.NullFloat64{Float64: float64(r.statusCode.Int64), Valid: r.statusCode.Valid}
 		rts[i] = r.rtMs
+		fails[i], oks[i], failing[i] = int64(st.failStreak), int64(st.okStreak), st.failing
+		if st.firstFailAt.Valid {
+			firstFail[i] = sql.NullString{String: st.firstFailAt.Time.Format(time.RFC3339Nano), Valid: true}
+		}
 	}
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO site_probe_state AS s (website_id, probe, checked_at, check_id, up, reason, status_code,
-		                                   response_time_ms, error, host, updated_at)
-		SELECT id, probe, at::timestamptz, check_id::uuid, up, reason, code::smallint, rt, err, host, now()
+		                                   response_time_ms, error, host, updated_at,
+		                                   fail_streak, ok_streak, failing, first_fail_at)
+		SELECT id, probe, at::timestamptz, check_id::uuid, up, reason, code::smallint, rt, err, host, now(),
+		       fails, oks, failing, first_fail::timestamptz
 		FROM unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[],
-		            $7::float8[], $8::real[], $9::text[], $10::text[])
-		     AS u(id, probe, at, check_id, up, reason, code, rt, err, host)
+		            $7::float8[], $8::real[], $9::text[], $10::text[], $11::integer[], $12::integer[],
+		            $13::boolean[], $14::text[])
+		     AS u(id, probe, at, check_id, up, reason, code, rt, err, host, fails, oks, failing, first_fail)
 		ON CONFLICT (website_id, probe) DO UPDATE SET
 			checked_at = excluded.checked_at, check_id = excluded.check_id, up = excluded.up,
 			reason = excluded.reason, status_code = excluded.status_code,
 			response_time_ms = excluded.response_time_ms, error = excluded.error, host = excluded.host,
-			updated_at = excluded.updated_at
+			updated_at = excluded.updated_at, fail_streak = excluded.fail_streak,
+			ok_streak = excluded.ok_streak, failing = excluded.failing, first_fail_at = excluded.first_fail_at
 		WHERE (excluded.checked_at, excluded.check_id) > (s.checked_at, s.check_id)`,
 		pq.Array(ids), pq.Array(probes), pq.Array(ats), pq.Array(checkID), pq.Array(ups), pq.Array(reasons),
-		nullFloats(codes), nullFloats(rts), pq.Array(errs), pq.Array(hosts))
+		nullFloats(codes), nullFloats(rts), pq.Array(errs), pq.Array(hosts), pq.Array(fails), pq.Array(oks),
+		pq.Array(failing), nullStrings(firstFail))
 	if err != nil {
 		return fmt.Errorf("update site_probe_state: %w", err)
 	}
 	return nil
+}
+
+// nullStrings renders a []sql.NullString of plain values (no quotes,
+// commas or braces: timestamps) as a PostgreSQL array literal.
+func nullStrings(v []sql.NullString) string {
+	b := make([]byte, 0, 32*len(v)+2)
+	b = append(b, '{')
+	for i, s := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if s.Valid {
+			b = append(b, '"')
+			b = append(b, s.String...)
+			b = append(b, '"')
+		} else {
+			b = append(b, "NULL"...)
+		}
+	}
+	return string(append(b, '}'))
 }

@@ -89,6 +89,28 @@ type SiteInput struct {
 	// Name is what the status page shows instead of the URL, "" for none
 	// (see ValidateName).
 	Name string
+	// AlertAfter overrides the failed checks in a row that make a probe
+	// failing (0 turns alerting off for the site); nil takes sync's default.
+	AlertAfter *int
+	// RecoverAfter overrides the passed checks in a row that make a failing
+	// probe pass again; nil takes sync's default.
+	RecoverAfter *int
+}
+
+// MaxThreshold is the largest --alert-after or --recover-after.
+const MaxThreshold = 10000
+
+// ValidateThresholds checks a website's alert thresholds (nil: unchanged or
+// the default): alert_after 0 (off) to MaxThreshold, recover_after 1 to
+// MaxThreshold. Errors wrap ErrInvalidSite.
+func ValidateThresholds(alertAfter, recoverAfter *int) error {
+	if alertAfter != nil && (*alertAfter < 0 || *alertAfter > MaxThreshold) {
+		return fmt.Errorf("%w: alert-after %d is out of range 0..%d", ErrInvalidSite, *alertAfter, MaxThreshold)
+	}
+	if recoverAfter != nil && (*recoverAfter < 1 || *recoverAfter > MaxThreshold) {
+		return fmt.Errorf("%w: recover-after %d is out of range 1..%d", ErrInvalidSite, *recoverAfter, MaxThreshold)
+	}
+	return nil
 }
 
 // MaxNameLength is the longest website name, in characters.
@@ -122,6 +144,8 @@ type SiteUpdate struct {
 	ClearRegex bool
 	// Name is the new name ("" removes it).
 	Name *string
+	// AlertAfter and RecoverAfter are the new thresholds (see SiteInput).
+	AlertAfter, RecoverAfter *int
 }
 
 // DB is the checker's source of sites.
@@ -199,14 +223,17 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 	if err := ValidateSiteInput(in.URL, in.Interval, in.Regex); err != nil {
 		return 0, fmt.Errorf("add site: %w", err)
 	}
+	if err := ValidateThresholds(in.AlertAfter, in.RecoverAfter); err != nil {
+		return 0, fmt.Errorf("add site: %w", err)
+	}
 	if err := ValidateName(in.Name); err != nil {
 		return 0, fmt.Errorf("add site: %w", err)
 	}
 	if in.ID == 0 {
 		var id int64
 		err := db.db.QueryRowContext(ctx,
-			"INSERT INTO websites (url, check_interval, up_regex, name) VALUES ($1, $2, NULLIF($3, ''), $4) RETURNING id",
-			in.URL, in.Interval, in.Regex, in.Name).Scan(&id)
+			"INSERT INTO websites (url, check_interval, up_regex, name, alert_after, recover_after) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6) RETURNING id",
+			in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter)).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("add site: %w", err)
 		}
@@ -221,8 +248,8 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 		return 0, fmt.Errorf("add site %d: %w", in.ID, err)
 	}
 	_, err := db.db.ExecContext(ctx,
-		"INSERT INTO websites (id, url, check_interval, up_regex, name) VALUES ($1, $2, $3, NULLIF($4, ''), $5)",
-		in.ID, in.URL, in.Interval, in.Regex, in.Name)
+		"INSERT INTO websites (id, url, check_interval, up_regex, name, alert_after, recover_after) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)",
+		in.ID, in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter))
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
 		return 0, fmt.Errorf("add site: %w: website %d exists", ErrIDTaken, in.ID)
@@ -272,9 +299,16 @@ func (db *DB) UpdateSite(ctx context.Context, id int64, u SiteUpdate) error {
 			return fmt.Errorf("update site %d: %w", id, err)
 		}
 	}
+	if err := ValidateThresholds(u.AlertAfter, u.RecoverAfter); err != nil {
+		return fmt.Errorf("update site %d: %w", id, err)
+	}
 	if _, err := tx.ExecContext(ctx,
-		"UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), name = coalesce($5, name), updated_at = now() WHERE id = $1",
-		id, site.URL, interval, site.Regex, u.Name); err != nil {
+		`UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), name = coalesce($5, name),
+		        alert_after = CASE WHEN $6 THEN $7 ELSE alert_after END,
+		        recover_after = CASE WHEN $8 THEN $9 ELSE recover_after END, updated_at = now()
+		 WHERE id = $1`,
+		id, site.URL, interval, site.Regex, u.Name, u.AlertAfter != nil, nullInt(u.AlertAfter),
+		u.RecoverAfter != nil, nullInt(u.RecoverAfter)); err != nil {
 		return fmt.Errorf("update site %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -379,4 +413,12 @@ func (db *DB) SiteNames(ctx context.Context) (map[int64]string, error) {
 		return nil, fmt.Errorf("list site names: %w", err)
 	}
 	return out, nil
+}
+
+// nullInt is v as a query argument: NULL when nil.
+func nullInt(v *int) any {
+	if v == nil {
+		return nil
+	}
+	return int64(*v)
 }

@@ -29,13 +29,17 @@ type Options struct {
 	ConnMaxLifetime time.Duration
 	// ConnMaxIdleTime closes connections idle longer than this; 0 means 5 minutes.
 	ConnMaxIdleTime time.Duration
+	// Alerts are the alerting settings InsertResults applies (streaks,
+	// incidents, the channels notifications are enqueued for).
+	Alerts AlertOptions
 }
 
 // DB is a pool of connections to sitestat's database. It is safe for
 // concurrent use.
 type DB struct {
-	db    *sql.DB
-	parts partitionCache
+	db     *sql.DB
+	parts  partitionCache
+	alerts AlertOptions
 }
 
 // ErrNotFound is wrapped by the errors of methods given a website id that does
@@ -81,7 +85,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, redactError(fmt.Errorf("connect to database %s: %w", where, err), dsn, cfg.Password)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, alerts: opts.Alerts.withDefaults()}, nil
 }
 
 // Close closes every connection of the pool.

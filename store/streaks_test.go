@@ -1,0 +1,155 @@
+package store_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/store"
+)
+
+// alertingDB returns a migrated database opened with alerting options.
+func alertingDB(tb testing.TB, opts store.AlertOptions) *store.DB {
+	tb.Helper()
+	url := testenv.NewDatabase(tb)
+	mustMigrate(tb, openDB(tb, url), store.MigrateOptions{})
+	db, err := store.Open(testContext(tb), url, store.Options{Alerts: opts})
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// checks parses a script of checks: one token per check, "probe:U" or
+// "probe:F" ("F" alone is probe "test"); a trailing "~" makes the check
+// late (an hour before the first).
+func checks(site int64, script string, base time.Time) []checker.Result {
+	var out []checker.Result
+	for i, tok := range strings.Fields(script) {
+		probe, st, ok := strings.Cut(tok, ":")
+		if !ok {
+			probe, st = "test", tok
+		}
+		at := base.Add(time.Duration(i) * 10 * time.Second)
+		if strings.HasSuffix(st, "~") {
+			st, at = strings.TrimSuffix(st, "~"), base.Add(-time.Hour)
+		}
+		r := newResult(site, at, st == "U", map[bool]int{true: 200, false: 500}[st == "U"], 5)
+		r.Probe = probe
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestStreaksOpenAndResolveDownIncidents(t *testing.T) {
+	db := alertingDB(t, store.AlertOptions{Quorum: 2, Channels: []alert.Channel{alert.ChannelWebhook}})
+	ctx := testContext(t)
+	one, zero := 1, 0
+	cases := []struct {
+		name         string
+		alertAfter   *int
+		script       string
+		wantOpen     int // open incidents after the script
+		wantResolved int
+		wantStarted  int // index of the check the incident's started_at is, -1 for none
+	}{
+		{name: "single failure", script: "F U U", wantStarted: -1},
+		{name: "two failures, a pass, two failures", script: "F F U F F", wantStarted: -1},
+		{name: "outage and recovery", script: "U F F F F U U", wantResolved: 1, wantStarted: 1},
+		{name: "one pass does not recover", script: "F F F U F U", wantOpen: 1, wantStarted: 0},
+		{name: "two outages", script: "F F F U U F F F U U", wantResolved: 2, wantStarted: 5},
+		{name: "late result does not move the streak", script: "F F U~ F", wantOpen: 1, wantStarted: 0},
+		{name: "site alert-after 1", alertAfter: &one, script: "U F", wantOpen: 1, wantStarted: 1},
+		{name: "site alert-after 0: alerting off", alertAfter: &zero, script: "F F F F F", wantStarted: -1},
+		{name: "quorum 2 of two probes: one failing is not down",
+			script: "a:U b:U a:F a:F a:F b:U", wantStarted: -1},
+		{name: "quorum 2 of two probes: both failing",
+			script: "a:U b:U a:F b:F a:F b:F a:F b:F", wantOpen: 1, wantStarted: 2},
+	}
+	base := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)
+	for _, tc := range cases {
+		for _, mode := range []string{"one batch per check", "one batch", "one batch twice"} {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				site, err := db.AddSite(ctx, store.SiteInput{URL: "https://example.com/", Interval: 10, AlertAfter: tc.alertAfter})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs := checks(site, tc.script, base)
+				switch mode {
+				case "one batch per check":
+					for _, r := range rs {
+						if _, err := db.InsertResults(ctx, []checker.Result{r}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				default:
+					times := map[string]int{"one batch": 1, "one batch twice": 2}[mode]
+					for range times {
+						if _, err := db.InsertResults(ctx, rs); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				open := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL", site)
+				resolved := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NOT NULL", site)
+				if int(open) != tc.wantOpen || int(resolved) != tc.wantResolved {
+					t.Errorf("%d open and %d resolved incidents, want %d and %d", open, resolved, tc.wantOpen, tc.wantResolved)
+				}
+				downs := mustCount(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
+					WHERE i.website_id = $1 AND n.event = 'down' AND n.channel = 'webhook'`, site)
+				recovered := mustCount(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
+					WHERE i.website_id = $1 AND n.event = 'recovered'`, site)
+				if int(downs) != tc.wantOpen+tc.wantResolved || int(recovered) != tc.wantResolved {
+					t.Errorf("%d down and %d recovered notifications, want %d and %d", downs, recovered,
+						tc.wantOpen+tc.wantResolved, tc.wantResolved)
+				}
+				if tc.wantStarted >= 0 {
+					var started time.Time
+					if err := db.SQL().QueryRowContext(ctx,
+						"SELECT max(started_at) FROM incidents WHERE website_id = $1", site).Scan(&started); err != nil {
+						t.Fatal(err)
+					}
+					if want := rs[tc.wantStarted].CheckedAt; !started.Equal(want) {
+						t.Errorf("started_at %v, want check %d's %v", started.UTC(), tc.wantStarted, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestIncidentRecordsReasonErrorAndProbes checks what an opened incident
+// and its down notification carry.
+func TestIncidentRecordsReasonErrorAndProbes(t *testing.T) {
+	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook, alert.ChannelSlack}})
+	ctx := testContext(t)
+	site := mustAddSite(t, db, "https://example.com/down")
+	if _, err := db.InsertResults(ctx, checks(site, "edge-1:F edge-1:F edge-2:U edge-1:F", time.Now().Add(-time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT format('%s %s %s %s', kind, reason, error, probes)
+		FROM incidents WHERE website_id = $1`, site).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "down http_status failed {edge-1}"; got != want {
+		t.Errorf("incident %q, want %q", got, want)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE event = 'down'"); n != 2 {
+		t.Errorf("%d down notifications, want one per channel (2)", n)
+	}
+	var fail, ok int
+	var failing bool
+	if err := db.SQL().QueryRowContext(ctx, `SELECT fail_streak, ok_streak, failing FROM site_probe_state
+		WHERE website_id = $1 AND probe = 'edge-1'`, site).Scan(&fail, &ok, &failing); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(fail, ok, failing), "3 0 true"; got != want {
+		t.Errorf("edge-1 streak %s, want %s", got, want)
+	}
+}
