@@ -83,9 +83,9 @@ func TestCLIStatusDetail(t *testing.T) {
 			t.Errorf("status ID output lacks %q:\n%s", want, out)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^eu\s+DOWN http_status\s+503\s.*\shttp_status$`).MatchString(out) ||
+	if !regexp.MustCompile(`(?m)^eu\s+FAILING 1/3 http_status\s+503\s.*\shttp_status$`).MatchString(out) ||
 		!regexp.MustCompile(`(?m)^us\s+UP\s+200\s`).MatchString(out) {
-		t.Errorf("status ID lacks the probe lines eu DOWN and us UP:\n%s", out)
+		t.Errorf("status ID lacks the probe lines eu FAILING 1/3 and us UP:\n%s", out)
 	}
 	strip := regexp.MustCompile(`(?m)^[█▆▄▂·]+$`).FindString(out)
 	if n := utf8.RuneCountInString(strip); n != 90 || strings.Count(strip, "·") != 88 {
@@ -100,7 +100,7 @@ func TestCLIStatusDetail(t *testing.T) {
 		t.Errorf("status ID --json = %+v", d)
 	}
 	out, _ = mustRun(t, env, exitOK, "status", "--window", "7d")
-	if l := line(t, out, "/detail"); !strings.Contains(l, "eu DOWN http_status, us UP") || !regexp.MustCompile(`\s3\s*$`).MatchString(l) {
+	if l := line(t, out, "/detail"); !strings.Contains(l, "eu FAILING 1/3 http_status, us UP") || !regexp.MustCompile(`\s3\s*$`).MatchString(l) {
 		t.Errorf("status --window 7d line %q, want both probes and 3 checks", l)
 	}
 	mustRun(t, env, exitUsage, "status", strconv.FormatInt(id+100, 10))

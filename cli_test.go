@@ -248,6 +248,7 @@ func TestCLIStatus(t *testing.T) {
 	env := migratedDB(t)
 	up := addSite(t, env, "http://127.0.0.1:1/up")
 	down := addSite(t, env, "http://127.0.0.1:1/down")
+	failing := addSite(t, env, "http://127.0.0.1:1/failing")
 	never := addSite(t, env, "http://127.0.0.1:1/never")
 	stale := addSite(t, env, "http://127.0.0.1:1/stale")
 	now := time.Now()
@@ -257,16 +258,22 @@ func TestCLIStatus(t *testing.T) {
 		result(stale, now.Add(-10*time.Minute), checker.ReasonOK, 200), // every 5 s: nobody checks it
 		result(down, now.Add(-3*time.Minute), checker.ReasonOK, 200),
 		result(down, now.Add(-2*time.Minute), checker.ReasonOK, 200),
-		result(down, now.Add(-30*time.Second), checker.ReasonTimeout, 0),
-		result(up, now.Add(-48*time.Hour), checker.ReasonOK, 200), // outside the 24h window
+		result(down, now.Add(-50*time.Second), checker.ReasonTimeout, 0),
+		result(down, now.Add(-40*time.Second), checker.ReasonTimeout, 0),
+		result(down, now.Add(-30*time.Second), checker.ReasonTimeout, 0),    // the third: an incident opens
+		result(failing, now.Add(-30*time.Second), checker.ReasonTimeout, 0), // one failure: no incident
+		result(up, now.Add(-48*time.Hour), checker.ReasonOK, 200),           // outside the 24h window
 	)
 
 	out, _ := mustRun(t, env, exitOK, "status")
 	if l := line(t, out, "/up "); !regexp.MustCompile(`\sUP\s+200\s.*\s50\.00%\s.*\s2\s*$`).MatchString(l) {
 		t.Errorf("status line of the up site: %q, want UP 200, 50.00%% uptime, 2 checks", l)
 	}
-	if l := line(t, out, "/down "); !regexp.MustCompile(`\sDOWN timeout\s+-\s.*\s66\.67%\s.*\s3\s*$`).MatchString(l) {
-		t.Errorf("status line of the down site: %q, want DOWN timeout, no code, 66.67%% uptime, 3 checks", l)
+	if l := line(t, out, "/down "); !regexp.MustCompile(`\sDOWN timeout\s+-\s.*\s40\.00%\s.*\s5\s*$`).MatchString(l) {
+		t.Errorf("status line of the down site: %q, want DOWN timeout, no code, 40.00%% uptime, 5 checks", l)
+	}
+	if l := line(t, out, "/failing "); !regexp.MustCompile(`\sFAILING 1/3 timeout\s+-\s`).MatchString(l) {
+		t.Errorf("status line of the site failing once: %q, want FAILING 1/3 timeout", l)
 	}
 	if l := line(t, out, "/never "); !regexp.MustCompile(`\sNEVER\s.*\s0\s*$`).MatchString(l) {
 		t.Errorf("status line of the never-checked site: %q, want NEVER and 0 checks", l)
@@ -274,7 +281,7 @@ func TestCLIStatus(t *testing.T) {
 	if l := line(t, out, "/stale "); !regexp.MustCompile(`\sSTALE 10m\s`).MatchString(l) {
 		t.Errorf("status line of the stale site: %q, want STALE 10m", l)
 	}
-	if !strings.Contains(out, "4 websites: 1 up, 1 down, 1 stale, 1 never checked") {
+	if !strings.Contains(out, "5 websites: 1 up, 1 down, 1 failing, 1 stale, 1 never checked") {
 		t.Errorf("status summary missing in %q", out)
 	}
 	if strings.Contains(out, "\x1b[") {
@@ -290,8 +297,8 @@ func TestCLIStatus(t *testing.T) {
 	for _, s := range sts {
 		byID[s.ID] = s
 	}
-	if len(sts) != 4 || len(byID) != 4 {
-		t.Fatalf("status --json has %d entries, want 4: %s", len(sts), out)
+	if len(sts) != 5 || len(byID) != 5 {
+		t.Fatalf("status --json has %d entries, want 5: %s", len(sts), out)
 	}
 	if s := byID[stale]; !s.Stale || len(s.Probes) != 1 || !s.Probes[0].Stale {
 		t.Errorf("status --json of the stale site: %+v", s)
@@ -300,8 +307,12 @@ func TestCLIStatus(t *testing.T) {
 		s.Checks != 2 || s.UptimePct == nil || *s.UptimePct != 50 || s.AgeSeconds == nil || *s.AgeSeconds < 19 {
 		t.Errorf("status --json of the up site: %+v", s)
 	}
-	if s := byID[down]; s.Up == nil || *s.Up || s.Reason != "timeout" || s.StatusCode != nil || s.Checks != 3 {
+	if s := byID[down]; s.Up == nil || *s.Up || s.Reason != "timeout" || s.StatusCode != nil || s.Checks != 5 ||
+		s.IncidentID == nil || len(s.Probes) != 1 || s.Probes[0].FailStreak != 3 || !s.Probes[0].Failing {
 		t.Errorf("status --json of the down site: %+v", s)
+	}
+	if s := byID[failing]; s.IncidentID != nil || len(s.Probes) != 1 || s.Probes[0].FailStreak != 1 || s.Probes[0].Failing {
+		t.Errorf("status --json of the site failing once: %+v", s)
 	}
 	if s := byID[never]; s.Up != nil || s.CheckedAt != nil || s.Checks != 0 || s.UptimePct != nil || s.IntervalS != 5 {
 		t.Errorf("status --json of the never-checked site: %+v", s)

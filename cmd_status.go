@@ -24,11 +24,15 @@ func statusCommand() *cli.Command {
 		Name:      "status",
 		Usage:     "list every website: up or down and why, response times, uptime; or one website in detail",
 		ArgsUsage: "[ID]",
-		Description: `One line per website: id, url, UP/DOWN with the reason of the last check, its
+		Description: `One line per website: id, url, its state with the reason of the last check, its
 status code and response time, when it was checked, and over --window the uptime,
-the 95th percentile response time and the number of checks. With several probes
-the state is shown per probe. A site whose latest check is older than three
-intervals (at least a minute) shows as STALE with its age: nobody checks it.
+the 95th percentile response time and the number of checks. The state is UP,
+DOWN only while the site has an open down incident (see sitestat incidents),
+FAILING n/N when its last checks failed but fewer than its threshold N in a row
+(or the quorum of probes is not met), and MAINT before it during a maintenance
+window. With several probes the state is shown per probe. A site whose latest
+check is older than three intervals (at least a minute) shows as STALE with its
+age: nobody checks it.
 The state comes from site_probe_state, uptime and p95 from the hourly and daily
 rollups (the window starts at a whole hour; p95 within 5%, over whole UTC days
 for windows of two days or more), so the time it takes does not grow with the
@@ -134,7 +138,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\tURL\tSTATE\tCODE\tTIME\tCHECKED\tUPTIME %s\tP95\tCHECKS\n", shortDuration(window))
-	up, down, stale := 0, 0, 0
+	up, down, failing, stale := 0, 0, 0, 0
 	for _, s := range sts {
 		state, code, rt, checked := paint(ansiGrey, "NEVER"), "-", "-", "never"
 		if l := s.Last; l != nil {
@@ -142,15 +146,24 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 			case s.Stale:
 				state = paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(l.CheckedAt)), " ago"))
 				stale++
+			case s.Incident != nil:
+				state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
+				if l.Up {
+					state = paint(ansiRed, "DOWN recovering")
+				}
+				down++
 			case l.Up:
 				state = paint(ansiGreen, "UP")
 				up++
 			default:
-				state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
-				down++
+				state = paint(ansiRed, failingState(s, s.Probes[0])+" "+text.Terminal(string(l.Reason)))
+				failing++
 			}
 			if len(s.Probes) > 1 {
 				state = probeStates(s, now, paint)
+			}
+			if s.Maintenance {
+				state = paint(ansiGrey, "MAINT ") + state
 			}
 			if l.StatusCode != nil {
 				code = fmt.Sprint(*l.StatusCode)
@@ -172,8 +185,34 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d websites: %d up, %d down, %d stale, %d never checked\n", len(sts), up, down, stale, len(sts)-up-down-stale)
+	_, err := fmt.Fprintf(w, "%d websites: %d up, %d down, %d failing, %d stale, %d never checked\n",
+		len(sts), up, down, failing, stale, len(sts)-up-down-failing-stale)
 	return err
+}
+
+// failingState renders a failing probe that has no open incident (yet):
+// "FAILING 1/3", its failed checks in a row against the site's threshold,
+// or "FAILING 2 (alerts off)".
+func failingState(s store.SiteStatus, p store.ProbeStatus) string {
+	if s.AlertAfter == 0 {
+		return fmt.Sprintf("FAILING %d (alerts off)", p.FailStreak)
+	}
+	return fmt.Sprintf("FAILING %d/%d", p.FailStreak, s.AlertAfter)
+}
+
+// probeLabel renders the state of one probe's latest check: DOWN only
+// while the site has an open incident the probe is failing in.
+func probeLabel(s store.SiteStatus, p store.ProbeStatus) (string, string) {
+	switch {
+	case p.Last.Up:
+		return ansiGreen, "UP"
+	case s.Incident != nil && p.Failing:
+		return ansiRed, "DOWN " + text.Terminal(string(p.Last.Reason))
+	case s.AlertAfter == 0:
+		return ansiRed, fmt.Sprintf("FAILING %d (alerts off) %s", p.FailStreak, text.Terminal(string(p.Last.Reason)))
+	default:
+		return ansiRed, fmt.Sprintf("FAILING %d/%d %s", p.FailStreak, s.AlertAfter, text.Terminal(string(p.Last.Reason)))
+	}
 }
 
 // probeStates renders the state per probe, e.g. "eu UP, us DOWN timeout".
@@ -183,10 +222,9 @@ func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) s
 		switch {
 		case p.Stale:
 			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(p.Last.CheckedAt)), " ago")))
-		case p.Last.Up:
-			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGreen, "UP"))
 		default:
-			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiRed, "DOWN "+text.Terminal(string(p.Last.Reason))))
+			code, label := probeLabel(s, p)
+			parts = append(parts, text.Terminal(p.Probe)+" "+paint(code, label))
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -194,20 +232,23 @@ func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) s
 
 // statusJSON is one line of `sitestat status --json`.
 type statusJSON struct {
-	ID             int64       `json:"id"`
-	URL            string      `json:"url"`
-	IntervalS      int         `json:"check_interval"`
-	Up             *bool       `json:"up"`
-	Reason         string      `json:"reason,omitempty"`
-	StatusCode     *int        `json:"status_code"`
-	ResponseTimeMs *float64    `json:"response_time_ms"`
-	CheckedAt      *time.Time  `json:"checked_at"`
-	AgeSeconds     *float64    `json:"age_seconds"`
-	Stale          bool        `json:"stale"`
-	UptimePct      *float64    `json:"uptime_pct"`
-	P95ResponseMs  *float64    `json:"p95_response_time_ms"`
-	Checks         int64       `json:"checks"`
-	Probes         []probeJSON `json:"probes"`
+	ID             int64      `json:"id"`
+	URL            string     `json:"url"`
+	IntervalS      int        `json:"check_interval"`
+	Up             *bool      `json:"up"`
+	Reason         string     `json:"reason,omitempty"`
+	StatusCode     *int       `json:"status_code"`
+	ResponseTimeMs *float64   `json:"response_time_ms"`
+	CheckedAt      *time.Time `json:"checked_at"`
+	AgeSeconds     *float64   `json:"age_seconds"`
+	Stale          bool       `json:"stale"`
+	UptimePct      *float64   `json:"uptime_pct"`
+	P95ResponseMs  *float64   `json:"p95_response_time_ms"`
+	Checks         int64      `json:"checks"`
+	// IncidentID is the open down incident; the site is down only with one.
+	IncidentID  *int64      `json:"incident_id"`
+	Maintenance bool        `json:"maintenance"`
+	Probes      []probeJSON `json:"probes"`
 }
 
 // probeJSON is the state of a website as one probe last saw it.
@@ -222,6 +263,8 @@ type probeJSON struct {
 	AgeSeconds     float64   `json:"age_seconds"`
 	Error          string    `json:"error"`
 	Host           string    `json:"host"`
+	FailStreak     int       `json:"fail_streak"`
+	Failing        bool      `json:"failing"`
 }
 
 func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
@@ -229,7 +272,8 @@ func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
 	for _, p := range s.Probes {
 		l := p.Last
 		out = append(out, probeJSON{Probe: p.Probe, Up: l.Up, Stale: p.Stale, Reason: string(l.Reason), StatusCode: l.StatusCode,
-			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: l.Error, Host: l.Host})
+			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: l.Error, Host: l.Host,
+			FailStreak: p.FailStreak, Failing: p.Failing})
 	}
 	return out
 }
@@ -238,7 +282,11 @@ func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
 	out := make([]statusJSON, 0, len(sts))
 	for _, s := range sts {
 		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
-			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now)}
+			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now),
+			Maintenance: s.Maintenance}
+		if s.Incident != nil {
+			j.IncidentID = &s.Incident.ID
+		}
 		if l := s.Last; l != nil {
 			up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
 			j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age

@@ -35,12 +35,10 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 	}
 	for _, p := range d.Probes {
 		l := p.Last
-		state := paint(ansiGreen, "UP")
-		switch {
-		case p.Stale:
+		colour, label := probeLabel(d.SiteStatus, p)
+		state := paint(colour, label)
+		if p.Stale {
 			state = paint(ansiGrey, "STALE")
-		case !l.Up:
-			state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
 		}
 		code, rt := "-", "-"
 		if l.StatusCode != nil {
@@ -171,7 +169,11 @@ type failedJSON struct {
 func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 	j := detailJSON{Regex: d.Regex, Windows: []windowJSON{}, Days: []dayJSON{}, Failed: []failedJSON{}}
 	j.statusJSON = statusJSON{ID: d.ID, URL: checker.RedactURL(d.URL), IntervalS: int(d.Interval / time.Second), Stale: d.Stale,
-		UptimePct: d.UptimePct, P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now)}
+		UptimePct: d.UptimePct, P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now),
+		Maintenance: d.Maintenance}
+	if d.Incident != nil {
+		j.IncidentID = &d.Incident.ID
+	}
 	if l := d.Last; l != nil {
 		up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
 		j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age

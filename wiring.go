@@ -62,7 +62,8 @@ func openDB(ctx context.Context, e *env) (*store.DB, error) {
 	if err := e.cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{})
+	// The thresholds: status shows a failing site's streak against them.
+	return store.Open(ctx, e.cfg.DatabaseURL, store.Options{Alerts: alertOptions(e.cfg)})
 }
 
 // withDB wraps an action that needs the database: it reads the

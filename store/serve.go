@@ -58,7 +58,7 @@ func (db *DB) StatusNoP95(ctx context.Context, window time.Duration, now time.Ti
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, 0, now)
+	sites, err := readSites(ctx, tx, 0, now, db.alerts)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -81,7 +81,7 @@ func (db *DB) SiteStates(ctx context.Context, now time.Time) ([]SiteStatus, erro
 		return nil, fmt.Errorf("site states: %w", err)
 	}
 	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, 0, now)
+	sites, err := readSites(ctx, tx, 0, now, db.alerts)
 	if err != nil {
 		return nil, fmt.Errorf("site states: %w", err)
 	}
@@ -406,7 +406,7 @@ func (db *DB) SiteState(ctx context.Context, id int64, now time.Time) (SiteStatu
 		return SiteStatus{}, fmt.Errorf("site %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, id, now)
+	sites, err := readSites(ctx, tx, id, now, db.alerts)
 	if err != nil {
 		return SiteStatus{}, fmt.Errorf("site %d: %w", id, err)
 	}

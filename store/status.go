@@ -40,6 +40,19 @@ type ProbeStatus struct {
 	// Stale is true when Last is older than StaleAfter(interval) at the
 	// time asked: nobody is checking the site from there.
 	Stale bool
+	// FailStreak counts the probe's latest failed checks in a row.
+	FailStreak int
+	// Failing is whether the probe crossed the site's failure threshold and
+	// has not passed its success threshold since.
+	Failing bool
+}
+
+// OpenIncident is a website's open down incident.
+type OpenIncident struct {
+	// ID is incidents.id.
+	ID int64
+	// StartedAt is the first failing check's checked_at.
+	StartedAt time.Time
 }
 
 // StaleAfter is how old a site's latest check may be before the site shows
@@ -66,6 +79,14 @@ type SiteStatus struct {
 	Last *LastCheck
 	// Stale is true when every probe's latest check is stale.
 	Stale bool
+	// AlertAfter is the site's failure threshold (its own or sync's
+	// default); 0 when alerting is off for it.
+	AlertAfter int
+	// Incident is the open down incident, nil when none: a site is down
+	// only then.
+	Incident *OpenIncident
+	// Maintenance is true when a maintenance window covers the site now.
+	Maintenance bool
 	// Checks is how many checks fall in the window.
 	Checks int64
 	// UptimePct is the percentage of the window's checks that were up; nil
@@ -102,7 +123,7 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, 0, now)
+	sites, err := readSites(ctx, tx, 0, now, db.alerts)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -125,15 +146,20 @@ func applyAgg(s *SiteStatus, a windowAgg) {
 	s.P95ResponseMs = a.p95
 }
 
-// readSites reads the websites (one when id > 0) and their probes' state.
-func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]SiteStatus, error) {
+// readSites reads the websites (one when id > 0), their probes' state and
+// streaks, their open down incident and whether they are in maintenance.
+func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time, alerts AlertOptions) ([]SiteStatus, error) {
+	alerts = alerts.withDefaults()
 	rows, err := tx.QueryContext(ctx, `
-		SELECT w.id, w.url, w.name, w.check_interval, coalesce(w.up_regex, ''),
-		       s.probe, s.checked_at, s.up, s.reason, s.status_code, s.response_time_ms, s.error, s.host
+		SELECT w.id, w.url, w.name, w.check_interval, coalesce(w.up_regex, ''), coalesce(w.alert_after, $2),
+		       i.id, i.started_at, `+maintenanceNowSQL+`,
+		       s.probe, s.checked_at, s.up, s.reason, s.status_code, s.response_time_ms, s.error, s.host,
+		       s.fail_streak, s.failing
 		FROM websites w
 		LEFT JOIN site_probe_state s ON s.website_id = w.id
+		LEFT JOIN incidents i ON i.website_id = w.id AND i.kind = 'down' AND i.resolved_at IS NULL
 		WHERE $1 = 0 OR w.id = $1
-		ORDER BY w.id, s.probe`, id)
+		ORDER BY w.id, s.probe`, id, alerts.FailureThreshold, now)
 	if err != nil {
 		return nil, fmt.Errorf("read websites: %w", err)
 	}
@@ -153,12 +179,24 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]Site
 			rt        sql.NullFloat64
 			errText   sql.NullString
 			host      sql.NullString
+			alertAt   int
+			incident  sql.NullInt64
+			started   sql.NullTime
+			maint     bool
+			streak    sql.NullInt64
+			failing   sql.NullBool
 		)
-		if err := rows.Scan(&sid, &url, &name, &interval, &re, &probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host); err != nil {
+		if err := rows.Scan(&sid, &url, &name, &interval, &re, &alertAt, &incident, &started, &maint,
+			&probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host, &streak, &failing); err != nil {
 			return nil, fmt.Errorf("read websites: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != sid {
-			out = append(out, SiteStatus{ID: sid, URL: url, Name: name, Interval: time.Duration(interval) * time.Second, Regex: re})
+			st := SiteStatus{ID: sid, URL: url, Name: name, Interval: time.Duration(interval) * time.Second, Regex: re,
+				AlertAfter: alertAt, Maintenance: maint}
+			if incident.Valid {
+				st.Incident = &OpenIncident{ID: incident.Int64, StartedAt: started.Time.UTC()}
+			}
+			out = append(out, st)
 		}
 		s := &out[len(out)-1]
 		if !probe.Valid {
@@ -175,7 +213,8 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time) ([]Site
 			last.ResponseTimeMs = &v
 		}
 		stale := now.Sub(last.CheckedAt) > StaleAfter(s.Interval)
-		s.Probes = append(s.Probes, ProbeStatus{Probe: probe.String, Last: last, Stale: stale})
+		s.Probes = append(s.Probes, ProbeStatus{Probe: probe.String, Last: last, Stale: stale,
+			FailStreak: int(streak.Int64), Failing: failing.Bool})
 		if s.Last == nil || last.CheckedAt.After(s.Last.CheckedAt) {
 			l := last
 			s.Last = &l
@@ -483,7 +522,7 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		return d, fmt.Errorf("site %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, id, now)
+	sites, err := readSites(ctx, tx, id, now, db.alerts)
 	if err != nil {
 		return d, fmt.Errorf("site %d: %w", id, err)
 	}

@@ -463,3 +463,6 @@ func scanIDs(q *sql.Rows) ([]int64, error) {
 	}
 	return out, q.Err()
 }
+
+// maintenanceNowSQL is true when website w is in a maintenance window at $3.
+const maintenanceNowSQL = `(false AND $3::timestamptz IS NULL)`
