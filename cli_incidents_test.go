@@ -1,8 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"regexp"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/store"
 )
 
 // TestCLISiteThresholds: sites add|update --alert-after --recover-after set
@@ -40,4 +48,54 @@ func TestCLISiteThresholds(t *testing.T) {
 	if got, want := thresholds(), "5 4"; got != want {
 		t.Errorf("after refused updates: %s, want %s", got, want)
 	}
+}
+
+// TestCLIIncidents: an outage that recovered and one still open are listed
+// with their durations and notifications; --open, --site, --since and
+// --json select and describe them.
+func TestCLIIncidents(t *testing.T) {
+	env := migratedDB(t)
+	a := addSite(t, env, "http://127.0.0.1:1/a")
+	b := addSite(t, env, "http://127.0.0.1:1/b")
+	db, err := store.Open(context.Background(), env["SITESTAT_DATABASE_URL"],
+		store.Options{Alerts: store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	var rs []checker.Result
+	for i, r := range []checker.Reason{"http_status", "http_status", "http_status", "ok", "ok"} {
+		rs = append(rs, result(a, base.Add(time.Duration(i)*time.Minute), r, 500))
+	}
+	for i := range 3 {
+		rs = append(rs, result(b, base.Add(time.Duration(i)*time.Minute), checker.ReasonTimeout, 0))
+	}
+	insertResults(t, db, rs...)
+
+	out, _ := mustRun(t, env, exitOK, "incidents")
+	if l := line(t, out, "/a "); !regexp.MustCompile(`\sdown\s+\d+\s.*\s4m0s\s+http_status\s+\S+\s+down:webhook:pending recovered:webhook:pending$`).MatchString(l) {
+		t.Errorf("incident of site a: %q, want down, 4m0s (to the second pass), http_status and its two notifications", l)
+	}
+	if l := line(t, out, "/b "); !regexp.MustCompile(`\s\d+m\d+s \(open\)\s+timeout\s`).MatchString(l) {
+		t.Errorf("incident of site b: %q, want an open duration and timeout", l)
+	}
+	out, _ = mustRun(t, env, exitOK, "incidents", "--open")
+	if regexp.MustCompile(`/a\s`).MatchString(out) || !regexp.MustCompile(`/b\s`).MatchString(out) {
+		t.Errorf("incidents --open:\n%s\nwant only site b's", out)
+	}
+	out, _ = mustRun(t, env, exitOK, "incidents", "--site", strconv.FormatInt(a, 10), "--json")
+	var got []incidentJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ResolvedAt == nil || got[0].DurationSeconds != 240 || len(got[0].Notifications) != 2 ||
+		!got[0].StartedAt.Equal(base) {
+		t.Errorf("incidents --site a --json = %+v, want one resolved after 240 s with 2 notifications", got)
+	}
+	out, _ = mustRun(t, env, exitOK, "incidents", "--since", "1m")
+	if regexp.MustCompile(`/a\s`).MatchString(out) || !regexp.MustCompile(`/b\s`).MatchString(out) {
+		t.Errorf("incidents --since 1m:\n%s\nwant only the open one", out)
+	}
+	mustRun(t, env, exitUsage, "incidents", "--since", "yesterday")
 }

@@ -110,6 +110,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			topicsCommand(),
 			sitesCommand(),
 			statusCommand(),
+			incidentsCommand(),
 			dlqCommand(),
 			alertsCommand(),
 			pruneCommand(),

@@ -346,21 +346,28 @@ type IncidentQuery struct {
 	Kind string
 	// Limit caps the number returned; 0 means no limit.
 	Limit int
+	// Since, when not zero, keeps the incidents open at any time since it
+	// (still open, or resolved since).
+	Since time.Time
 }
 
 // Incidents returns the incidents q selects, open ones first, then by start,
 // newest first, with their notifications (two queries in all).
 func (db *DB) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error) {
-	var limit any
+	var limit, since any
 	if q.Limit > 0 {
 		limit = q.Limit
+	}
+	if !q.Since.IsZero() {
+		since = q.Since
 	}
 	rows, err := db.db.QueryContext(ctx, `
 		SELECT id, coalesce(website_id, 0), kind, started_at, resolved_at, reason, error, probes
 		FROM incidents
 		WHERE ($1 = 0 OR website_id = $1) AND (NOT $2 OR resolved_at IS NULL) AND ($3 = '' OR kind = $3)
+		  AND ($5::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $5::timestamptz)
 		ORDER BY resolved_at IS NULL DESC, started_at DESC, id DESC
-		LIMIT $4`, q.WebsiteID, q.Open, q.Kind, limit)
+		LIMIT $4`, q.WebsiteID, q.Open, q.Kind, limit, since)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}

@@ -122,8 +122,13 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 		ON CONFLICT DO NOTHING`, "{"+strings.Join([]string{itoa(s.shop), itoa(s.api), itoa(s.blog), itoa(s.mirror)}, ",")+"}"); err != nil {
 		t.Fatalf("insert daily rollups: %v", err)
 	}
+	// InsertResults may have opened the site's down incident already: give
+	// it the demo's start, error and probes.
 	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
-		VALUES ($1, 'down', $2, 'http_status', 'status 503', '{eu}')`, s.api, now.Add(-2*time.Hour)); err != nil {
+		VALUES ($1, 'down', $2, 'http_status', 'status 503', '{eu}')
+		ON CONFLICT (website_id, kind) WHERE resolved_at IS NULL AND website_id IS NOT NULL
+		DO UPDATE SET started_at = excluded.started_at, reason = excluded.reason, error = excluded.error, probes = excluded.probes`,
+		s.api, now.Add(-2*time.Hour)); err != nil {
 		t.Fatalf("insert incident: %v", err)
 	}
 	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, probes)

@@ -83,8 +83,13 @@ func seed(t *testing.T) known {
 	}
 	for _, id := range []int64{k.down, k.evil} {
 		var incident int64
+		// InsertResults opened the site's down incident already (its checks
+		// all failed): give it the fixture's start, error and probes.
 		if err := db.SQL().QueryRowContext(ctx, `INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
-			VALUES ($1, 'down', $2, 'timeout', $3, '{test}') RETURNING id`, id, now.Add(-5*time.Hour), hostile).Scan(&incident); err != nil {
+			VALUES ($1, 'down', $2, 'timeout', $3, '{test}')
+			ON CONFLICT (website_id, kind) WHERE resolved_at IS NULL AND website_id IS NOT NULL
+			DO UPDATE SET started_at = excluded.started_at, reason = excluded.reason, error = excluded.error, probes = excluded.probes
+			RETURNING id`, id, now.Add(-5*time.Hour), hostile).Scan(&incident); err != nil {
 			t.Fatalf("insert incident: %v", err)
 		}
 		if _, err := db.Enqueue(ctx, incident, alert.EventDown, []alert.Channel{alert.ChannelWebhook}); err != nil {
