@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,40 @@ func TestCLIIncidents(t *testing.T) {
 		t.Errorf("incidents --since 1m:\n%s\nwant only the open one", out)
 	}
 	mustRun(t, env, exitUsage, "incidents", "--since", "yesterday")
+}
+
+// TestCLIMaintenance: add, list and remove windows; status marks a covered
+// site MAINT; bad windows are usage errors.
+func TestCLIMaintenance(t *testing.T) {
+	env := migratedDB(t)
+	site := addSite(t, env, "http://127.0.0.1:1/m")
+	other := addSite(t, env, "http://127.0.0.1:1/o")
+	now := time.Now()
+	insertResults(t, openStore(t, env), result(site, now.Add(-5*time.Second), checker.ReasonOK, 200),
+		result(other, now.Add(-5*time.Second), checker.ReasonOK, 200))
+	out, _ := mustRun(t, env, exitOK, "maintenance", "add", "--site", strconv.FormatInt(site, 10),
+		"--from", "now", "--until", "+1h", "--reason", "db upgrade")
+	id := strings.TrimSpace(out)
+	mustRun(t, env, exitOK, "maintenance", "add", "--all", "--from", "+2h", "--until", "+3h")
+	out, _ = mustRun(t, env, exitOK, "maintenance", "list")
+	if !regexp.MustCompile(`(?m)^`+id+`\s+`+strconv.FormatInt(site, 10)+`\s.*\sactive\s+db upgrade$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)\sall\s.*\splanned\s*$`).MatchString(out) {
+		t.Errorf("maintenance list:\n%s\nwant the active window of the site and the planned one of all", out)
+	}
+	out, _ = mustRun(t, env, exitOK, "status")
+	if l := line(t, out, "/m "); !strings.Contains(l, "MAINT UP") {
+		t.Errorf("status line of the site in maintenance: %q, want MAINT UP", l)
+	}
+	if l := line(t, out, "/o "); strings.Contains(l, "MAINT") {
+		t.Errorf("status line of the other site: %q, want no MAINT", l)
+	}
+	mustRun(t, env, exitOK, "maintenance", "remove", id)
+	mustRun(t, env, exitUsage, "maintenance", "remove", id)
+	mustRun(t, env, exitUsage, "maintenance", "add", "--all", "--from", "+2h", "--until", "+1h")
+	mustRun(t, env, exitUsage, "maintenance", "add", "--from", "now", "--until", "+1h")
+	mustRun(t, env, exitUsage, "maintenance", "add", "--site", "99999", "--from", "now", "--until", "+1h")
+	out, _ = mustRun(t, env, exitOK, "status")
+	if strings.Contains(line(t, out, "/m "), "MAINT") {
+		t.Errorf("status after remove still shows MAINT:\n%s", out)
+	}
 }

@@ -61,7 +61,7 @@ func exitCode(err error) int {
 	case errors.Is(err, store.ErrSchemaDrift):
 		return exitSchemaDrift
 	case errors.As(err, &ce), errors.As(err, &ue),
-		errors.Is(err, store.ErrInvalidSite), errors.Is(err, store.ErrNotFound):
+		errors.Is(err, store.ErrInvalidSite), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidWindow):
 		return exitUsage
 	case errors.As(err, &ec):
 		return ec.ExitCode()
@@ -111,6 +111,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			sitesCommand(),
 			statusCommand(),
 			incidentsCommand(),
+			maintenanceCommand(),
 			dlqCommand(),
 			alertsCommand(),
 			pruneCommand(),

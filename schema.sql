@@ -279,6 +279,23 @@ ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS first_fail_at timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_site_idx
     ON incidents (website_id, kind) WHERE resolved_at IS NULL AND website_id IS NOT NULL;
 
+-- maintenance_windows: planned work. While a window covers a check's
+-- checked_at, no down incident opens for the websites it covers (one, or
+-- all when website_id is NULL); an incident already open resolves normally.
+CREATE TABLE IF NOT EXISTS maintenance_windows (
+    id          bigserial   NOT NULL,
+    -- website_id is the website covered; NULL covers every website.
+    website_id  integer,
+    starts_at   timestamptz NOT NULL,
+    ends_at     timestamptz NOT NULL,
+    reason      text        NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT maintenance_windows_pkey PRIMARY KEY (id),
+    CONSTRAINT maintenance_windows_website_id_fkey FOREIGN KEY (website_id)
+        REFERENCES websites (id) ON DELETE CASCADE,
+    CONSTRAINT maintenance_windows_check CHECK (ends_at > starts_at)
+);
+
 -- The pending notifications, by due time: what the loop claims.
 CREATE INDEX IF NOT EXISTS notifications_due_idx
     ON notifications (next_attempt_at)

@@ -51,7 +51,7 @@ var conflictKeys = map[string][]string{
 
 // syncTables are the tables sync writes, in the order CheckSchema checks them.
 var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily",
-	"website_status_window", "incidents", "notifications"}
+	"website_status_window", "incidents", "notifications", "maintenance_windows"}
 
 // CheckSchema checks that the tables sync writes (website_status,
 // site_probe_state, the rollups, incidents and the notification outbox) exist with every column

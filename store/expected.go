@@ -173,6 +173,14 @@ func ExpectedSchema() Schema {
 				{Name: "failed_at", Type: "timestamptz", UDT: "timestamptz"},
 				{Name: "last_error", Type: "text", UDT: "text"},
 			}},
+			{Name: "maintenance_windows", Columns: []Column{
+				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},
+				{Name: "website_id", Type: "integer", UDT: "int4"},
+				{Name: "starts_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+				{Name: "ends_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+				{Name: "reason", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "created_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
 		},
 		Constraints: []Constraint{
 			{Table: "schema_version", Name: "schema_version_pkey", Kind: 'p', Def: "PRIMARY KEY (version)"},
@@ -207,6 +215,10 @@ func ExpectedSchema() Schema {
 				Def: "UNIQUE (incident_id, event, channel)"},
 			{Table: "notifications", Name: "notifications_event_check", Kind: 'c', Def: "CHECK (event ~ '^[a-z_]{1,32}$')"},
 			{Table: "notifications", Name: "notifications_channel_check", Kind: 'c', Def: "CHECK (channel ~ '^[a-z_]{1,32}$')"},
+			{Table: "maintenance_windows", Name: "maintenance_windows_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
+			{Table: "maintenance_windows", Name: "maintenance_windows_website_id_fkey", Kind: 'f',
+				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
+			{Table: "maintenance_windows", Name: "maintenance_windows_check", Kind: 'c', Def: "CHECK (ends_at > starts_at)"},
 		},
 		Indexes: []Index{
 			{Table: "website_status", Name: "website_status_site_time_idx",

@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -116,7 +117,11 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 	if err != nil {
 		return err
 	}
-	sites, err := readSiteAlerts(ctx, tx, ids, opts)
+	lo, hi := rows[0].at, rows[0].at
+	for i := range rows {
+		lo, hi = minTime(lo, rows[i].at), maxTime(hi, rows[i].at)
+	}
+	sites, err := readSiteAlerts(ctx, tx, ids, lo, hi, opts)
 	if err != nil {
 		return err
 	}
@@ -239,14 +244,20 @@ func (st *probeState) advance(r *storedRow, alertAfter, recoverAfter int) {
 }
 
 // readSiteAlerts reads the thresholds, interval, open down incident and
-// maintenance windows of the websites ids.
-func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, opts AlertOptions) (map[int64]*siteAlert, error) {
+// the maintenance windows overlapping [lo, hi] of the websites ids.
+func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Time, opts AlertOptions) (map[int64]*siteAlert, error) {
 	q, err := tx.QueryContext(ctx, `
 		SELECT w.id, coalesce(w.alert_after, $2), coalesce(w.recover_after, $3), w.check_interval,
 		       (SELECT i.id FROM incidents i
-		        WHERE i.website_id = w.id AND i.kind = 'down' AND i.resolved_at IS NULL)
+		        WHERE i.website_id = w.id AND i.kind = 'down' AND i.resolved_at IS NULL),
+		       ARRAY(SELECT extract(epoch FROM m.starts_at)::float8 FROM maintenance_windows m
+		             WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.ends_at > $4 AND m.starts_at <= $5
+		             ORDER BY m.id),
+		       ARRAY(SELECT extract(epoch FROM m.ends_at)::float8 FROM maintenance_windows m
+		             WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.ends_at > $4 AND m.starts_at <= $5
+		             ORDER BY m.id)
 		FROM websites w WHERE w.id = ANY($1::integer[])`,
-		pq.Array(ids), opts.FailureThreshold, opts.SuccessThreshold)
+		pq.Array(ids), opts.FailureThreshold, opts.SuccessThreshold, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("read alert settings: %w", err)
 	}
@@ -256,8 +267,12 @@ func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, opts AlertOpti
 		var id int64
 		var interval int
 		s := &siteAlert{}
-		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval, &s.openDown); err != nil {
+		var from, until pq.Float64Array
+		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval, &s.openDown, &from, &until); err != nil {
 			return nil, fmt.Errorf("read alert settings: %w", err)
+		}
+		for i := range min(len(from), len(until)) {
+			s.maintenance = append(s.maintenance, window{from: epoch(from[i]), until: epoch(until[i])})
 		}
 		if s.recoverAfter < 1 {
 			s.recoverAfter = 1
@@ -465,4 +480,25 @@ func scanIDs(q *sql.Rows) ([]int64, error) {
 }
 
 // maintenanceNowSQL is true when website w is in a maintenance window at $3.
-const maintenanceNowSQL = `(false AND $3::timestamptz IS NULL)`
+const maintenanceNowSQL = `EXISTS (SELECT 1 FROM maintenance_windows m
+		WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.starts_at <= $3 AND m.ends_at > $3)`
+
+// epoch converts seconds since 1970 (extract(epoch …)) to a time, to the
+// microsecond PostgreSQL keeps.
+func epoch(s float64) time.Time {
+	return time.UnixMicro(int64(math.Round(s * 1e6))).UTC()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -151,5 +152,75 @@ func TestIncidentRecordsReasonErrorAndProbes(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(fail, ok, failing), "3 0 true"; got != want {
 		t.Errorf("edge-1 streak %s, want %s", got, want)
+	}
+}
+
+// TestMaintenanceWindows: during a window no incident opens, for the
+// website it covers or for every website; an incident open before the
+// window resolves in it and its recovery is enqueued; a site still failing
+// after the window opens its incident at the next failing check.
+func TestMaintenanceWindows(t *testing.T) {
+	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}})
+	ctx := testContext(t)
+	base := time.Now().UTC().Truncate(time.Second).Add(-30 * time.Minute)
+	site := func() int64 { return mustAddSite(t, db, "https://example.com/m") }
+	insert := func(rs []checker.Result) {
+		t.Helper()
+		if _, err := db.InsertResults(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incidents := func(id int64) string {
+		t.Helper()
+		var s string
+		if err := db.SQL().QueryRowContext(ctx, `SELECT format('%s open, %s resolved, %s down, %s recovered',
+			count(*) FILTER (WHERE resolved_at IS NULL), count(*) FILTER (WHERE resolved_at IS NOT NULL),
+			(SELECT count(*) FROM notifications n JOIN incidents j ON j.id = n.incident_id WHERE j.website_id = $1 AND event = 'down'),
+			(SELECT count(*) FROM notifications n JOIN incidents j ON j.id = n.incident_id WHERE j.website_id = $1 AND event = 'recovered'))
+			FROM incidents WHERE website_id = $1`, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	addWindow := func(id int64, from, until time.Time) {
+		t.Helper()
+		if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{WebsiteID: id, From: from, Until: until}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	covered := site()
+	addWindow(covered, base.Add(-time.Minute), base.Add(time.Hour))
+	insert(checks(covered, "F F F F F U U", base))
+	if got, want := incidents(covered), "0 open, 0 resolved, 0 down, 0 recovered"; got != want {
+		t.Errorf("outage in the site's window: %s, want %s", got, want)
+	}
+
+	all := site()
+	addWindow(0, base.Add(2*time.Hour), base.Add(3*time.Hour))
+	insert(checks(all, "F F F", base.Add(2*time.Hour)))
+	if got, want := incidents(all), "0 open, 0 resolved, 0 down, 0 recovered"; got != want {
+		t.Errorf("outage in a window of all sites: %s, want %s", got, want)
+	}
+	// Still failing after the window: the next failure opens it, from the
+	// first failure.
+	insert(checks(all, "F", base.Add(3*time.Hour)))
+	if got, want := incidents(all), "1 open, 0 resolved, 1 down, 0 recovered"; got != want {
+		t.Errorf("failing on after the window: %s, want %s", got, want)
+	}
+
+	before := site()
+	insert(checks(before, "F F F", base.Add(-10*time.Minute)))
+	addWindow(before, base.Add(-5*time.Minute), base.Add(time.Hour))
+	insert(checks(before, "U U", base))
+	if got, want := incidents(before), "0 open, 1 resolved, 1 down, 1 recovered"; got != want {
+		t.Errorf("incident open before the window: %s, want %s", got, want)
+	}
+
+	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{WebsiteID: 99999, From: base, Until: base.Add(time.Hour)}, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("window of a missing site: %v, want ErrNotFound", err)
+	}
+	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{From: base, Until: base}, time.Now()); !errors.Is(err, store.ErrInvalidWindow) {
+		t.Errorf("empty window: %v, want ErrInvalidWindow", err)
 	}
 }
