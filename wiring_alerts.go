@@ -54,11 +54,16 @@ func alertChannels(cfg config.Config) []alert.Channel {
 // alertOptions turns the configuration into the store's alerting settings:
 // what InsertResults applies in each batch's transaction.
 func alertOptions(cfg config.Config) store.AlertOptions {
+	certDays := cfg.AlertCertDays
+	if certDays == 0 {
+		certDays = -1 // off; the store's zero value is its default
+	}
 	return store.AlertOptions{
 		FailureThreshold: cfg.AlertAfter,
 		SuccessThreshold: cfg.AlertRecoverAfter,
 		Quorum:           cfg.AlertQuorum,
 		Channels:         alertChannels(cfg),
+		CertDays:         certDays,
 	}
 }
 

@@ -79,6 +79,7 @@ type Config struct {
 	AlertAfter             int           `envconfig:"ALERT_AFTER" default:"3" desc:"consecutive failed checks before a probe is failing (a site's --alert-after overrides it)"`
 	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
 	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`
+	AlertCertDays          int           `envconfig:"ALERT_CERT_DAYS" default:"14" desc:"open a cert_expiry incident when an https site's certificate expires within this many days; 0 turns it off"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
 
@@ -227,6 +228,7 @@ func (c *Config) check() error {
 		{"ALERT_AFTER", c.AlertAfter > 0, "must be positive"},
 		{"ALERT_RECOVER_AFTER", c.AlertRecoverAfter > 0, "must be positive"},
 		{"ALERT_QUORUM", c.AlertQuorum > 0, "must be positive"},
+		{"ALERT_CERT_DAYS", c.AlertCertDays >= 0, "must be 0 (off) or more"},
 	}
 	for _, r := range ranges {
 		if !r.ok {

@@ -27,11 +27,12 @@ type storedRow struct {
 	rtMs       sql.NullFloat64 // as stored: a real
 	errText    string
 	host       string
+	certUntil  time.Time // the certificate's not-after, zero when none (http, or no TLS)
 }
 
 // storedRowColumns is the RETURNING list scanStoredRows reads.
 const storedRowColumns = "website_id, probe, timestamp_utc, check_id, up, reason, status_code, response_time_ms, " +
-	"coalesce(request_info->>'error', ''), host"
+	"coalesce(request_info->>'error', ''), host, coalesce(request_info->>'cert_not_after', '')"
 
 // rowOf returns the storedRow of a result as copyInto stores it.
 func rowOf(r *checker.Result) storedRow {
@@ -43,6 +44,9 @@ func rowOf(r *checker.Result) storedRow {
 	}
 	if r.StatusCode != nil {
 		row.statusCode = sql.NullInt64{Int64: int64(*r.StatusCode), Valid: true}
+	}
+	if r.CertNotAfter != nil {
+		row.certUntil = r.CertNotAfter.UTC()
 	}
 	return row
 }
@@ -56,9 +60,13 @@ func scanStoredRows(q *sql.Rows) ([]storedRow, error) {
 	var out []storedRow
 	for q.Next() {
 		var r storedRow
+		var cert string
 		if err := q.Scan(&r.websiteID, &r.probe, &r.at, &r.checkID, &r.up, &r.reason, &r.statusCode,
-			&r.rtMs, &r.errText, &r.host); err != nil {
+			&r.rtMs, &r.errText, &r.host, &cert); err != nil {
 			return nil, err
+		}
+		if t, err := time.Parse(time.RFC3339Nano, cert); err == nil {
+			r.certUntil = t.UTC() // a value that does not parse is no certificate
 		}
 		r.at = r.at.UTC()
 		// A real arrives as its shortest decimal text: back to its exact value.

@@ -1,6 +1,6 @@
 package store
 
-// Streaks and down incidents (issue 12), computed by InsertResults in the
+// Streaks, down and cert_expiry incidents (issue 12), computed by InsertResults in the
 // transaction that stores the rows, set-based per batch: one read of the
 // batch's websites, one locking read of their site_probe_state rows, one
 // upsert of the states, and one statement each for the incidents opened and
@@ -37,6 +37,10 @@ type AlertOptions struct {
 	// Channels are the channels a "down" is enqueued for (the configured
 	// ones); a "recovered" goes to the channels that got the down.
 	Channels []alert.Channel
+	// CertDays opens a cert_expiry incident when an https check's
+	// certificate expires within this many days of the check; 0 means 14,
+	// a negative value turns certificate incidents off.
+	CertDays int
 }
 
 func (o AlertOptions) withDefaults() AlertOptions {
@@ -48,6 +52,9 @@ func (o AlertOptions) withDefaults() AlertOptions {
 	}
 	if o.Quorum <= 0 {
 		o.Quorum = 1
+	}
+	if o.CertDays == 0 {
+		o.CertDays = 14
 	}
 	return o
 }
@@ -81,6 +88,7 @@ type siteAlert struct {
 	recoverAfter int
 	interval     time.Duration
 	openDown     sql.NullInt64 // the open down incident
+	openCert     sql.NullInt64 // the open cert_expiry incident
 	maintenance  []window      // the maintenance windows covering the batch
 }
 
@@ -159,6 +167,7 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 		site := sites[id]
 		open := site.openDown.Valid
 		var cur *incidentChange
+		var cert *storedRow // the latest check with a certificate
 		for _, r := range sorted[i:j] {
 			k := probeKey{r.websiteID, r.probe}
 			st := states[k]
@@ -171,11 +180,14 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 				continue // late: stored and counted, but the state stays
 			}
 			st.advance(r, site.alertAfter, site.recoverAfter)
+			if !r.certUntil.IsZero() {
+				cert = r
+			}
 			v := verdict(site, bySite[id], opts.Quorum)
 			switch {
 			case v.down && !open && !site.inMaintenance(r.at):
 				open = true
-				changes = append(changes, incidentChange{websiteID: id, started: v.started,
+				changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown, started: v.started,
 					reason: v.reason, errText: v.errText, probes: v.probes})
 				cur = &changes[len(changes)-1]
 			case !v.down && open:
@@ -184,10 +196,13 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 					cur.resolved = sql.NullTime{Time: r.at, Valid: true}
 					cur = nil
 				} else {
-					changes = append(changes, incidentChange{websiteID: id, existing: site.openDown.Int64,
-						resolved: sql.NullTime{Time: r.at, Valid: true}})
+					changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown,
+						existing: site.openDown.Int64, resolved: sql.NullTime{Time: r.at, Valid: true}})
 				}
 			}
+		}
+		if c, ok := certChange(site, cert, opts.CertDays); ok {
+			changes = append(changes, c)
 		}
 		i = j
 	}
@@ -197,10 +212,36 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 	return applyIncidentChanges(ctx, tx, changes, opts.Channels)
 }
 
-// incidentChange is a down incident the batch opens (existing 0), resolves,
+// certChange returns the cert_expiry incident to open or resolve after the
+// website's latest check with a certificate: open when it expires within
+// days of the check, resolved when a later check sees one that does not
+// (renewed).
+func certChange(site *siteAlert, r *storedRow, days int) (incidentChange, bool) {
+	if r == nil || days < 0 {
+		return incidentChange{}, false
+	}
+	expiring := r.certUntil.Sub(r.at) <= time.Duration(days)*24*time.Hour
+	switch {
+	case expiring && !site.openCert.Valid && !site.inMaintenance(r.at):
+		left := r.certUntil.Sub(r.at)
+		msg := fmt.Sprintf("certificate expires at %s (in %.1f days)", r.certUntil.Format(time.RFC3339), left.Hours()/24)
+		if left <= 0 {
+			msg = fmt.Sprintf("certificate expired at %s", r.certUntil.Format(time.RFC3339))
+		}
+		return incidentChange{websiteID: r.websiteID, kind: alert.KindCertExpiry, started: r.at,
+			reason: alert.KindCertExpiry, errText: msg, probes: []string{r.probe}}, true
+	case !expiring && site.openCert.Valid:
+		return incidentChange{websiteID: r.websiteID, kind: alert.KindCertExpiry, existing: site.openCert.Int64,
+			resolved: sql.NullTime{Time: r.at, Valid: true}}, true
+	}
+	return incidentChange{}, false
+}
+
+// incidentChange is an incident the batch opens (existing 0), resolves,
 // or both.
 type incidentChange struct {
 	websiteID int64
+	kind      string
 	existing  int64 // the open incident resolved, 0 for a new one
 	started   time.Time
 	resolved  sql.NullTime
@@ -250,6 +291,8 @@ func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Ti
 		SELECT w.id, coalesce(w.alert_after, $2), coalesce(w.recover_after, $3), w.check_interval,
 		       (SELECT i.id FROM incidents i
 		        WHERE i.website_id = w.id AND i.kind = 'down' AND i.resolved_at IS NULL),
+		       (SELECT i.id FROM incidents i
+		        WHERE i.website_id = w.id AND i.kind = 'cert_expiry' AND i.resolved_at IS NULL),
 		       ARRAY(SELECT extract(epoch FROM m.starts_at)::float8 FROM maintenance_windows m
 		             WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.ends_at > $4 AND m.starts_at <= $5
 		             ORDER BY m.id),
@@ -268,7 +311,7 @@ func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Ti
 		var interval int
 		s := &siteAlert{}
 		var from, until pq.Float64Array
-		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval, &s.openDown, &from, &until); err != nil {
+		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval, &s.openDown, &s.openCert, &from, &until); err != nil {
 			return nil, fmt.Errorf("read alert settings: %w", err)
 		}
 		for i := range min(len(from), len(until)) {
@@ -376,9 +419,9 @@ func verdict(site *siteAlert, probes []*probeState, quorum int) siteVerdict {
 // and a recovered for each resolved, in that order.
 func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentChange, channels []alert.Channel) error {
 	var (
-		siteIDs, started, resolved, reasons, errs, probes []string
-		resolveIDs                                        []int64
-		resolveAt                                         []string
+		siteIDs, kinds, started, resolved, reasons, errs, probes []string
+		resolveIDs                                               []int64
+		resolveAt                                                []string
 	)
 	for _, c := range changes {
 		if c.existing != 0 {
@@ -395,6 +438,7 @@ func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentCha
 			at = c.resolved.Time.Format(time.RFC3339Nano)
 		}
 		siteIDs = append(siteIDs, fmt.Sprint(c.websiteID))
+		kinds = append(kinds, c.kind)
 		started = append(started, c.started.Format(time.RFC3339Nano))
 		resolved = append(resolved, at)
 		reasons = append(reasons, c.reason)
@@ -426,13 +470,13 @@ func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentCha
 	if len(siteIDs) > 0 {
 		q, err := tx.QueryContext(ctx, `
 			INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, error, probes)
-			SELECT id::integer, 'down', started::timestamptz, nullif(resolved, '')::timestamptz, reason, err, probes::text[]
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-			     WITH ORDINALITY AS u(id, started, resolved, reason, err, probes, n)
+			SELECT id::integer, kind, started::timestamptz, nullif(resolved, '')::timestamptz, reason, err, probes::text[]
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+			     WITH ORDINALITY AS u(id, kind, started, resolved, reason, err, probes, n)
 			ORDER BY n
 			ON CONFLICT (website_id, kind) WHERE resolved_at IS NULL AND website_id IS NOT NULL DO NOTHING
-			RETURNING id, resolved_at IS NOT NULL`, pq.Array(siteIDs), pq.Array(started), pq.Array(resolved),
-			pq.Array(reasons), pq.Array(errs), pq.Array(probes))
+			RETURNING id, resolved_at IS NOT NULL`, pq.Array(siteIDs), pq.Array(kinds), pq.Array(started),
+			pq.Array(resolved), pq.Array(reasons), pq.Array(errs), pq.Array(probes))
 		if err != nil {
 			return fmt.Errorf("open incidents: %w", err)
 		}

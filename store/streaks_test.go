@@ -1,8 +1,18 @@
 package store_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +233,98 @@ func TestMaintenanceWindows(t *testing.T) {
 	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{From: base, Until: base}, time.Now()); !errors.Is(err, store.ErrInvalidWindow) {
 		t.Errorf("empty window: %v, want ErrInvalidWindow", err)
 	}
+}
+
+// tlsServer serves https with a locally generated certificate for
+// 127.0.0.1 that expires at notAfter, and returns its URL and a pool that
+// trusts it.
+func tlsServer(t *testing.T, notAfter time.Time) (string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "sitestat test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     notAfter,
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL + "/", pool
+}
+
+// TestCertExpiryIncident: checks of a site whose locally generated
+// certificate expires in 3 days open one cert_expiry incident, however many
+// checks and batches see it; a check that sees a renewed certificate
+// resolves it.
+func TestCertExpiryIncident(t *testing.T) {
+	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}})
+	ctx := testContext(t)
+	expiring, pool := tlsServer(t, time.Now().Add(3*24*time.Hour))
+	id := mustAddSite(t, db, expiring)
+	probe := func(url string, pool *x509.CertPool) checker.Result {
+		t.Helper()
+		r := checker.Probe(ctx, checker.Site{ID: id, URL: url, Interval: time.Minute}, checker.ProbeOptions{RootCAs: pool, Probe: "edge-1"})
+		if !r.Up || r.CertNotAfter == nil {
+			t.Fatalf("check of %s: %+v, want up with a certificate", url, r)
+		}
+		return r
+	}
+	for range 2 {
+		if _, err := db.InsertResults(ctx, []checker.Result{probe(expiring, pool), probe(expiring, pool)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int64
+	var msg string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT count(*), max(error) FROM incidents
+		WHERE website_id = $1 AND kind = 'cert_expiry' AND resolved_at IS NULL`, id).Scan(&n, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !strings.Contains(msg, "(in 3.0 days)") {
+		t.Fatalf("%d open cert_expiry incidents (%q), want 1 expiring in 3.0 days", n, msg)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND kind = 'down'", id); n != 0 {
+		t.Errorf("%d down incidents for an up site", n)
+	}
+	renewed, pool2 := tlsServer(t, time.Now().Add(90*24*time.Hour))
+	if _, err := db.InsertResults(ctx, []checker.Result{probe(renewed, pool2)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := incidentEvents(t, db, id); got != "cert_expiry resolved: down recovered" {
+		t.Errorf("after the renewal: %q, want the incident resolved with its down and recovered", got)
+	}
+}
+
+// incidentEvents describes the incidents of a website and their
+// notification events, e.g. "cert_expiry resolved: down recovered".
+func incidentEvents(t *testing.T, db *store.DB, site int64) string {
+	t.Helper()
+	var s string
+	if err := db.SQL().QueryRowContext(testContext(t), `
+		SELECT coalesce(string_agg(x, '; ' ORDER BY id), '') FROM (
+			SELECT i.id, i.kind || CASE WHEN i.resolved_at IS NULL THEN ' open' ELSE ' resolved' END || ':' ||
+			       coalesce((SELECT string_agg(' ' || n.event, '' ORDER BY n.id) FROM notifications n WHERE n.incident_id = i.id), '') AS x
+			FROM incidents i WHERE i.website_id = $1) s`, site).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
