@@ -322,11 +322,12 @@ func TestCLIStatus(t *testing.T) {
 func TestCLITopics(t *testing.T) {
 	topic := testenv.Name("cli_topics")
 	opts, env := plainKafka(t, topic)
-	t.Cleanup(func() { deleteTopics(t, opts, topic, topic+".dlq") })
+	t.Cleanup(func() { deleteTopics(t, opts, topic, topic+".dlq", topic+".heartbeats") })
 
 	out, _ := mustRun(t, env, exitOK, "topics", "create", "--partitions", "2")
-	if !strings.Contains(out, topic+": created") || !strings.Contains(out, topic+".dlq: created") {
-		t.Errorf("topics create printed %q, want both topics created", out)
+	if !strings.Contains(out, topic+": created") || !strings.Contains(out, topic+".dlq: created") ||
+		!strings.Contains(out, topic+".heartbeats: created") {
+		t.Errorf("topics create printed %q, want the three topics created", out)
 	}
 	out, _ = mustRun(t, env, exitOK, "topics", "create")
 	if !strings.Contains(out, topic+": exists") || !strings.Contains(out, topic+".dlq: exists") {
@@ -339,13 +340,17 @@ func TestCLITopics(t *testing.T) {
 	if l := line(t, out, topic+".dlq"); !strings.Contains(l, "retention.ms=2592000000") {
 		t.Errorf("topics list line %q, want the dead-letter topic's 30-day retention", l)
 	}
+	if l := line(t, out, topic+".heartbeats"); !regexp.MustCompile(`\s1\s+1\s.*retention.ms=86400000`).MatchString(l) {
+		t.Errorf("topics list line %q, want the heartbeats topic's one partition and 1-day retention", l)
+	}
 
 	_, stderr := mustRun(t, env, exitUsage, "topics", "delete")
 	if !strings.Contains(stderr, "--yes") {
 		t.Errorf("topics delete without --yes: stderr %q", stderr)
 	}
 	out, _ = mustRun(t, env, exitOK, "topics", "delete", "--yes")
-	if !strings.Contains(out, topic+": deleted") || !strings.Contains(out, topic+".dlq: deleted") {
+	if !strings.Contains(out, topic+": deleted") || !strings.Contains(out, topic+".dlq: deleted") ||
+		!strings.Contains(out, topic+".heartbeats: deleted") {
 		t.Errorf("topics delete --yes printed %q", out)
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -88,13 +89,22 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	})
 	stopMetrics := serveMetrics(ctx, e, log, checkMetrics(runner, prod))
 	defer stopMetrics()
+	hb := &heartbeater{kopts: kopts, topic: e.cfg.KafkaHeartbeatTopic, every: e.cfg.CheckHeartbeat,
+		probe: e.cfg.Probe, host: host, stats: runner.Stats, log: log}
+	defer hb.close()
 
 	var runErr error
 	if once {
 		runErr = runner.Once(ctx)
+		hb.beat(ctx) // a cron checker says it is alive once per pass
 	} else {
 		log.Info("checking", "topic", e.cfg.KafkaTopic, "concurrency", e.cfg.CheckConcurrency)
+		beats, stopBeats := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { hb.run(beats) })
 		runErr = runner.Run(ctx)
+		stopBeats()
+		wg.Wait()
 	}
 	// Flush even when ctx is cancelled: the results already made are kept.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownTimeout)

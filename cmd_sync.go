@@ -96,6 +96,25 @@ func runSync(ctx context.Context, e *env) error {
 	})
 	pr := &pruner{db: db, ret: retention(e.cfg), every: e.cfg.PruneInterval, log: log.With("task", "prune")}
 	wg.Go(func() { pr.run(tasks) })
+	// The heartbeats of the check processes: a consumer of their topic in a
+	// group of its own, and the probe_silent watch.
+	hbGroup := e.cfg.SyncGroup + ".heartbeats"
+	hbConsumer, err := kafka.NewConsumer(kopts, kafka.ConsumerOptions{Group: hbGroup,
+		Topics: []string{e.cfg.KafkaHeartbeatTopic}, Flush: e.cfg.SyncFlush, ReleaseTimeout: e.cfg.ShutdownTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	wg.Go(func() {
+		if err := hbConsumer.Run(tasks, sink.NewHeartbeats(db, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})); err != nil && tasks.Err() == nil {
+			log.Error("heartbeat consumer stopped", "err", err)
+		}
+		if err := hbConsumer.Close(); err != nil {
+			log.Warn("leave heartbeat consumer group", "err", err)
+		}
+	})
+	sw := &silenceWatch{db: db, kopts: kopts, group: hbGroup, topic: e.cfg.KafkaHeartbeatTopic, silence: e.cfg.AlertSilence,
+		every: min(e.cfg.AlertSilence/4, 10*time.Second), log: log.With("task", "probe_silence")}
+	wg.Go(func() { sw.run(tasks) })
 	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics()))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,

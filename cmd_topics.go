@@ -19,8 +19,9 @@ func topicsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "create",
-				Usage: "create the results topic and the dead-letter topic; existing topics are left as they are",
-				Description: `Creates SITESTAT_KAFKA_TOPIC and SITESTAT_KAFKA_DLQ_TOPIC. The partition count
+				Usage: "create the results, dead-letter and heartbeats topics; existing topics are left as they are",
+				Description: `Creates SITESTAT_KAFKA_TOPIC, SITESTAT_KAFKA_DLQ_TOPIC and SITESTAT_KAFKA_HEARTBEAT_TOPIC
+(one partition, 1 day of retention: only the latest heartbeat of each probe matters). The partition count
 bounds how many sync processes share the work. --replication-factor -1 takes the
 broker's default, which works on a one-broker cluster and on Aiven (which needs
 at least 2) alike.`,
@@ -47,6 +48,8 @@ at least 2) alike.`,
 							RetentionMs: c.Duration("retention").Milliseconds(), RetentionBytes: c.Int64("retention-bytes")},
 						{Name: e.cfg.KafkaDLQTopic, Partitions: int32(c.Int("partitions")), ReplicationFactor: int16(c.Int("replication-factor")),
 							RetentionMs: c.Duration("dlq-retention").Milliseconds()},
+						{Name: e.cfg.KafkaHeartbeatTopic, Partitions: 1, ReplicationFactor: int16(c.Int("replication-factor")),
+							RetentionMs: (24 * time.Hour).Milliseconds()},
 					}
 					res, err := kafka.CreateTopics(c.Context, opts, specs)
 					if err != nil {
@@ -80,7 +83,7 @@ at least 2) alike.`,
 			},
 			{
 				Name:      "delete",
-				Usage:     "delete topics (default: the results and dead-letter topics); asks for --yes",
+				Usage:     "delete topics (default: the results, dead-letter and heartbeats topics); asks for --yes",
 				ArgsUsage: "[TOPIC...]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "really delete; every message in them is lost"}},
 				Action: func(c *cli.Context) error {
@@ -90,7 +93,7 @@ at least 2) alike.`,
 					}
 					names := c.Args().Slice()
 					if len(names) == 0 {
-						names = []string{e.cfg.KafkaTopic, e.cfg.KafkaDLQTopic}
+						names = []string{e.cfg.KafkaTopic, e.cfg.KafkaDLQTopic, e.cfg.KafkaHeartbeatTopic}
 					}
 					if !c.Bool("yes") {
 						return usagef("deleting %v loses every message in them; run again with --yes", names)

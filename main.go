@@ -112,6 +112,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 78 schema drift (run:
 			statusCommand(),
 			incidentsCommand(),
 			maintenanceCommand(),
+			probesCommand(),
 			dlqCommand(),
 			alertsCommand(),
 			pruneCommand(),

@@ -296,6 +296,28 @@ CREATE TABLE IF NOT EXISTS maintenance_windows (
     CONSTRAINT maintenance_windows_check CHECK (ends_at > starts_at)
 );
 
+-- probes: the latest heartbeat of each check process's probe (issue 12),
+-- written by sync from <topic>.heartbeats. A probe not heard from for
+-- SITESTAT_ALERT_SILENCE gets a probe_silent incident; `sitestat probes
+-- forget NAME` deletes its row (and resolves that incident).
+CREATE TABLE IF NOT EXISTS probes (
+    name          text        NOT NULL,
+    host          text        NOT NULL DEFAULT '',
+    -- heartbeat_at is the latest heartbeat's own time (the check host's
+    -- clock); received_at is when sync stored it (sync's clock), what the
+    -- silence is measured against.
+    heartbeat_at  timestamptz NOT NULL,
+    received_at   timestamptz NOT NULL DEFAULT now(),
+    sites         integer     NOT NULL DEFAULT 0,
+    checks        bigint      NOT NULL DEFAULT 0,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT probes_pkey PRIMARY KEY (name)
+);
+
+-- At most one open probe_silent incident per probe.
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_probe_idx
+    ON incidents ((probes[1])) WHERE resolved_at IS NULL AND kind = 'probe_silent';
+
 -- The pending notifications, by due time: what the loop claims.
 CREATE INDEX IF NOT EXISTS notifications_due_idx
     ON notifications (next_attempt_at)

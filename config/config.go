@@ -28,15 +28,16 @@ const Prefix = "SITESTAT"
 type Config struct {
 	DatabaseURL string `envconfig:"DATABASE_URL" desc:"PostgreSQL URI, e.g. Aiven's service URI postgres://avnadmin:PASSWORD@HOST:PORT/defaultdb?sslmode=require"`
 
-	KafkaBrokers       []string `envconfig:"KAFKA_BROKERS" default:"127.0.0.1:9092" desc:"Kafka bootstrap brokers, comma separated (Aiven: the service's host:port)"`
-	KafkaTopic         string   `envconfig:"KAFKA_TOPIC" default:"website-status" desc:"topic of check results"`
-	KafkaDLQTopic      string   `envconfig:"KAFKA_DLQ_TOPIC" default:"<topic>.dlq" desc:"dead-letter topic for messages sync cannot store"`
-	KafkaCAFile        string   `envconfig:"KAFKA_CA_FILE" desc:"CA certificate (Aiven: ca.pem); turns TLS on"`
-	KafkaCertFile      string   `envconfig:"KAFKA_CERT_FILE" desc:"client certificate (Aiven: service.cert); needs KAFKA_KEY_FILE"`
-	KafkaKeyFile       string   `envconfig:"KAFKA_KEY_FILE" desc:"client private key (Aiven: service.key); needs KAFKA_CERT_FILE"`
-	KafkaSASLMechanism string   `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; turns SASL over TLS on"`
-	KafkaSASLUsername  string   `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
-	KafkaSASLPassword  string   `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (never logged)"`
+	KafkaBrokers        []string `envconfig:"KAFKA_BROKERS" default:"127.0.0.1:9092" desc:"Kafka bootstrap brokers, comma separated (Aiven: the service's host:port)"`
+	KafkaTopic          string   `envconfig:"KAFKA_TOPIC" default:"website-status" desc:"topic of check results"`
+	KafkaDLQTopic       string   `envconfig:"KAFKA_DLQ_TOPIC" default:"<topic>.dlq" desc:"dead-letter topic for messages sync cannot store"`
+	KafkaHeartbeatTopic string   `envconfig:"KAFKA_HEARTBEAT_TOPIC" default:"<topic>.heartbeats" desc:"topic of the check processes' heartbeats"`
+	KafkaCAFile         string   `envconfig:"KAFKA_CA_FILE" desc:"CA certificate (Aiven: ca.pem); turns TLS on"`
+	KafkaCertFile       string   `envconfig:"KAFKA_CERT_FILE" desc:"client certificate (Aiven: service.cert); needs KAFKA_KEY_FILE"`
+	KafkaKeyFile        string   `envconfig:"KAFKA_KEY_FILE" desc:"client private key (Aiven: service.key); needs KAFKA_CERT_FILE"`
+	KafkaSASLMechanism  string   `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; turns SASL over TLS on"`
+	KafkaSASLUsername   string   `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name"`
+	KafkaSASLPassword   string   `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (never logged)"`
 
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
@@ -79,6 +80,8 @@ type Config struct {
 	AlertAfter             int           `envconfig:"ALERT_AFTER" default:"3" desc:"consecutive failed checks before a probe is failing (a site's --alert-after overrides it)"`
 	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
 	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`
+	AlertSilence           time.Duration `envconfig:"ALERT_SILENCE" default:"2m" desc:"a probe with no heartbeat for this long gets a probe_silent incident"`
+	CheckHeartbeat         time.Duration `envconfig:"CHECK_HEARTBEAT" default:"10s" desc:"how often check produces a heartbeat to SITESTAT_KAFKA_HEARTBEAT_TOPIC"`
 	AlertCertDays          int           `envconfig:"ALERT_CERT_DAYS" default:"14" desc:"open a cert_expiry incident when an https site's certificate expires within this many days; 0 turns it off"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
 }
@@ -147,6 +150,9 @@ func Load() (Config, error) {
 	if c.KafkaDLQTopic == "<topic>.dlq" {
 		c.KafkaDLQTopic = c.KafkaTopic + ".dlq"
 	}
+	if c.KafkaHeartbeatTopic == "<topic>.heartbeats" {
+		c.KafkaHeartbeatTopic = c.KafkaTopic + ".heartbeats"
+	}
 	return c, c.check()
 }
 
@@ -166,6 +172,8 @@ func (c *Config) check() error {
 		return bad("KAFKA_TOPIC", "is empty")
 	case c.KafkaDLQTopic == c.KafkaTopic:
 		return bad("KAFKA_DLQ_TOPIC", "must differ from SITESTAT_KAFKA_TOPIC")
+	case c.KafkaHeartbeatTopic == c.KafkaTopic || c.KafkaHeartbeatTopic == c.KafkaDLQTopic:
+		return bad("KAFKA_HEARTBEAT_TOPIC", "must differ from the results and dead-letter topics")
 	}
 	switch strings.ToUpper(c.KafkaSASLMechanism) {
 	case "":
@@ -228,6 +236,8 @@ func (c *Config) check() error {
 		{"ALERT_AFTER", c.AlertAfter > 0, "must be positive"},
 		{"ALERT_RECOVER_AFTER", c.AlertRecoverAfter > 0, "must be positive"},
 		{"ALERT_QUORUM", c.AlertQuorum > 0, "must be positive"},
+		{"ALERT_SILENCE", c.AlertSilence > 0, "must be positive"},
+		{"CHECK_HEARTBEAT", c.CheckHeartbeat > 0, "must be positive"},
 		{"ALERT_CERT_DAYS", c.AlertCertDays >= 0, "must be 0 (off) or more"},
 	}
 	for _, r := range ranges {

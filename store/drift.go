@@ -47,11 +47,12 @@ var conflictKeys = map[string][]string{
 	"website_status_daily":  {"website_id", "probe", "day"},
 	"website_status_window": {"website_id", "days"},
 	"notifications":         {"incident_id", "event", "channel"},
+	"probes":                {"name"},
 }
 
 // syncTables are the tables sync writes, in the order CheckSchema checks them.
 var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily",
-	"website_status_window", "incidents", "notifications", "maintenance_windows"}
+	"website_status_window", "incidents", "notifications", "maintenance_windows", "probes"}
 
 // CheckSchema checks that the tables sync writes (website_status,
 // site_probe_state, the rollups, incidents and the notification outbox) exist with every column
@@ -107,9 +108,10 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: "websites", Column: col, Problem: "column is missing", Fix: "sitestat migrate"}
 		}
 	}
-	const open = "incidents_open_site_idx"
-	if live.indexes[open] != "incidents" {
-		return &DriftError{Table: "incidents", Problem: "unique index " + open + " is missing (an incident could open twice)", Fix: "sitestat migrate"}
+	for _, open := range []string{"incidents_open_site_idx", "incidents_open_probe_idx"} {
+		if live.indexes[open] != "incidents" {
+			return &DriftError{Table: "incidents", Problem: "unique index " + open + " is missing (an incident could open twice)", Fix: "sitestat migrate"}
+		}
 	}
 	return nil
 }

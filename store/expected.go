@@ -173,6 +173,15 @@ func ExpectedSchema() Schema {
 				{Name: "failed_at", Type: "timestamptz", UDT: "timestamptz"},
 				{Name: "last_error", Type: "text", UDT: "text"},
 			}},
+			{Name: "probes", Columns: []Column{
+				{Name: "name", Type: "text", UDT: "text", NotNull: true},
+				{Name: "host", Type: "text", UDT: "text", NotNull: true, Default: "''"},
+				{Name: "heartbeat_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+				{Name: "received_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+				{Name: "sites", Type: "integer", UDT: "int4", NotNull: true, Default: "0"},
+				{Name: "checks", Type: "bigint", UDT: "int8", NotNull: true, Default: "0"},
+				{Name: "first_seen_at", Type: "timestamptz", UDT: "timestamptz", NotNull: true, Default: "now()"},
+			}},
 			{Name: "maintenance_windows", Columns: []Column{
 				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},
 				{Name: "website_id", Type: "integer", UDT: "int4"},
@@ -215,6 +224,7 @@ func ExpectedSchema() Schema {
 				Def: "UNIQUE (incident_id, event, channel)"},
 			{Table: "notifications", Name: "notifications_event_check", Kind: 'c', Def: "CHECK (event ~ '^[a-z_]{1,32}$')"},
 			{Table: "notifications", Name: "notifications_channel_check", Kind: 'c', Def: "CHECK (channel ~ '^[a-z_]{1,32}$')"},
+			{Table: "probes", Name: "probes_pkey", Kind: 'p', Def: "PRIMARY KEY (name)"},
 			{Table: "maintenance_windows", Name: "maintenance_windows_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
 			{Table: "maintenance_windows", Name: "maintenance_windows_website_id_fkey", Kind: 'f',
 				Def: "FOREIGN KEY (website_id) REFERENCES websites (id) ON DELETE CASCADE"},
@@ -234,6 +244,9 @@ func ExpectedSchema() Schema {
 			{Table: "incidents", Name: "incidents_open_site_idx",
 				Create: "CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_site_idx ON incidents (website_id, kind) " +
 					"WHERE resolved_at IS NULL AND website_id IS NOT NULL"},
+			{Table: "incidents", Name: "incidents_open_probe_idx",
+				Create: "CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_probe_idx ON incidents ((probes[1])) " +
+					"WHERE resolved_at IS NULL AND kind = 'probe_silent'"},
 			{Table: "notifications", Name: "notifications_due_idx",
 				Create: "CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (next_attempt_at) " +
 					"WHERE delivered_at IS NULL AND failed_at IS NULL"},

@@ -328,3 +328,66 @@ func incidentEvents(t *testing.T, db *store.DB, site int64) string {
 	}
 	return s
 }
+
+// TestProbeSilence: a probe whose latest heartbeat is older than the
+// silence gets one probe_silent incident with a down; its next heartbeat
+// resolves it with a recovered; forgetting a silent probe resolves its
+// incident too and deletes it.
+func TestProbeSilence(t *testing.T) {
+	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}})
+	ctx := testContext(t)
+	beat := func(probe string) {
+		t.Helper()
+		if err := db.RecordHeartbeats(ctx, []checker.Heartbeat{{V: 1, Probe: probe, Host: "h1", At: time.Now(), Sites: 3, Checks: 9}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat("edge-1")
+	beat("edge-2")
+	if ids, err := db.OpenSilentProbes(ctx, time.Minute); err != nil || len(ids) != 0 {
+		t.Fatalf("fresh heartbeats: opened %v, %v; want none", ids, err)
+	}
+	mustExec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes'")
+	beat("edge-2") // heard from again
+	ids, err := db.OpenSilentProbes(ctx, time.Minute)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("edge-1 silent: opened %v, %v; want one incident", ids, err)
+	}
+	if again, err := db.OpenSilentProbes(ctx, time.Minute); err != nil || len(again) != 0 {
+		t.Fatalf("second pass: opened %v, %v; want none", again, err)
+	}
+	ps, err := db.Probes(ctx)
+	if err != nil || len(ps) != 2 || ps[0].Silent != ids[0] || ps[1].Silent != 0 || ps[0].Sites != 3 {
+		t.Fatalf("probes %+v, %v: want edge-1 silent, edge-2 not", ps, err)
+	}
+	beat("edge-1")
+	if got := silentEvents(t, db, ids[0]); got != "resolved: down recovered" {
+		t.Errorf("after edge-1's heartbeat: %q", got)
+	}
+	mustExec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes' WHERE name = 'edge-2'")
+	ids, err = db.OpenSilentProbes(ctx, time.Minute)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("edge-2 silent: opened %v, %v", ids, err)
+	}
+	if err := db.ForgetProbe(ctx, "edge-2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := silentEvents(t, db, ids[0]); got != "resolved: down recovered" {
+		t.Errorf("after forgetting edge-2: %q", got)
+	}
+	if err := db.ForgetProbe(ctx, "edge-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("forgetting it twice: %v, want ErrNotFound", err)
+	}
+}
+
+func silentEvents(t *testing.T, db *store.DB, id int64) string {
+	t.Helper()
+	var s string
+	if err := db.SQL().QueryRowContext(testContext(t), `
+		SELECT CASE WHEN i.resolved_at IS NULL THEN 'open' ELSE 'resolved' END || ':' ||
+		       coalesce((SELECT string_agg(' ' || n.event, '' ORDER BY n.id) FROM notifications n WHERE n.incident_id = i.id), '')
+		FROM incidents i WHERE i.id = $1 AND i.kind = 'probe_silent' AND i.website_id IS NULL`, id).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
