@@ -214,7 +214,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = kafka.DeleteTopics(ctx, e.kopts(), []string{e.topic, e.topic + ".dlq"})
+		_ = kafka.DeleteTopics(ctx, e.kopts(), []string{e.topic, e.topic + ".dlq", e.topic + ".heartbeats"})
 	})
 	e.db = testenv.OpenDB(t, e.dbURL)
 	return e

@@ -7,6 +7,7 @@
 //	benchtool check  -bin SITESTAT           checks/s, lag, RSS, CPU per check vs a bare GET loop
 //	benchtool status -bin SITESTAT           wall time of sitestat status over 1.44 M rows
 //	benchtool serve  -bin SITESTAT           p99 of sitestat serve's pages, badges and API over 10,000 sites
+//	benchtool alerts -bin SITESTAT           alert latency p99 over 100+ outages on 1,000 sites
 //	benchtool target -listen A,B,...         the local target websites (a separate process)
 //	benchtool bareloop -urls FILE            a bare Go GET loop with fresh connections
 //
@@ -40,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool sync|check|status|history|serve|target|bareloop [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool sync|check|status|history|serve|alerts|target|bareloop [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,6 +59,8 @@ func main() {
 		err = runHistory(ctx, args)
 	case "serve":
 		err = runServe(ctx, args)
+	case "alerts":
+		err = runAlerts(ctx, args)
 	case "target":
 		err = runTarget(ctx, args)
 	case "bareloop":
