@@ -104,8 +104,9 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	hbs := sink.NewHeartbeats(db, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})
 	wg.Go(func() {
-		if err := hbConsumer.Run(tasks, sink.NewHeartbeats(db, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})); err != nil && tasks.Err() == nil {
+		if err := hbConsumer.Run(tasks, hbs); err != nil && tasks.Err() == nil {
 			log.Error("heartbeat consumer stopped", "err", err)
 		}
 		if err := hbConsumer.Close(); err != nil {
@@ -115,7 +116,8 @@ func runSync(ctx context.Context, e *env) error {
 	sw := &silenceWatch{db: db, kopts: kopts, group: hbGroup, topic: e.cfg.KafkaHeartbeatTopic, silence: e.cfg.AlertSilence,
 		every: min(e.cfg.AlertSilence/4, 10*time.Second), log: log.With("task", "probe_silence")}
 	wg.Go(func() { sw.run(tasks) })
-	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics()))
+	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics(),
+		incidentMetrics(db, hbs, sw)))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
 		"batch", e.cfg.SyncBatch, "flush", e.cfg.SyncFlush)

@@ -12,8 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -93,6 +96,8 @@ type silenceWatch struct {
 	silence time.Duration
 	every   time.Duration
 	log     *slog.Logger
+
+	passes, behind, failures atomic.Int64
 }
 
 func (s *silenceWatch) run(ctx context.Context) {
@@ -112,8 +117,10 @@ func (s *silenceWatch) run(ctx context.Context) {
 func (s *silenceWatch) pass(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(s.every, 10*time.Second))
 	defer cancel()
+	s.passes.Add(1)
 	lag, err := kafka.GroupLag(ctx, s.kopts, s.group, s.topic)
 	if err != nil {
+		s.failures.Add(1)
 		s.log.Warn("probe silence: cannot read the heartbeat lag; not judging", "err", err)
 		return
 	}
@@ -122,15 +129,38 @@ func (s *silenceWatch) pass(ctx context.Context) {
 		behind += n
 	}
 	if behind > 0 {
+		s.behind.Add(1)
 		s.log.Debug("probe silence: behind on heartbeats; not judging", "lag", behind)
 		return
 	}
 	ids, err := s.db.OpenSilentProbes(ctx, s.silence)
 	if err != nil {
+		s.failures.Add(1)
 		s.log.Warn("probe silence: open incidents", "err", err)
 		return
 	}
 	for _, id := range ids {
 		s.log.Warn("probe silent", "incident_id", id, "silence", s.silence)
+	}
+}
+
+// incidentMetrics exposes the incidents sync opened and resolved, the
+// heartbeats it stored, and the probe-silence watch's passes.
+func incidentMetrics(db *store.DB, hbs *sink.Heartbeats, sw *silenceWatch) []prometheus.Collector {
+	return []prometheus.Collector{
+		counter("sitestat_incidents_opened_total", "Incidents opened (down, cert_expiry, probe_silent).",
+			func() float64 { return float64(db.IncidentStats().Opened) }),
+		counter("sitestat_incidents_resolved_total", "Incidents resolved.",
+			func() float64 { return float64(db.IncidentStats().Resolved) }),
+		counter("sitestat_heartbeats_stored_total", "Heartbeats of check processes stored in probes.",
+			func() float64 { return float64(hbs.Stored()) }),
+		counter("sitestat_heartbeats_bad_total", "Heartbeat messages that did not decode (skipped).",
+			func() float64 { return float64(hbs.Bad()) }),
+		counter("sitestat_probe_silence_passes_total", "Passes of the probe-silence watch.",
+			func() float64 { return float64(sw.passes.Load()) }),
+		counter("sitestat_probe_silence_behind_total", "Passes skipped because sync was behind on the heartbeats topic.",
+			func() float64 { return float64(sw.behind.Load()) }),
+		counter("sitestat_probe_silence_errors_total", "Passes that failed (lag or database).",
+			func() float64 { return float64(sw.failures.Load()) }),
 	}
 }

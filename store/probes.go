@@ -96,6 +96,7 @@ func (db *DB) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record heartbeats: commit: %w", err)
 	}
+	db.tally.add(incidentTally{resolved: int64(len(ids))})
 	return nil
 }
 
@@ -135,6 +136,7 @@ func (db *DB) OpenSilentProbes(ctx context.Context, silence time.Duration) ([]in
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("open probe_silent: commit: %w", err)
 	}
+	db.tally.add(incidentTally{opened: int64(len(ids))})
 	return ids, nil
 }
 
@@ -198,6 +200,9 @@ func (db *DB) ForgetProbe(ctx context.Context, name string) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("forget probe: commit: %w", err)
+	}
+	if id.Valid {
+		db.tally.add(incidentTally{resolved: 1})
 	}
 	return nil
 }

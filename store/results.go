@@ -137,12 +137,14 @@ func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, e
 	for i := range results {
 		rows[i] = rowOf(&results[i])
 	}
-	if err := applyRollups(ctx, tx, rows, db.alerts); err != nil {
+	var t incidentTally
+	if err := applyRollups(ctx, tx, rows, db.alerts, &t); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	db.tally.add(t)
 	return len(results), nil
 }
 
@@ -171,12 +173,14 @@ func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, 
 	if err != nil {
 		return 0, err
 	}
-	if err := applyRollups(ctx, tx, rows, db.alerts); err != nil {
+	var t incidentTally
+	if err := applyRollups(ctx, tx, rows, db.alerts, &t); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	db.tally.add(t)
 	return len(rows), nil
 }
 

@@ -153,7 +153,7 @@ func truncHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 // applyRollups adds rows (each stored by this transaction) to the hourly and
 // daily rollups, moves site_probe_state forward with its streaks, and opens
 // and resolves the incidents they call for, inside tx.
-func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts AlertOptions) error {
+func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts AlertOptions, t *incidentTally) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -166,7 +166,7 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts Aler
 	if err := invalidateWindows(ctx, tx, rows); err != nil {
 		return err
 	}
-	return applyState(ctx, tx, rows, alerts)
+	return applyState(ctx, tx, rows, alerts, t)
 }
 
 // invalidateWindows deletes the cached windows (website_status_window) of

@@ -40,6 +40,7 @@ type DB struct {
 	db     *sql.DB
 	parts  partitionCache
 	alerts AlertOptions
+	tally  incidentCounters
 }
 
 // ErrNotFound is wrapped by the errors of methods given a website id that does

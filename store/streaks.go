@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -108,7 +109,7 @@ func (s *siteAlert) inMaintenance(at time.Time) bool {
 // applyState moves site_probe_state forward with rows (each inserted by
 // this transaction), streaks included, then opens and resolves the down
 // incidents the new states call for and enqueues their notifications.
-func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOptions) error {
+func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOptions, t *incidentTally) error {
 	opts = opts.withDefaults()
 	seen := map[int64]bool{}
 	var ids []int64
@@ -209,7 +210,7 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 	if err := upsertState(ctx, tx, states); err != nil {
 		return err
 	}
-	return applyIncidentChanges(ctx, tx, changes, opts.Channels)
+	return applyIncidentChanges(ctx, tx, changes, opts.Channels, t)
 }
 
 // certChange returns the cert_expiry incident to open or resolve after the
@@ -417,7 +418,7 @@ func verdict(site *siteAlert, probes []*probeState, quorum int) siteVerdict {
 // incidents opened (resolved too when the outage ended within the batch),
 // then the open ones resolved, and enqueues a down for each incident opened
 // and a recovered for each resolved, in that order.
-func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentChange, channels []alert.Channel) error {
+func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentChange, channels []alert.Channel, t *incidentTally) error {
 	var (
 		siteIDs, kinds, started, resolved, reasons, errs, probes []string
 		resolveIDs                                               []int64
@@ -498,6 +499,11 @@ func applyIncidentChanges(ctx context.Context, tx *sql.Tx, changes []incidentCha
 		q.Close()
 	}
 	for _, e := range events {
+		if e.event == alert.EventDown {
+			t.opened++
+		} else {
+			t.resolved++
+		}
 		chs := channels
 		if e.event == alert.EventRecovered {
 			chs = nil // EnqueueTx sends it to the channels of the down
@@ -545,4 +551,26 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// incidentTally counts the incidents a transaction opened and resolved.
+type incidentTally struct{ opened, resolved int64 }
+
+// incidentCounters count, since Open, the incidents this DB's committed
+// transactions opened and resolved.
+type incidentCounters struct{ opened, resolved atomic.Int64 }
+
+func (c *incidentCounters) add(t incidentTally) {
+	c.opened.Add(t.opened)
+	c.resolved.Add(t.resolved)
+}
+
+// IncidentStats are the incidents opened and resolved through this DB since
+// it was opened (by InsertResults, OpenSilentProbes, RecordHeartbeats and
+// ForgetProbe), for the metrics.
+type IncidentStats struct{ Opened, Resolved int64 }
+
+// IncidentStats returns the counts so far.
+func (db *DB) IncidentStats() IncidentStats {
+	return IncidentStats{Opened: db.tally.opened.Load(), Resolved: db.tally.resolved.Load()}
 }
