@@ -167,7 +167,7 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 		}
 		site := sites[id]
 		open := site.openDown.Valid
-		var cur *incidentChange
+		cur := -1           // the index in changes of the incident opened by this batch and still open
 		var cert *storedRow // the latest check with a certificate
 		for _, r := range sorted[i:j] {
 			k := probeKey{r.websiteID, r.probe}
@@ -190,12 +190,12 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 				open = true
 				changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown, started: v.started,
 					reason: v.reason, errText: v.errText, probes: v.probes})
-				cur = &changes[len(changes)-1]
+				cur = len(changes) - 1
 			case !v.down && open:
 				open = false
-				if cur != nil {
-					cur.resolved = sql.NullTime{Time: r.at, Valid: true}
-					cur = nil
+				if cur >= 0 {
+					changes[cur].resolved = sql.NullTime{Time: r.at, Valid: true}
+					cur = -1
 				} else {
 					changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown,
 						existing: site.openDown.Int64, resolved: sql.NullTime{Time: r.at, Valid: true}})
