@@ -59,7 +59,7 @@ type apiIncident struct {
 }
 
 func (s *Server) apiSiteOf(site store.SiteStatus, open *store.Incident) apiSite {
-	st := stateOf(site, open, false)
+	st := stateOf(site, open)
 	out := apiSite{ID: site.ID, Name: site.Name, URL: s.publicURL(site.URL), State: st.Kind, StateText: st.Text,
 		Probes: []apiProbe{}, Checks24h: site.Checks, Uptime24hPct: round(site.UptimePct, 3), P95Ms24h: round(site.P95ResponseMs, 1)}
 	if site.Last != nil {
@@ -67,7 +67,7 @@ func (s *Server) apiSiteOf(site store.SiteStatus, open *store.Incident) apiSite 
 		out.LastCheckedAt = &t
 	}
 	for _, p := range site.Probes {
-		out.Probes = append(out.Probes, apiProbe{Probe: p.Probe, State: probeState(p).Kind, CheckedAt: p.Last.CheckedAt,
+		out.Probes = append(out.Probes, apiProbe{Probe: p.Probe, State: probeState(p, site.AlertAfter).Kind, CheckedAt: p.Last.CheckedAt,
 			Reason: string(p.Last.Reason), StatusCode: p.Last.StatusCode, ResponseTimeMs: p.Last.ResponseTimeMs,
 			Error: s.scrub(site.URL, p.Last.Error)})
 	}
@@ -350,7 +350,7 @@ func (s *Server) badgeStatus(w http.ResponseWriter, r *http.Request) {
 	if len(ins) > 0 {
 		open = &ins[0]
 	}
-	st := stateOf(site, open, false)
+	st := stateOf(site, open)
 	msg := st.Kind
 	if st.Kind == KindNever {
 		msg = "never checked"

@@ -43,12 +43,12 @@ func chromium(t *testing.T) string {
 
 // demoSites are the websites of the browser test and of make screenshots.
 type demoSites struct {
-	shop, api, blog, docs, mirror int64
+	shop, api, blog, docs, mirror, intranet int64
 }
 
-// seedDemo fills db with five websites — up, down (an open incident), stale,
-// never checked, failing on one of two probes — with 7 days of checks and
-// 90 days of daily rollups.
+// seedDemo fills db with six websites — up, down (an open incident), stale,
+// never checked, failing on one of two probes, in maintenance — with 7 days
+// of checks and 90 days of daily rollups.
 func seedDemo(t *testing.T, db *store.DB) demoSites {
 	t.Helper()
 	ctx := context.Background()
@@ -60,11 +60,12 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 		return id
 	}
 	s := demoSites{
-		shop:   add("Shop", "https://shop.example.com/"),
-		api:    add("Public API", "https://api.example.com/health"),
-		blog:   add("Blog", "https://blog.example.com/"),
-		docs:   add("Docs", "https://docs.example.com/"),
-		mirror: add("Status mirror", "https://mirror.example.com/"),
+		shop:     add("Shop", "https://shop.example.com/"),
+		api:      add("Public API", "https://api.example.com/health"),
+		blog:     add("Blog", "https://blog.example.com/"),
+		docs:     add("Docs", "https://docs.example.com/"),
+		mirror:   add("Status mirror", "https://mirror.example.com/"),
+		intranet: add("Intranet", "https://intranet.example.com/"),
 	}
 	now := time.Now().UTC().Truncate(time.Minute)
 	from := now.Add(-7 * 24 * time.Hour)
@@ -104,12 +105,18 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 			mirrorReason = checker.ReasonConnectionRefused
 		}
 		result(s.mirror, "us", at, 120+wave, mirrorReason)
+		result(s.intranet, "eu", at, 70+wave, checker.ReasonOK)
 	}
 	// The latest check of each live site is a minute old, so none is stale.
 	result(s.shop, "eu", now.Add(-time.Minute), 90, checker.ReasonOK)
 	result(s.api, "eu", now.Add(-time.Minute), 41, checker.ReasonHTTPStatus)
 	result(s.mirror, "eu", now.Add(-time.Minute), 61, checker.ReasonOK)
 	result(s.mirror, "us", now.Add(-time.Minute), 0, checker.ReasonConnectionRefused)
+	result(s.intranet, "eu", now.Add(-time.Minute), 0, checker.ReasonConnectionRefused)
+	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{WebsiteID: s.intranet, From: now.Add(-30 * time.Minute),
+		Until: now.Add(2 * time.Hour), Reason: "network upgrade"}, now); err != nil {
+		t.Fatalf("add maintenance: %v", err)
+	}
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatalf("insert results: %v", err)
 	}
@@ -222,7 +229,8 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read rows: %v", err)
 	}
-	want := map[string]string{"Shop": "up", "Public API": "down", "Blog": "stale", "Docs": "never", "Status mirror": "failing"}
+	want := map[string]string{"Shop": "up", "Public API": "down", "Blog": "stale", "Docs": "never", "Status mirror": "failing",
+		"Intranet": "maintenance"}
 	if len(rows) != len(want) {
 		t.Errorf("%d rows, want %d: %+v", len(rows), len(want), rows)
 	}

@@ -81,7 +81,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	var list []entry
 	others := map[string]int{}
 	for _, site := range sites {
-		st := stateOf(site, open[site.ID], false)
+		st := stateOf(site, open[site.ID])
 		switch st.Kind {
 		case KindUp:
 			page.Up++
@@ -199,7 +199,7 @@ func openDownOf(ins []store.Incident) map[int64]*store.Incident {
 func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
 	var out []probeView
 	for _, p := range site.Probes {
-		v := probeView{Probe: p.Probe, State: probeState(p), Checked: ago(now.Sub(p.Last.CheckedAt)), Code: "–",
+		v := probeView{Probe: p.Probe, State: probeState(p, site.AlertAfter), Checked: ago(now.Sub(p.Last.CheckedAt)), Code: "–",
 			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(site.URL, p.Last.Error)}
 		if p.Last.StatusCode != nil {
 			v.Code = strconv.Itoa(*p.Last.StatusCode)
@@ -275,7 +275,7 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := sitePage{Title: s.label(d.ID, d.Name, d.URL), URL: s.publicURL(d.URL), ID: d.ID,
-		Interval: d.Interval.String(), Regex: d.Regex, State: stateOf(d.SiteStatus, openDown, false),
+		Interval: d.Interval.String(), Regex: d.Regex, State: stateOf(d.SiteStatus, openDown),
 		Probes: s.probeViews(d.SiteStatus, now), Bar: dayBar(d.Days),
 		Chart24: chart(hours, now.Add(-24*time.Hour), now, "last 24 hours"),
 		Chart7:  chart(hours, now.Add(-7*24*time.Hour), now, "last 7 days"),

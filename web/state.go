@@ -32,7 +32,7 @@ const (
 )
 
 var stateIcons = map[string]string{
-	KindDown: "✖", KindFailing: "▲", KindStale: "?", KindMaintenance: "⏸", KindNever: "–", KindUp: "✔",
+	KindDown: "✖", KindFailing: "▲", KindStale: "?", KindMaintenance: "‖", KindNever: "–", KindUp: "✔",
 }
 
 var stateRanks = map[string]int{
@@ -44,19 +44,16 @@ func newState(kind, text string) State {
 }
 
 // stateOf is the state of website s now:
+//   - in maintenance: a maintenance window covers it now;
 //   - down: an open "down" incident (openDown is its incident, nil when none);
-//   - in maintenance: inMaintenance (main has no maintenance windows yet:
-//     always false until the incidents branch adds them);
-//   - failing n/N: n of its N probes' latest checks failed, no incident (yet);
-//   - stale: every probe's latest check is older than store.StaleAfter;
 //   - never checked: no probe ever checked it;
+//   - stale: every probe's latest check is older than store.StaleAfter;
+//   - failing n/N: a probe's latest checks failed n times in a row, N being
+//     the site's failure threshold (no incident yet);
 //   - up otherwise.
-//
-// When the incidents branch adds failure streaks to site_probe_state, n/N
-// becomes the streak against its threshold here, and nowhere else.
-func stateOf(s store.SiteStatus, openDown *store.Incident, inMaintenance bool) State {
+func stateOf(s store.SiteStatus, openDown *store.Incident) State {
 	switch {
-	case inMaintenance:
+	case s.Maintenance:
 		return newState(KindMaintenance, "in maintenance")
 	case openDown != nil:
 		if openDown.Reason != "" {
@@ -68,28 +65,35 @@ func stateOf(s store.SiteStatus, openDown *store.Incident, inMaintenance bool) S
 	case s.Stale:
 		return newState(KindStale, "stale")
 	}
-	failing, reason := 0, ""
-	for _, p := range s.Probes {
-		if !p.Stale && !p.Last.Up {
-			failing++
-			if reason == "" {
-				reason = string(p.Last.Reason)
-			}
+	var worst *store.ProbeStatus
+	for i := range s.Probes {
+		p := &s.Probes[i]
+		if !p.Stale && !p.Last.Up && (worst == nil || p.FailStreak > worst.FailStreak) {
+			worst = p
 		}
 	}
-	if failing > 0 {
-		return newState(KindFailing, fmt.Sprintf("failing %d/%d: %s", failing, len(s.Probes), reason))
+	if worst != nil {
+		return newState(KindFailing, failingText(*worst, s.AlertAfter))
 	}
 	return newState(KindUp, "up")
 }
 
+// failingText is "failing n/N: reason", or "failing: reason" when alerting
+// is off for the site (N is 0).
+func failingText(p store.ProbeStatus, alertAfter int) string {
+	if alertAfter > 0 && p.FailStreak > 0 {
+		return fmt.Sprintf("failing %d/%d: %s", p.FailStreak, alertAfter, p.Last.Reason)
+	}
+	return "failing: " + string(p.Last.Reason)
+}
+
 // probeState is the state of one probe's view of a website.
-func probeState(p store.ProbeStatus) State {
+func probeState(p store.ProbeStatus, alertAfter int) State {
 	switch {
 	case p.Stale:
 		return newState(KindStale, "stale")
 	case !p.Last.Up:
-		return newState(KindFailing, "failing: "+string(p.Last.Reason))
+		return newState(KindFailing, failingText(p, alertAfter))
 	}
 	return newState(KindUp, "up")
 }

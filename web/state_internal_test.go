@@ -11,12 +11,13 @@ import (
 func TestStateOf(t *testing.T) {
 	now := time.Now()
 	probe := func(name string, up, stale bool) store.ProbeStatus {
-		reason := checker.ReasonOK
+		reason, streak := checker.ReasonOK, 0
 		if !up {
-			reason = checker.ReasonTimeout
+			reason, streak = checker.ReasonTimeout, 1
 		}
-		return store.ProbeStatus{Probe: name, Stale: stale, Last: store.LastCheck{Up: up, Reason: reason, CheckedAt: now}}
+		return store.ProbeStatus{Probe: name, Stale: stale, FailStreak: streak, Last: store.LastCheck{Up: up, Reason: reason, CheckedAt: now}}
 	}
+	streak := func(p store.ProbeStatus, n int) store.ProbeStatus { p.FailStreak = n; return p }
 	down := &store.Incident{Kind: "down", Reason: "http_status"}
 	cases := []struct {
 		name        string
@@ -27,8 +28,11 @@ func TestStateOf(t *testing.T) {
 	}{
 		{"never checked", store.SiteStatus{}, nil, false, KindNever, "never checked"},
 		{"up", store.SiteStatus{Probes: []store.ProbeStatus{probe("a", true, false)}}, nil, false, KindUp, "up"},
-		{"failing on one of two probes", store.SiteStatus{Probes: []store.ProbeStatus{probe("a", true, false), probe("b", false, false)}},
-			nil, false, KindFailing, "failing 1/2: timeout"},
+		{"a first failure is failing 1/3", store.SiteStatus{AlertAfter: 3, Probes: []store.ProbeStatus{probe("a", true, false), probe("b", false, false)}},
+			nil, false, KindFailing, "failing 1/3: timeout"},
+		{"the longest streak of the probes", store.SiteStatus{AlertAfter: 3, Probes: []store.ProbeStatus{streak(probe("a", false, false), 2), probe("b", false, false)}},
+			nil, false, KindFailing, "failing 2/3: timeout"},
+		{"alerting off", store.SiteStatus{Probes: []store.ProbeStatus{probe("a", false, false)}}, nil, false, KindFailing, "failing: timeout"},
 		{"a stale failing probe does not count", store.SiteStatus{Probes: []store.ProbeStatus{probe("a", true, false), probe("b", false, true)}},
 			nil, false, KindUp, "up"},
 		{"stale", store.SiteStatus{Probes: []store.ProbeStatus{probe("a", true, true)}, Stale: true}, nil, false, KindStale, "stale"},
@@ -38,7 +42,8 @@ func TestStateOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st := stateOf(c.site, c.open, c.maintenance)
+			c.site.Maintenance = c.maintenance
+			st := stateOf(c.site, c.open)
 			if st.Kind != c.kind || st.Text != c.text || st.Icon == "" {
 				t.Errorf("stateOf = %+v, want kind %q text %q and an icon", st, c.kind, c.text)
 			}

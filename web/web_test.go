@@ -127,7 +127,7 @@ func TestServeRoutes(t *testing.T) {
 	}{
 		{"/healthz", "text/plain", 200, []string{"ok"}},
 		{"/readyz", "text/plain", 200, []string{"ok"}},
-		{"/", "text/html", 200, []string{"5 websites", "Up site", "down: timeout", "failing 1/1: http_status", "never checked", `data-state="up"`}},
+		{"/", "text/html", 200, []string{"5 websites", "Up site", "down: timeout", "failing 1/3: http_status", "never checked", `data-state="up"`}},
 		{"/?q=up+site", "text/html", 200, []string{"Up site", "Page 1 of 1"}},
 		{"/sites/" + id(k.up), "text/html", 200, []string{"Up site", "TLS 1.3", "in 39 days", "<polyline", "dns_error", "365d"}},
 		{"/sites/" + id(k.down), "text/html", 200, []string{"down: timeout", "open"}},
