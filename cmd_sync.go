@@ -80,10 +80,11 @@ func runSync(ctx context.Context, e *env) error {
 		RetentionRaw: e.cfg.RetentionRaw.Duration(),
 		Logger:       log,
 	})
-	// Two tasks run beside the batches, and stop with them (on a signal, or
-	// when Run returns an error): the notification loop delivers the outbox
-	// the incidents fill and beats the dead man's switch while sync is
-	// healthy; the pruner applies the retention.
+	// Tasks run beside the batches, and stop with them (on a signal, or when
+	// Run returns an error): the notification loop delivers the outbox the
+	// incidents fill and beats the dead man's switch while sync is healthy;
+	// the pruner applies the retention; the heartbeat consumer and the
+	// silence watch notice a probe that went quiet.
 	tasks, stopTasks := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
