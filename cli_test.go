@@ -322,12 +322,12 @@ func TestCLIStatus(t *testing.T) {
 func TestCLITopics(t *testing.T) {
 	topic := testenv.Name("cli_topics")
 	opts, env := plainKafka(t, topic)
-	t.Cleanup(func() { deleteTopics(t, opts, topic, topic+".dlq", topic+".heartbeats") })
+	t.Cleanup(func() { deleteTopics(t, opts, topic, topic+".dlq", topic+".heartbeats", topic+".sites") })
 
 	out, _ := mustRun(t, env, exitOK, "topics", "create", "--partitions", "2")
 	if !strings.Contains(out, topic+": created") || !strings.Contains(out, topic+".dlq: created") ||
-		!strings.Contains(out, topic+".heartbeats: created") {
-		t.Errorf("topics create printed %q, want the three topics created", out)
+		!strings.Contains(out, topic+".heartbeats: created") || !strings.Contains(out, topic+".sites: created") {
+		t.Errorf("topics create printed %q, want the four topics created", out)
 	}
 	out, _ = mustRun(t, env, exitOK, "topics", "create")
 	if !strings.Contains(out, topic+": exists") || !strings.Contains(out, topic+".dlq: exists") {
@@ -343,6 +343,9 @@ func TestCLITopics(t *testing.T) {
 	if l := line(t, out, topic+".heartbeats"); !regexp.MustCompile(`\s1\s+1\s.*retention.ms=86400000`).MatchString(l) {
 		t.Errorf("topics list line %q, want the heartbeats topic's one partition and 1-day retention", l)
 	}
+	if l := line(t, out, topic+".sites"); !regexp.MustCompile(`\s12\s+1\s.*cleanup.policy=compact`).MatchString(l) {
+		t.Errorf("topics list line %q, want the sites topic's 12 partitions, compacted", l)
+	}
 
 	_, stderr := mustRun(t, env, exitUsage, "topics", "delete")
 	if !strings.Contains(stderr, "--yes") {
@@ -350,7 +353,7 @@ func TestCLITopics(t *testing.T) {
 	}
 	out, _ = mustRun(t, env, exitOK, "topics", "delete", "--yes")
 	if !strings.Contains(out, topic+": deleted") || !strings.Contains(out, topic+".dlq: deleted") ||
-		!strings.Contains(out, topic+".heartbeats: deleted") {
+		!strings.Contains(out, topic+".heartbeats: deleted") || !strings.Contains(out, topic+".sites: deleted") {
 		t.Errorf("topics delete --yes printed %q", out)
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool {

@@ -31,6 +31,12 @@ by a constraint) go to SITESTAT_KAFKA_DLQ_TOPIC with the reason in their
 headers; see sitestat dlq. While PostgreSQL is down, sync retries and commits
 nothing. Run several sync processes with the same group to share partitions.
 
+With SITESTAT_SYNC_PUBLISH_SITES=true, sync also publishes the websites table
+to the compacted SITESTAT_KAFKA_SITES_TOPIC, which check reads with
+SITESTAT_CHECK_SOURCE=kafka: one sync at a time (an advisory lock), each change
+within a second (a trigger's NOTIFY), the whole table every
+SITESTAT_SITES_RECONCILE.
+
 Exits 78 when website_status lacks a column or has one of the wrong type:
 run sitestat migrate. SIGINT/SIGTERM: store the batch in hand, commit, exit 0.`,
 		Action: func(c *cli.Context) error {
@@ -117,8 +123,18 @@ func runSync(ctx context.Context, e *env) error {
 	sw := &silenceWatch{db: db, kopts: kopts, group: hbGroup, topic: e.cfg.KafkaHeartbeatTopic, silence: e.cfg.AlertSilence,
 		every: min(e.cfg.AlertSilence/4, 10*time.Second), log: log.With("task", "probe_silence")}
 	wg.Go(func() { sw.run(tasks) })
+	var pubMetrics []prometheus.Collector
+	if e.cfg.SyncPublishSites {
+		pub, err := startSitesPublisher(ctx, e, log)
+		if err != nil {
+			return err
+		}
+		defer pub.db.Close()
+		wg.Go(func() { pub.run(tasks) })
+		pubMetrics = pub.metrics()
+	}
 	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics(),
-		incidentMetrics(db, hbs, sw)))
+		incidentMetrics(db, hbs, sw), pubMetrics))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
 		"batch", e.cfg.SyncBatch, "flush", e.cfg.SyncFlush)

@@ -19,9 +19,12 @@ func topicsCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "create",
-				Usage: "create the results, dead-letter and heartbeats topics; existing topics are left as they are",
-				Description: `Creates SITESTAT_KAFKA_TOPIC, SITESTAT_KAFKA_DLQ_TOPIC and SITESTAT_KAFKA_HEARTBEAT_TOPIC
-(one partition, 1 day of retention: only the latest heartbeat of each probe matters). The partition count
+				Usage: "create the results, dead-letter, heartbeats and sites topics; existing topics are left as they are",
+				Description: `Creates SITESTAT_KAFKA_TOPIC, SITESTAT_KAFKA_DLQ_TOPIC, SITESTAT_KAFKA_HEARTBEAT_TOPIC
+(one partition, 1 day of retention: only the latest heartbeat of each probe matters) and
+SITESTAT_KAFKA_SITES_TOPIC (compacted, --sites-partitions: the most check processes of
+one probe that share the sites; it carries the URLs with their credentials, so
+restrict it with ACLs). The partition count
 bounds how many sync processes share the work. --replication-factor -1 takes the
 broker's default, which works on a one-broker cluster and on Aiven (which needs
 at least 2) alike.`,
@@ -30,6 +33,7 @@ at least 2) alike.`,
 					&cli.IntFlag{Name: "replication-factor", Value: kafka.DefaultReplicationFactor, Usage: "replicas per partition; -1: the broker's default"},
 					&cli.DurationFlag{Name: "retention", Usage: "retention.ms of the results topic (e.g. 168h); 0: the broker's default"},
 					&cli.DurationFlag{Name: "dlq-retention", Value: 30 * 24 * time.Hour, Usage: "retention.ms of the dead-letter topic"},
+					&cli.IntFlag{Name: "sites-partitions", Value: kafka.DefaultSitesPartitions, Usage: "partitions of the compacted sites topic (bounds the check processes per probe)"},
 					&cli.Int64Flag{Name: "retention-bytes", Usage: "retention.bytes per partition of the results topic; 0: the broker's default"},
 				},
 				Action: func(c *cli.Context) error {
@@ -39,6 +43,9 @@ at least 2) alike.`,
 					}
 					if p := c.Int("partitions"); p < 1 {
 						return usagef("--partitions must be at least 1")
+					}
+					if p := c.Int("sites-partitions"); p < 1 {
+						return usagef("--sites-partitions must be at least 1")
 					}
 					if rf := c.Int("replication-factor"); rf == 0 || rf < -1 {
 						return usagef("--replication-factor must be -1 (broker default) or at least 1")
@@ -50,6 +57,8 @@ at least 2) alike.`,
 							RetentionMs: c.Duration("dlq-retention").Milliseconds()},
 						{Name: e.cfg.KafkaHeartbeatTopic, Partitions: 1, ReplicationFactor: int16(c.Int("replication-factor")),
 							RetentionMs: (24 * time.Hour).Milliseconds()},
+						{Name: e.cfg.KafkaSitesTopic, Partitions: int32(c.Int("sites-partitions")), ReplicationFactor: int16(c.Int("replication-factor")),
+							Configs: kafka.CompactedConfigs()},
 					}
 					res, err := kafka.CreateTopics(c.Context, opts, specs)
 					if err != nil {
@@ -93,7 +102,7 @@ at least 2) alike.`,
 					}
 					names := c.Args().Slice()
 					if len(names) == 0 {
-						names = []string{e.cfg.KafkaTopic, e.cfg.KafkaDLQTopic, e.cfg.KafkaHeartbeatTopic}
+						names = []string{e.cfg.KafkaTopic, e.cfg.KafkaDLQTopic, e.cfg.KafkaHeartbeatTopic, e.cfg.KafkaSitesTopic}
 					}
 					if !c.Bool("yes") {
 						return usagef("deleting %v loses every message in them; run again with --yes", names)

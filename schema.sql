@@ -322,3 +322,28 @@ CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_probe_idx
 CREATE INDEX IF NOT EXISTS notifications_due_idx
     ON notifications (next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
+
+-- Every change to websites is announced on the channel sitestat_websites
+-- (payload: the website id), so the publisher of the sites topic (sync with
+-- SITESTAT_SYNC_PUBLISH_SITES) sends it on at once. The publisher reads the
+-- row again, so a dropped notification costs nothing but time: its periodic
+-- full reconcile publishes what it missed. store.DB.CheckSitesTrigger
+-- reports when the function or trigger is missing.
+CREATE OR REPLACE FUNCTION sitestat_websites_notify() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('sitestat_websites', OLD.id::text);
+    ELSE
+        PERFORM pg_notify('sitestat_websites', NEW.id::text);
+        IF TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id THEN
+            PERFORM pg_notify('sitestat_websites', OLD.id::text);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER websites_notify
+    AFTER INSERT OR UPDATE OR DELETE ON websites
+    FOR EACH ROW EXECUTE FUNCTION sitestat_websites_notify();

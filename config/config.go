@@ -32,6 +32,7 @@ type Config struct {
 	KafkaTopic          string   `envconfig:"KAFKA_TOPIC" default:"website-status" desc:"topic of check results"`
 	KafkaDLQTopic       string   `envconfig:"KAFKA_DLQ_TOPIC" default:"<topic>.dlq" desc:"dead-letter topic for messages sync cannot store"`
 	KafkaHeartbeatTopic string   `envconfig:"KAFKA_HEARTBEAT_TOPIC" default:"<topic>.heartbeats" desc:"topic of the check processes' heartbeats"`
+	KafkaSitesTopic     string   `envconfig:"KAFKA_SITES_TOPIC" default:"<topic>.sites" desc:"compacted topic of the websites (key: id), published by sync with SYNC_PUBLISH_SITES, read by check with CHECK_SOURCE=kafka; it holds the URLs with their credentials: restrict it with ACLs"`
 	KafkaCAFile         string   `envconfig:"KAFKA_CA_FILE" desc:"CA certificate (Aiven: ca.pem); turns TLS on"`
 	KafkaCertFile       string   `envconfig:"KAFKA_CERT_FILE" desc:"client certificate (Aiven: service.cert); needs KAFKA_KEY_FILE"`
 	KafkaKeyFile        string   `envconfig:"KAFKA_KEY_FILE" desc:"client private key (Aiven: service.key); needs KAFKA_CERT_FILE"`
@@ -81,6 +82,9 @@ type Config struct {
 	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
 	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`
 	AlertSilence           time.Duration `envconfig:"ALERT_SILENCE" default:"2m" desc:"a probe with no heartbeat for this long gets a probe_silent incident"`
+	SyncPublishSites       bool          `envconfig:"SYNC_PUBLISH_SITES" default:"false" desc:"true: sync publishes the websites table to SITESTAT_KAFKA_SITES_TOPIC (one sync at a time, under an advisory lock)"`
+	SitesReconcile         time.Duration `envconfig:"SITES_RECONCILE" default:"5m" desc:"how often the sites publisher compares the whole table with the topic (changes are published at once, by LISTEN/NOTIFY)"`
+	SitesLockRetry         time.Duration `envconfig:"SITES_LOCK_RETRY" default:"10s" desc:"how often a sync that does not publish the sites tries to take over, and the publisher checks it still holds the lock"`
 	CheckHeartbeat         time.Duration `envconfig:"CHECK_HEARTBEAT" default:"10s" desc:"how often check produces a heartbeat to SITESTAT_KAFKA_HEARTBEAT_TOPIC"`
 	AlertCertDays          int           `envconfig:"ALERT_CERT_DAYS" default:"14" desc:"open a cert_expiry incident when an https site's certificate expires within this many days; 0 turns it off"`
 	ShutdownTimeout        time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"longest a graceful stop waits to flush"`
@@ -153,6 +157,9 @@ func Load() (Config, error) {
 	if c.KafkaHeartbeatTopic == "<topic>.heartbeats" {
 		c.KafkaHeartbeatTopic = c.KafkaTopic + ".heartbeats"
 	}
+	if c.KafkaSitesTopic == "<topic>.sites" {
+		c.KafkaSitesTopic = c.KafkaTopic + ".sites"
+	}
 	return c, c.check()
 }
 
@@ -174,6 +181,8 @@ func (c *Config) check() error {
 		return bad("KAFKA_DLQ_TOPIC", "must differ from SITESTAT_KAFKA_TOPIC")
 	case c.KafkaHeartbeatTopic == c.KafkaTopic || c.KafkaHeartbeatTopic == c.KafkaDLQTopic:
 		return bad("KAFKA_HEARTBEAT_TOPIC", "must differ from the results and dead-letter topics")
+	case c.KafkaSitesTopic == "" || c.KafkaSitesTopic == c.KafkaTopic || c.KafkaSitesTopic == c.KafkaDLQTopic || c.KafkaSitesTopic == c.KafkaHeartbeatTopic:
+		return bad("KAFKA_SITES_TOPIC", "must be set and differ from the results, dead-letter and heartbeats topics")
 	}
 	switch strings.ToUpper(c.KafkaSASLMechanism) {
 	case "":
@@ -238,6 +247,8 @@ func (c *Config) check() error {
 		{"ALERT_QUORUM", c.AlertQuorum > 0, "must be positive"},
 		{"ALERT_SILENCE", c.AlertSilence > 0, "must be positive"},
 		{"CHECK_HEARTBEAT", c.CheckHeartbeat > 0, "must be positive"},
+		{"SITES_RECONCILE", c.SitesReconcile > 0, "must be positive"},
+		{"SITES_LOCK_RETRY", c.SitesLockRetry > 0, "must be positive"},
 		{"ALERT_CERT_DAYS", c.AlertCertDays >= 0, "must be 0 (off) or more"},
 	}
 	for _, r := range ranges {

@@ -15,7 +15,22 @@ import (
 const (
 	DefaultPartitions        = 6
 	DefaultReplicationFactor = -1 // the broker's default.replication.factor
+	// DefaultSitesPartitions is the sites topic's partition count: the
+	// most check processes of one probe that share its sites.
+	DefaultSitesPartitions = 12
 )
+
+// CompactedConfigs are the settings of the compacted sites topic: only
+// each site's latest record is kept, and a tombstone goes after a day (a
+// checker away longer re-reads the partition from the start anyway).
+func CompactedConfigs() map[string]string {
+	return map[string]string{
+		"cleanup.policy":            "compact",
+		"delete.retention.ms":       "86400000",
+		"min.compaction.lag.ms":     "0",
+		"min.cleanable.dirty.ratio": "0.1",
+	}
+}
 
 // TopicSpec describes a topic to create.
 type TopicSpec struct {

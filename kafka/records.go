@@ -28,9 +28,14 @@ func NewRecordWriter(opts Options, topic string) (*RecordWriter, error) {
 	return &RecordWriter{opts: opts, topic: topic, p: p}, nil
 }
 
-// Write produces one record and waits for its acknowledgement or ctx.
+// Write produces one record and waits for its acknowledgement or ctx. A nil
+// value is a tombstone (a record with no value), which removes the key from
+// a compacted topic.
 func (w *RecordWriter) Write(ctx context.Context, key, value []byte) error {
-	m := &sarama.ProducerMessage{Topic: w.topic, Key: sarama.ByteEncoder(key), Value: sarama.ByteEncoder(value)}
+	m := &sarama.ProducerMessage{Topic: w.topic, Key: sarama.ByteEncoder(key)}
+	if value != nil {
+		m.Value = sarama.ByteEncoder(value)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := w.p.SendMessage(m)

@@ -41,6 +41,8 @@ type DB struct {
 	parts  partitionCache
 	alerts AlertOptions
 	tally  incidentCounters
+	// dsn and password open ListenSites's own connection.
+	dsn, password string
 }
 
 // ErrNotFound is wrapped by the errors of methods given a website id that does
@@ -86,7 +88,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, redactError(fmt.Errorf("connect to database %s: %w", where, err), dsn, cfg.Password)
 	}
-	return &DB{db: db, alerts: opts.Alerts.withDefaults()}, nil
+	return &DB{db: db, alerts: opts.Alerts.withDefaults(), dsn: dsn, password: cfg.Password}, nil
 }
 
 // Close closes every connection of the pool.
