@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 )
@@ -25,6 +26,15 @@ never an error. Checking starts once the site list is loaded from PostgreSQL,
 whether or not Kafka answers: while Kafka is unreachable (at start or later),
 up to SITESTAT_CHECK_BUFFER results are kept and sent once it answers, and the
 log says Kafka is unreachable once per retry.
+
+With SITESTAT_CHECK_SOURCE=kafka, check needs no database: it reads its sites
+from SITESTAT_KAFKA_SITES_TOPIC (published by sync with
+SITESTAT_SYNC_PUBLISH_SITES) as a member of the consumer group
+sitestat-check-<probe>, checking the sites of the partitions it is assigned;
+the check processes of one probe share the sites. It keeps them in
+SITESTAT_CHECK_STATE_DIR, so a restart while Kafka is unreachable still checks
+them. On SIGINT/SIGTERM it first leaves the group and goes on checking for
+SITESTAT_CHECK_GROUP_HEARTBEAT + 2s, until the others took its sites over.
 
 SIGINT/SIGTERM: stop scheduling, let checks in flight finish, flush, exit 0.
 
@@ -45,14 +55,27 @@ acknowledged every result (down sites included), 1 when producing failed.`,
 
 func runCheck(ctx context.Context, e *env, once bool) error {
 	log := e.log.With("component", "check")
-	db, err := openDBWait(ctx, e, log, once, store.Options{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	kopts, err := kafkaOptions(e.cfg)
 	if err != nil {
 		return err
+	}
+	var src checker.SiteSource
+	var feed *siteFeed
+	if e.cfg.CheckSource == "kafka" {
+		if once {
+			return usagef("--once needs SITESTAT_CHECK_SOURCE=db: a checker reading the sites topic checks only its share of the sites")
+		}
+		if feed, err = startSiteFeed(e, kopts, log); err != nil {
+			return err
+		}
+		src = feed.set
+	} else {
+		db, err := openDBWait(ctx, e, log, once, store.Options{})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		src = db
 	}
 	popts := kafka.ProducerOptions{Topic: e.cfg.KafkaTopic, Buffer: e.cfg.CheckBuffer}
 	var prod *kafka.Producer
@@ -71,7 +94,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	if err != nil {
 		log.Warn("no host name for the results", "err", err)
 	}
-	runner := checker.NewRunner(db, prod, checker.RunnerOptions{
+	runner := checker.NewRunner(src, prod, checker.RunnerOptions{
 		Probe: checker.ProbeOptions{
 			Timeout:      e.cfg.CheckTimeout,
 			MaxRedirects: e.cfg.CheckMaxRedirects,
@@ -98,11 +121,29 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		runErr = runner.Once(ctx)
 		hb.beat(ctx) // a cron checker says it is alive once per pass
 	} else {
-		log.Info("checking", "topic", e.cfg.KafkaTopic, "concurrency", e.cfg.CheckConcurrency)
-		beats, stopBeats := context.WithCancel(ctx)
+		log.Info("checking", "topic", e.cfg.KafkaTopic, "concurrency", e.cfg.CheckConcurrency, "source", e.cfg.CheckSource)
+		runCtx := ctx
 		var wg sync.WaitGroup
+		if feed != nil {
+			// On a signal, leave the group first and go on checking until
+			// the other processes of the probe took the sites over.
+			var stopRun context.CancelFunc
+			runCtx, stopRun = context.WithCancel(context.WithoutCancel(ctx))
+			defer stopRun()
+			wg.Go(func() {
+				select {
+				case <-ctx.Done():
+				case <-runCtx.Done():
+				}
+				if d := feed.leave(); d > 0 && ctx.Err() != nil {
+					retry.Sleep(runCtx, d)
+				}
+				stopRun()
+			})
+		}
+		beats, stopBeats := context.WithCancel(runCtx)
 		wg.Go(func() { hb.run(beats) })
-		runErr = runner.Run(ctx)
+		runErr = runner.Run(runCtx)
 		stopBeats()
 		wg.Wait()
 	}

@@ -28,6 +28,15 @@ type SiteSource interface {
 	Sites(ctx context.Context) ([]Site, error)
 }
 
+// SiteNotifier is implemented by a SiteSource that knows when its sites
+// change (the sites topic's reader): the Runner then reloads at once, not
+// only every Refresh.
+type SiteNotifier interface {
+	// SitesChanged receives a value after the sites changed; a change
+	// while one is pending is not queued twice.
+	SitesChanged() <-chan struct{}
+}
+
 // Publisher takes each Result (the Kafka producer). Publish must not block
 // for long: it buffers, and reports its own failures.
 type Publisher interface {
@@ -256,11 +265,16 @@ func (r *Runner) load(ctx context.Context, out chan []Site) {
 	}
 	tick := time.NewTicker(r.opts.Refresh)
 	defer tick.Stop()
+	var changed <-chan struct{} // nil (never ready) for a source that does not notify
+	if n, ok := r.src.(SiteNotifier); ok {
+		changed = n.SitesChanged()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-changed:
 		}
 		sites, err := r.src.Sites(ctx)
 		if err != nil {

@@ -82,6 +82,11 @@ type Config struct {
 	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
 	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`
 	AlertSilence           time.Duration `envconfig:"ALERT_SILENCE" default:"2m" desc:"a probe with no heartbeat for this long gets a probe_silent incident"`
+	CheckSource            string        `envconfig:"CHECK_SOURCE" default:"db" desc:"where check reads its sites: db (the websites table) or kafka (SITESTAT_KAFKA_SITES_TOPIC, shared with the other check processes of its probe; no database needed)"`
+	CheckStateDir          string        `envconfig:"CHECK_STATE_DIR" desc:"with CHECK_SOURCE=kafka: directory where check keeps its last known sites (file sites-<probe>.json, mode 0600: it holds the URLs), so that it checks them after a restart while Kafka is unreachable; empty: keep nothing"`
+	CheckSessionTimeout    time.Duration `envconfig:"CHECK_SESSION_TIMEOUT" default:"10s" desc:"with CHECK_SOURCE=kafka: how long the group waits for a silent check process before its sites go to the others (the broker allows 6s..30m by default)"`
+	CheckGroupHeartbeat    time.Duration `envconfig:"CHECK_GROUP_HEARTBEAT" default:"3s" desc:"with CHECK_SOURCE=kafka: how often check heartbeats to its consumer group; a stopping check keeps checking this + 2s after leaving it"`
+	CheckCooperative       bool          `envconfig:"CHECK_COOPERATIVE" default:"true" desc:"with CHECK_SOURCE=kafka: rebalance with cooperative-sticky (only moved partitions pause); false: eager sticky (every process of the probe must agree)"`
 	SyncPublishSites       bool          `envconfig:"SYNC_PUBLISH_SITES" default:"false" desc:"true: sync publishes the websites table to SITESTAT_KAFKA_SITES_TOPIC (one sync at a time, under an advisory lock)"`
 	SitesReconcile         time.Duration `envconfig:"SITES_RECONCILE" default:"5m" desc:"how often the sites publisher compares the whole table with the topic (changes are published at once, by LISTEN/NOTIFY)"`
 	SitesLockRetry         time.Duration `envconfig:"SITES_LOCK_RETRY" default:"10s" desc:"how often a sync that does not publish the sites tries to take over, and the publisher checks it still holds the lock"`
@@ -184,6 +189,11 @@ func (c *Config) check() error {
 	case c.KafkaSitesTopic == "" || c.KafkaSitesTopic == c.KafkaTopic || c.KafkaSitesTopic == c.KafkaDLQTopic || c.KafkaSitesTopic == c.KafkaHeartbeatTopic:
 		return bad("KAFKA_SITES_TOPIC", "must be set and differ from the results, dead-letter and heartbeats topics")
 	}
+	switch c.CheckSource {
+	case "db", "kafka":
+	default:
+		return bad("CHECK_SOURCE", "%q is not db or kafka", c.CheckSource)
+	}
 	switch strings.ToUpper(c.KafkaSASLMechanism) {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
@@ -248,6 +258,8 @@ func (c *Config) check() error {
 		{"ALERT_SILENCE", c.AlertSilence > 0, "must be positive"},
 		{"CHECK_HEARTBEAT", c.CheckHeartbeat > 0, "must be positive"},
 		{"SITES_RECONCILE", c.SitesReconcile > 0, "must be positive"},
+		{"CHECK_SESSION_TIMEOUT", c.CheckSessionTimeout > 0, "must be positive"},
+		{"CHECK_GROUP_HEARTBEAT", c.CheckGroupHeartbeat > 0 && c.CheckGroupHeartbeat < c.CheckSessionTimeout, "must be positive and below SITESTAT_CHECK_SESSION_TIMEOUT"},
 		{"SITES_LOCK_RETRY", c.SitesLockRetry > 0, "must be positive"},
 		{"ALERT_CERT_DAYS", c.AlertCertDays >= 0, "must be 0 (off) or more"},
 	}

@@ -262,6 +262,8 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_ALERT_SILENCE", "must be positive", nil},
 		{"SITESTAT_CHECK_HEARTBEAT", "must be positive", nil},
 		{"SITESTAT_SITES_RECONCILE", "must be positive", nil},
+		{"SITESTAT_CHECK_SESSION_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_CHECK_GROUP_HEARTBEAT", "must be positive and below SITESTAT_CHECK_SESSION_TIMEOUT", nil},
 		{"SITESTAT_SITES_LOCK_RETRY", "must be positive", nil},
 		{"SITESTAT_ALERT_CERT_DAYS", "", func(c Config) (bool, any) { return c.AlertCertDays == 0, c.AlertCertDays }},
 		{"SITESTAT_RETENTION_RAW", "", func(c Config) (bool, any) { return c.RetentionRaw == 0, c.RetentionRaw }},

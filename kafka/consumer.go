@@ -105,6 +105,22 @@ type ConsumerOptions struct {
 	// Without it, batches are committed once handled, and a new group
 	// starts at the oldest offset.
 	Reread bool
+	// Cooperative makes the group rebalance incrementally with sarama's
+	// cooperative-sticky strategy (KIP-429): a rebalance moves only the
+	// partitions that change owner, and the others keep being read without a
+	// pause. Every member of the group must set it. Without it the group
+	// uses the eager sticky strategy (range as a fallback): every rebalance
+	// revokes and re-assigns every partition.
+	Cooperative bool
+	// SessionTimeout is how long the coordinator waits for a heartbeat of
+	// a member before it gives the member's partitions to the others; 0
+	// keeps sarama's default, 10 s. The broker bounds it
+	// (group.min.session.timeout.ms, 6 s by default).
+	SessionTimeout time.Duration
+	// HeartbeatInterval is how often a member heartbeats, and so how soon
+	// it learns of a rebalance; 0 keeps sarama's default, 3 s. It must be
+	// below SessionTimeout (a third of it is usual).
+	HeartbeatInterval time.Duration
 	// Logger receives the consumer's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -158,6 +174,18 @@ func NewConsumer(opts Options, copts ConsumerOptions) (*Consumer, error) {
 	}
 	if copts.Reread {
 		cfg.Consumer.Offsets.AutoCommit.Enable = false
+	}
+	if copts.Cooperative {
+		cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
+	}
+	if copts.SessionTimeout > 0 {
+		cfg.Consumer.Group.Session.Timeout = copts.SessionTimeout
+	}
+	if copts.HeartbeatInterval > 0 {
+		cfg.Consumer.Group.Heartbeat.Interval = copts.HeartbeatInterval
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka: consumer: %w", err)
 	}
 	g, err := sarama.NewConsumerGroup(opts.brokers(), copts.Group, cfg)
 	if err != nil {
