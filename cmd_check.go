@@ -108,6 +108,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		Refresh:     e.cfg.CheckRefresh,
 		SkipStatus:  e.cfg.CheckSkipStatus,
 		Jitter:      !once,
+		Slots:       !once,
 		Logger:      log,
 	})
 	stopMetrics := serveMetrics(ctx, e, log, checkMetrics(runner, prod))

@@ -79,6 +79,12 @@ func (r *Result) appendJSON(b []byte) ([]byte, bool) {
 	if r.CertNotAfter != nil {
 		tim(`,"cert_not_after":`, *r.CertNotAfter)
 	}
+	if r.StartedAt != nil {
+		tim(`,"started_at":`, *r.StartedAt)
+	}
+	if r.LagMs != nil {
+		num(`,"lag_ms":`, *r.LagMs)
+	}
 	b = append(b, '}')
 	return b, ok
 }

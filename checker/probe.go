@@ -340,6 +340,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		WebsiteID: t.site.ID,
 		URL:       t.shownURL,
 		CheckedAt: start.UTC(),
+		StartedAt: new(start.UTC()),
 		Probe:     p.opts.Probe,
 		Host:      p.opts.Host,
 	}
@@ -786,6 +787,11 @@ func newUUID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
+// formatUUID returns b in canonical UUID text form.
+func formatUUID(b [16]byte) string {
 	const hexd = "0123456789abcdef"
 	var s [36]byte
 	j := 0

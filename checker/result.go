@@ -95,13 +95,20 @@ type Phases struct {
 type Result struct {
 	// V is the contract version, always Version. Required.
 	V int `json:"v"`
-	// CheckID is a UUID unique to this check; sync stores each CheckID once. Required.
+	// CheckID is a UUID identifying this check; sync stores each CheckID
+	// once. A scheduled check's is SlotCheckID(site, probe, slot), the same
+	// in every process of the probe; a --once check's is random. Required.
 	CheckID string `json:"check_id"`
 	// WebsiteID is websites.id of the checked site. Required.
 	WebsiteID int64 `json:"website_id"`
 	// URL is the URL that was checked, as configured.
 	URL string `json:"url"`
-	// CheckedAt is when the request started, in UTC. Required.
+	// CheckedAt is the check's scheduled time, its slot (see SlotAt), in
+	// UTC: the request started at most LagMs later. Every process of a
+	// probe computes the same slots, so two checks of one slot have equal
+	// CheckedAt and CheckID and are stored once. A check not run on the
+	// schedule (`check --once`, older checkers) has the request's start.
+	// Required.
 	CheckedAt time.Time `json:"checked_at"`
 	// Probe names the checking location (SITESTAT_PROBE, default "default"):
 	// history, rollups and state are kept per probe, so it stays the same
@@ -135,6 +142,13 @@ type Result struct {
 	TLSVersion string `json:"tls_version,omitempty"`
 	// CertNotAfter is when the leaf certificate expires, for https.
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
+	// StartedAt is when the request really started, in UTC; absent in
+	// results of older checkers.
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	// LagMs is StartedAt − CheckedAt in milliseconds: how late the check
+	// started after its slot. Absent when the check had no slot (--once)
+	// and in results of older checkers.
+	LagMs *float64 `json:"lag_ms,omitempty"`
 
 	// Raw is the message value as received, set by Decode; it is not part of
 	// the message. sync stores Raw, not a re-encoding, so the fields a newer

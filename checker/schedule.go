@@ -61,6 +61,13 @@ type RunnerOptions struct {
 	// millisecond. Set it for Run; without it every site starts at once.
 	// Once never jitters.
 	Jitter bool
+	// Slots schedules Run's checks on each site's shared slots (SlotAt, for
+	// Probe.Probe) instead of a random start, and stamps each Result with
+	// its slot: CheckedAt is the slot, CheckID SlotCheckID, LagMs how late
+	// the request started. Every process of a probe then makes the same
+	// check of a slot, stored once. It takes precedence over Jitter; Once
+	// ignores it (random ids, CheckedAt the start).
+	Slots bool
 	// Logger receives the Runner's logs (discarded when nil). Per-check
 	// outcomes are logged at debug level only: a site being down is data.
 	Logger *slog.Logger
@@ -208,7 +215,7 @@ func (r *Runner) Once(ctx context.Context) error {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r.check(work, t, time.Now())
+			r.check(work, t, time.Now(), false)
 		})
 	}
 	wg.Wait()
@@ -287,12 +294,21 @@ func (r *Runner) load(ctx context.Context, out chan []Site) {
 	}
 }
 
-// check runs one check of t, due at due, and hands the Result on.
-func (r *Runner) check(ctx context.Context, t *Target, due time.Time) {
+// check runs one check of t, due at due, and hands the Result on; with
+// slot, due is the check's slot and stamps the Result.
+func (r *Runner) check(ctx context.Context, t *Target, due time.Time, slot bool) {
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
 	r.lag.observe(time.Since(due))
 	res := r.prober.Probe(ctx, t)
+	if slot {
+		res.CheckedAt = due.UTC()
+		res.CheckID = SlotCheckID(res.WebsiteID, r.opts.Probe.Probe, due)
+		if res.StartedAt != nil {
+			lag := float64(res.StartedAt.Sub(due).Microseconds()) / 1000
+			res.LagMs = &lag
+		}
+	}
 	r.checks.Add(1)
 	if r.log.Enabled(ctx, slog.LevelDebug) {
 		r.log.Debug("checked", "site_id", res.WebsiteID, "url", res.URL, "reason", res.Reason,
@@ -420,7 +436,7 @@ func (s *scheduler) dispatch(ctx, work context.Context, j job) bool {
 
 func (r *Runner) runJob(ctx context.Context, j job) {
 	defer j.st.busy.Store(false)
-	r.check(ctx, j.target, j.due)
+	r.check(ctx, j.target, j.due, r.opts.Slots)
 }
 
 // unusable says why site cannot be checked at all ("" when it can): without
@@ -466,7 +482,7 @@ func (s *scheduler) apply(sites []Site) {
 			iv = FallbackInterval
 		}
 		if !ok {
-			st = &siteState{target: t, interval: iv, due: s.firstDue(now, iv)}
+			st = &siteState{target: t, interval: iv, due: s.firstDue(now, site.ID, iv)}
 			heap.Push(&s.heap, st)
 			s.states[site.ID] = st
 			added++
@@ -477,7 +493,7 @@ func (s *scheduler) apply(sites []Site) {
 		st.target = t
 		if iv != st.interval {
 			st.interval = iv
-			st.due = s.firstDue(now, iv)
+			st.due = s.firstDue(now, site.ID, iv)
 			heap.Fix(&s.heap, st.index)
 		}
 		changed++
@@ -496,9 +512,13 @@ func (s *scheduler) apply(sites []Site) {
 	}
 }
 
-// firstDue is when a newly scheduled site is first checked: at a random
-// offset within its interval, or now without jitter.
-func (s *scheduler) firstDue(now time.Time, iv time.Duration) time.Time {
+// firstDue is when a newly scheduled site is first checked: its next slot
+// with Slots, else at a random offset within its interval, or now without
+// jitter.
+func (s *scheduler) firstDue(now time.Time, site int64, iv time.Duration) time.Time {
+	if s.r.opts.Slots {
+		return SlotAt(site, s.r.opts.Probe.Probe, iv, now)
+	}
 	if !s.r.opts.Jitter {
 		return now
 	}

@@ -96,6 +96,13 @@ func (p *recorder) of(id int64) []Result {
 
 func (p *recorder) count(id int64) int { return len(p.of(id)) }
 
+// all returns every result, in publish order.
+func (p *recorder) all() []Result {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Result(nil), p.results...)
+}
+
 // waitFor polls cond until it holds or fails the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
@@ -538,4 +545,81 @@ func TestRunnerReloadWhileSaturated(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 20 && r.Stats().Skipped > 0 }, "20 sites scheduled and checks skipped")
 	src.set(Site{ID: 1, URL: url, Interval: 10 * time.Millisecond})
 	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 1 }, "the list of 1 site applied")
+}
+
+// TestRunnerSlots: with Slots, two Runners of one probe (two processes
+// that briefly both own the sites) check each site in the same slots with
+// the same CheckID and CheckedAt; CheckedAt is on the site's grid, the
+// request started LagMs later (StartedAt); the checks of 40 sites spread
+// over the interval; another probe has other ids.
+func TestRunnerSlots(t *testing.T) {
+	t.Parallel()
+	url := okServer(t)
+	src := &fakeSource{}
+	for id := int64(1); id <= 40; id++ {
+		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: time.Second})
+	}
+	var stops []func()
+	run := func(probe string) *recorder {
+		pub := &recorder{}
+		r := NewRunner(src, pub, RunnerOptions{Slots: true, Jitter: true, Refresh: time.Hour, Probe: ProbeOptions{Probe: probe, Timeout: time.Second}})
+		stops = append(stops, startRunner(t, r))
+		return pub
+	}
+	a, b, other := run("p"), run("p"), run("q")
+	waitFor(t, 5*time.Second, func() bool {
+		for id := int64(1); id <= 40; id++ {
+			if a.count(id) < 3 || b.count(id) < 3 || other.count(id) < 3 {
+				return false
+			}
+		}
+		return true
+	}, "every site checked three times by each runner")
+	for _, stop := range stops {
+		stop()
+	}
+	ids := map[string]time.Time{}
+	for _, r := range b.all() {
+		ids[r.CheckID] = r.CheckedAt
+	}
+	var first, last time.Time
+	shared := 0
+	for _, r := range a.all() {
+		off := SlotOffset(r.WebsiteID, "p", time.Second)
+		if (r.CheckedAt.UnixNano()-int64(off))%int64(time.Second) != 0 {
+			t.Fatalf("site %d: checked_at %v is not on its grid (offset %v)", r.WebsiteID, r.CheckedAt, off)
+		}
+		if want := SlotCheckID(r.WebsiteID, "p", r.CheckedAt); r.CheckID != want {
+			t.Fatalf("site %d: check_id %s, want the slot's %s", r.WebsiteID, r.CheckID, want)
+		}
+		if r.StartedAt == nil || r.LagMs == nil || r.StartedAt.Before(r.CheckedAt) ||
+			*r.LagMs != float64(r.StartedAt.Sub(r.CheckedAt).Microseconds())/1000 || *r.LagMs > 500 {
+			t.Fatalf("site %d: started_at %v, lag_ms %v for slot %v", r.WebsiteID, r.StartedAt, r.LagMs, r.CheckedAt)
+		}
+		if at, ok := ids[r.CheckID]; ok {
+			shared++
+			if !at.Equal(r.CheckedAt) {
+				t.Fatalf("check %s: checked_at %v and %v", r.CheckID, r.CheckedAt, at)
+			}
+		}
+		if first.IsZero() || r.CheckedAt.Before(first) {
+			first = r.CheckedAt
+		}
+		if r.CheckedAt.After(last) {
+			last = r.CheckedAt
+		}
+	}
+	// Both ran over the same seconds: all their checks share slots but for
+	// at most the first and last of each site.
+	if n := len(a.all()); shared < n-80 {
+		t.Errorf("%d of runner a's %d checks share a slot with runner b, want all but the edges", shared, n)
+	}
+	for _, r := range other.all() {
+		if _, ok := ids[r.CheckID]; ok {
+			t.Fatalf("probe q's check %s has a check id of probe p", r.CheckID)
+		}
+	}
+	if spread := last.Sub(first); spread < 1400*time.Millisecond {
+		t.Errorf("checks spread over %s, want the offsets spread over the 1 s interval", spread)
+	}
 }
