@@ -46,14 +46,15 @@ func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, er
 	if e.cfg.CheckStateDir != "" {
 		stateFile = filepath.Join(e.cfg.CheckStateDir, "sites-"+e.cfg.Probe+".json")
 	}
-	set := siteset.New(siteset.Options{StateFile: stateFile, Logger: log})
+	handover := e.cfg.CheckGroupHeartbeat + handoverSlack
+	set := siteset.New(siteset.Options{StateFile: stateFile, RevokeGrace: handover, Logger: log})
 	n, err := set.Load()
 	if err != nil {
 		log.Warn("the last known sites cannot be read; starting without them", "err", err)
 	} else if stateFile != "" {
 		log.Info("last known sites loaded", "sites", n, "path", stateFile)
 	}
-	f := &siteFeed{set: set, kopts: kopts, handover: e.cfg.CheckGroupHeartbeat + handoverSlack, log: log,
+	f := &siteFeed{set: set, kopts: kopts, handover: handover, log: log,
 		copts: kafka.ConsumerOptions{
 			Group:             checkGroup(e.cfg.Probe),
 			Topics:            []string{e.cfg.KafkaSitesTopic},

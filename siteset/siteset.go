@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
@@ -30,6 +31,11 @@ import (
 type Options struct {
 	// StateFile is where the set is kept between runs; "" keeps nothing.
 	StateFile string
+	// RevokeGrace is how long a revoked partition's sites are still
+	// checked: until its new owner has read the partition and checks them
+	// (with shared slots, checks of both owners in one slot are the same
+	// check, stored once). 0 drops them at once.
+	RevokeGrace time.Duration
 	// Logger receives the set's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -47,6 +53,10 @@ type Set struct {
 	// building holds the partitions being read from their start after an
 	// assignment; each replaces its entry in parts once it caught up.
 	building map[int32]map[int64]checker.Site
+	// leaving holds revoked partitions still checked for RevokeGrace, with
+	// the generation of their revocation (a later assignment cancels it).
+	leaving map[int32]uint64
+	gen     uint64
 	// fromFile: parts came from the state file and no partition has been
 	// assigned yet.
 	fromFile bool
@@ -68,7 +78,7 @@ func New(opts Options) *Set {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Set{opts: opts, log: opts.Logger, parts: map[int32]map[int64]checker.Site{},
-		building: map[int32]map[int64]checker.Site{}, changed: make(chan struct{}, 1)}
+		building: map[int32]map[int64]checker.Site{}, leaving: map[int32]uint64{}, changed: make(chan struct{}, 1)}
 }
 
 // stateVersion is the version of the state file's format.
@@ -180,11 +190,12 @@ func (s *Set) Assigned(_ string, partition int32) {
 		}
 		s.notifyLocked(true)
 	}
+	delete(s.leaving, partition) // back before its grace ended: keep its view until read again
 	s.building[partition] = map[int64]checker.Site{}
 	s.log.Debug("partition assigned; reading it from the start", "partition", partition)
 }
 
-// Revoked drops the partition's sites.
+// Revoked drops the partition's sites, after RevokeGrace.
 func (s *Set) Revoked(_ string, partition int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,11 +203,29 @@ func (s *Set) Revoked(_ string, partition int32) {
 		return
 	}
 	delete(s.building, partition)
-	if _, ok := s.parts[partition]; ok {
+	if _, ok := s.parts[partition]; !ok {
+		return
+	}
+	if s.opts.RevokeGrace <= 0 {
 		delete(s.parts, partition)
 		s.notifyLocked(true)
+		return
 	}
-	s.log.Debug("partition revoked", "partition", partition)
+	s.gen++
+	gen := s.gen
+	s.leaving[partition] = gen
+	s.log.Debug("partition revoked; checking its sites until the new owner does", "partition", partition, "for", s.opts.RevokeGrace)
+	time.AfterFunc(s.opts.RevokeGrace, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.frozen || s.leaving[partition] != gen {
+			return // assigned again meanwhile, or the process is stopping
+		}
+		delete(s.leaving, partition)
+		delete(s.parts, partition)
+		s.notifyLocked(true)
+		s.log.Debug("revoked partition dropped", "partition", partition)
+	})
 }
 
 // HandleBatch applies a batch of the partition: a site record sets the site,

@@ -139,3 +139,40 @@ func TestSetStateFile(t *testing.T) {
 		t.Errorf("Load of a broken state file: no error")
 	}
 }
+
+// TestSetRevokeGrace: a revoked partition's sites are checked for
+// RevokeGrace (until the new owner checks them), then dropped; a partition
+// assigned again within the grace keeps its sites throughout.
+func TestSetRevokeGrace(t *testing.T) {
+	ctx := context.Background()
+	grace := 200 * time.Millisecond
+	s := siteset.New(siteset.Options{RevokeGrace: grace})
+	for p := int32(0); p < 2; p++ {
+		s.Assigned("sites", p)
+		_ = s.HandleBatch(ctx, &kafka.Batch{Partition: p, HighWaterMark: 1, Records: []kafka.Record{rec(p, 0, int64(p+1), checker.EncodeSite(site(int64(p + 1))))}})
+	}
+	start := time.Now()
+	s.Revoked("sites", 0)
+	s.Revoked("sites", 1)
+	s.Assigned("sites", 1) // an eager rebalance gives partition 1 back
+	if got := ids(t, s); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("sites right after the revocation = %v, want both still checked", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Equal(ids(t, s), []int64{2}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sites = %v, want [2] once the grace ended", ids(t, s))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(start); d < grace {
+		t.Errorf("revoked partition dropped after %v, before its grace of %v", d, grace)
+	}
+	// Frozen: a revoked partition is never dropped.
+	s.Revoked("sites", 1)
+	s.Freeze()
+	time.Sleep(2 * grace)
+	if got := ids(t, s); !slices.Equal(got, []int64{2}) {
+		t.Fatalf("sites of a frozen set after the grace = %v, want [2]", got)
+	}
+}
