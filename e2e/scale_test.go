@@ -372,10 +372,12 @@ func TestSerialScaleFailover(t *testing.T) {
 	waitSlots(t, e, "a", all, until)
 	stored := e.slotsStored("a", killed.Add(-2*time.Second), until)
 	var worst time.Duration
+	var gaps []time.Duration
 	for id := range all {
 		g := largestGap(stored[id], killed.Add(-2*time.Second), until)
 		if mine[id] {
 			worst = max(worst, g)
+			gaps = append(gaps, g)
 		} else if miss := missedSlots(stored, map[int64]bool{id: true}, "a", killed.Add(-2*time.Second), until)[id]; miss > 0 {
 			t.Errorf("site %d (not the killed process's) missed %d slots after the kill", id, miss)
 		}
@@ -383,7 +385,9 @@ func TestSerialScaleFailover(t *testing.T) {
 	if worst > bound {
 		t.Errorf("after kill -9, a site of the killed process went %v without a check, bound %v", worst, bound)
 	}
-	t.Logf("kill -9: %d sites moved, largest gap %v, bound %v", len(mine), worst, bound)
+	slices.Sort(gaps)
+	gapP99 := gaps[(len(gaps)*99+99)/100-1]
+	t.Logf("kill -9: %d sites moved, largest gap %v (p99 %v), bound %v", len(mine), worst, gapP99, bound)
 
 	// Back to three, then a rolling restart with SIGTERM, one at a time.
 	a[0] = start("a1b", "a")
@@ -426,8 +430,8 @@ func TestSerialScaleFailover(t *testing.T) {
 	if twice != 0 {
 		t.Errorf("%d slots stored twice within a probe", twice)
 	}
-	fmt.Printf("scale: propagation_p99_ms=%d failover_gap_max_s=%.1f failover_bound_s=%.0f rolling_restart_missed_slots=%d split_balance=%.2f\n",
-		p99.Milliseconds(), worst.Seconds(), bound.Seconds(), missed, balance)
+	fmt.Printf("scale: propagation_p99_ms=%d failover_gap_p99_s=%.1f failover_bound_s=%.0f rolling_restart_missed_slots=%d split_balance=%.2f\n",
+		p99.Milliseconds(), gapP99.Seconds(), bound.Seconds(), missed, balance)
 }
 
 // waitSlots waits until sync stored a check of every site by probe at or

@@ -149,7 +149,7 @@ func TestSetRevokeGrace(t *testing.T) {
 	s := siteset.New(siteset.Options{RevokeGrace: grace})
 	for p := int32(0); p < 2; p++ {
 		s.Assigned("sites", p)
-		_ = s.HandleBatch(ctx, &kafka.Batch{Partition: p, HighWaterMark: 1, Records: []kafka.Record{rec(p, 0, int64(p+1), checker.EncodeSite(site(int64(p + 1))))}})
+		_ = s.HandleBatch(ctx, &kafka.Batch{Partition: p, HighWaterMark: 1, Records: []kafka.Record{rec(p, 0, int64(p+1), checker.EncodeSite(site(int64(p+1))))}})
 	}
 	start := time.Now()
 	s.Revoked("sites", 0)
