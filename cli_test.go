@@ -552,6 +552,18 @@ func TestCLICheckOnce(t *testing.T) {
 	if r := got[bad]; r.Up || r.Reason != checker.ReasonHTTPStatus || r.StatusCode == nil || *r.StatusCode != 500 {
 		t.Errorf("result of /status/500: %+v", r)
 	}
+	// --once keeps random (v4) ids, checked_at the start and no lag_ms.
+	for _, r := range got {
+		if r.CheckID[14] != '4' || r.LagMs != nil || r.StartedAt == nil || !r.StartedAt.Equal(r.CheckedAt) {
+			t.Errorf("check --once result: check_id %s, lag_ms %v, started_at %v, checked_at %v", r.CheckID, r.LagMs, r.StartedAt, r.CheckedAt)
+		}
+	}
+
+	// --once reads the database: with the sites topic as source it is a usage error.
+	env["SITESTAT_CHECK_SOURCE"] = "kafka"
+	if _, stderr := mustRun(t, env, exitUsage, "check", "--once"); !strings.Contains(stderr, "SITESTAT_CHECK_SOURCE=db") {
+		t.Errorf("check --once with the kafka source: stderr %q", stderr)
+	}
 }
 
 // TestCLISitesHardening: sites add --id re-creates a removed site and is

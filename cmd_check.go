@@ -111,7 +111,11 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		Slots:       !once,
 		Logger:      log,
 	})
-	stopMetrics := serveMetrics(ctx, e, log, checkMetrics(runner, prod))
+	metrics := checkMetrics(runner, prod)
+	if feed != nil {
+		metrics = append(metrics, feed.metrics()...)
+	}
+	stopMetrics := serveMetrics(ctx, e, log, metrics)
 	defer stopMetrics()
 	hb := &heartbeater{kopts: kopts, topic: e.cfg.KafkaHeartbeatTopic, every: e.cfg.CheckHeartbeat,
 		probe: e.cfg.Probe, host: host, stats: runner.Stats, log: log}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/siteset"
 )
@@ -107,4 +109,14 @@ func (f *siteFeed) leave() time.Duration {
 	}
 	f.log.Info("left the group; checking on until the others took the sites over", "for", f.handover)
 	return f.handover
+}
+
+// metrics exposes the site feed's state.
+func (f *siteFeed) metrics() []prometheus.Collector {
+	return []prometheus.Collector{
+		gauge("sitestat_check_sites_partitions", "Partitions of the sites topic whose sites this check process checks (SITESTAT_CHECK_SOURCE=kafka).",
+			func() float64 { return float64(len(f.set.Partitions())) }),
+		counter("sitestat_check_sites_bad_total", "Records of the sites topic skipped as unreadable.",
+			func() float64 { return float64(f.set.Bad()) }),
+	}
 }
