@@ -90,7 +90,9 @@ func runSync(ctx context.Context, e *env) error {
 	// Run returns an error): the notification loop delivers the outbox the
 	// incidents fill and beats the dead man's switch while sync is healthy;
 	// the pruner applies the retention; the heartbeat consumer and the
-	// silence watch notice a probe that went quiet.
+	// silence watch notice a probe that went quiet; with
+	// SITESTAT_SYNC_PUBLISH_SITES, the sites publisher keeps the sites topic
+	// in step with the websites table.
 	tasks, stopTasks := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
