@@ -63,7 +63,7 @@ behind on that topic); its next heartbeat resolves it.`,
 							state = fmt.Sprintf("SILENT (incident %d)", p.Silent)
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", text.Terminal(p.Name), text.Terminal(p.Host),
-							ago(now.Sub(p.ReceivedAt)), p.Sites, p.Checks, state)
+							text.Ago(now.Sub(p.ReceivedAt)), p.Sites, p.Checks, state)
 					}
 					return tw.Flush()
 				}),

@@ -144,7 +144,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 		if l := s.Last; l != nil {
 			switch {
 			case s.Stale:
-				state = paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(l.CheckedAt)), " ago"))
+				state = paint(ansiGrey, "STALE "+strings.TrimSuffix(text.Ago(now.Sub(l.CheckedAt)), " ago"))
 				stale++
 			case s.Incident != nil:
 				state = paint(ansiRed, "DOWN "+text.Terminal(string(l.Reason)))
@@ -171,7 +171,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 			if l.ResponseTimeMs != nil {
 				rt = formatMs(*l.ResponseTimeMs)
 			}
-			checked = ago(now.Sub(l.CheckedAt))
+			checked = text.Ago(now.Sub(l.CheckedAt))
 		}
 		uptime, p95 := "-", "-"
 		if s.UptimePct != nil {
@@ -221,7 +221,7 @@ func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) s
 	for _, p := range s.Probes {
 		switch {
 		case p.Stale:
-			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGrey, "STALE "+strings.TrimSuffix(ago(now.Sub(p.Last.CheckedAt)), " ago")))
+			parts = append(parts, text.Terminal(p.Probe)+" "+paint(ansiGrey, "STALE "+strings.TrimSuffix(text.Ago(now.Sub(p.Last.CheckedAt)), " ago")))
 		default:
 			code, label := probeLabel(s, p)
 			parts = append(parts, text.Terminal(p.Probe)+" "+paint(code, label))
@@ -303,21 +303,6 @@ func formatMs(ms float64) string {
 		return fmt.Sprintf("%.2fs", ms/1000)
 	}
 	return fmt.Sprintf("%.0fms", ms)
-}
-
-// ago renders an age like "12s ago", "3m ago", "2h ago", "4d ago".
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
 func shortDuration(d time.Duration) string {

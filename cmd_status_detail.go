@@ -47,7 +47,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 		if l.ResponseTimeMs != nil {
 			rt = formatMs(*l.ResponseTimeMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", text.Terminal(p.Probe), state, code, rt, ago(now.Sub(l.CheckedAt)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", text.Terminal(p.Probe), state, code, rt, text.Ago(now.Sub(l.CheckedAt)),
 			text.Terminal(l.Host), text.Terminal(l.Error))
 	}
 	if err := tw.Flush(); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -60,7 +59,7 @@ func readSitesTopic(t *testing.T, opts kafka.Options, topic string) (map[int64]s
 func startPublisher(t *testing.T, db *store.DB, opts kafka.Options, topic string) (p *sitesPublisher, stop func()) {
 	t.Helper()
 	p = &sitesPublisher{db: db, kopts: opts, topic: topic, reconcile: time.Hour, lockRetry: 100 * time.Millisecond,
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { p.run(ctx) })
@@ -191,7 +190,9 @@ func TestSitesPublisherLock(t *testing.T) {
 	t.Cleanup(func() { db2.Close() })
 
 	first, stopFirst := startPublisher(t, db, opts, topic)
-	waitFor(t, first.holding.Load, "the first publisher holds the lock")
+	// Reconciled, not only holding: a reconcile that fails (a topic just
+	// created may have no leader yet) gives the lock up for a retry.
+	waitFor(t, func() bool { return first.holding.Load() && first.reconciles.Load() > 0 }, "the first publisher holds the lock and reconciled")
 	second, _ := startPublisher(t, db2, opts, topic)
 
 	id, err := db.AddSite(ctx, store.SiteInput{URL: "http://127.0.0.1:1/a", Interval: 5})

@@ -53,23 +53,7 @@ func checkTables(live liveSchema, names []string) error {
 // p95 (no histogram is read, so it costs a fraction of Status): the state of
 // every website and its checks and uptime over the window, exact to the hour.
 func (db *DB) StatusNoP95(ctx context.Context, window time.Duration, now time.Time) ([]SiteStatus, error) {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
-	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	defer tx.Rollback()
-	sites, err := readSites(ctx, tx, 0, now, db.alerts)
-	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, false, false)
-	if err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	for i := range sites {
-		applyAgg(&sites[i], aggs[sites[i].ID])
-	}
-	return sites, nil
+	return db.status(ctx, window, now, false, false)
 }
 
 // SiteStates returns the state of every website as of now, by id, with its name:

@@ -118,6 +118,13 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+	return db.status(ctx, window, now, cached, true)
+}
+
+// status reads every website's state and its aggregates over window in one
+// repeatable-read transaction; cached says the long window's whole days are
+// in website_status_window, withP95 whether histograms are merged.
+func (db *DB) status(ctx context.Context, window time.Duration, now time.Time, cached, withP95 bool) ([]SiteStatus, error) {
 	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -127,7 +134,7 @@ func (db *DB) Status(ctx context.Context, window time.Duration, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached, true)
+	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached, withP95)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}

@@ -102,21 +102,6 @@ func ms(v *float64) string {
 	return fmt.Sprintf("%.0f ms", *v)
 }
 
-// ago renders an age: "12s ago", "3m ago", "2h ago", "4d ago".
-func ago(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-}
-
 // duration renders an incident's length: "45s", "12m", "3h 5m", "2d 4h".
 func duration(d time.Duration) string {
 	switch {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -138,7 +139,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		row := siteRow{ID: e.site.ID, Label: s.label(e.site.ID, e.site.Name, e.site.URL), URL: s.publicURL(e.site.URL),
 			State: e.state, Checked: "never", P95: "–", Bar: dayBar(sum.Days)}
 		if e.site.Last != nil {
-			row.Checked = ago(now.Sub(e.site.Last.CheckedAt))
+			row.Checked = text.Ago(now.Sub(e.site.Last.CheckedAt))
 		}
 		if len(e.site.Probes) > 1 {
 			row.Probes = s.probeViews(e.site, now)
@@ -199,7 +200,7 @@ func openDownOf(ins []store.Incident) map[int64]*store.Incident {
 func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
 	var out []probeView
 	for _, p := range site.Probes {
-		v := probeView{Probe: p.Probe, State: probeState(p, site.AlertAfter), Checked: ago(now.Sub(p.Last.CheckedAt)), Code: "–",
+		v := probeView{Probe: p.Probe, State: probeState(p, site.AlertAfter), Checked: text.Ago(now.Sub(p.Last.CheckedAt)), Code: "–",
 			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(site.URL, p.Last.Error)}
 		if p.Last.StatusCode != nil {
 			v.Code = strconv.Itoa(*p.Last.StatusCode)

@@ -7,8 +7,10 @@
 package text
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -88,4 +90,20 @@ func Truncate(s string, n int) string {
 		count++
 	}
 	return s
+}
+
+// Ago renders how long ago something happened, as terminals and pages show
+// it: "just now", "12s ago", "3m ago", "2h ago" (up to two days), "4d ago".
+func Ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
