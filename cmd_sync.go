@@ -159,20 +159,43 @@ type pruner struct {
 	every time.Duration
 	log   *slog.Logger
 
-	runs, partitions, rawRows, rollupRows, failures atomic.Int64
-	lastOK                                          atomic.Int64 // unix seconds
+	runs, partitions, rawRows, rollupRows, foldedRows, failures atomic.Int64
+	lastOK                                                      atomic.Int64 // unix seconds
 }
 
 func (p *pruner) run(ctx context.Context) {
 	t := time.NewTicker(p.every)
 	defer t.Stop()
+	// Hours are merged into days soon after their grace hour has passed.
+	fold := time.NewTicker(min(p.every, 5*time.Minute))
+	defer fold.Stop()
+	p.pass(ctx)
 	for {
-		p.pass(ctx)
+		p.fold(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			p.pass(ctx)
+		case <-fold.C:
 		}
+	}
+}
+
+// fold merges the hours past their grace hour into days; a failure is
+// logged and counted, and tried again at the next tick.
+func (p *pruner) fold(ctx context.Context) {
+	rep, err := p.db.FoldRollups(ctx, time.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			p.failures.Add(1)
+			p.log.Warn("merge hours into days failed; will try again", "err", err)
+		}
+		return
+	}
+	if rep.To.After(rep.From) {
+		p.foldedRows.Add(rep.Hours)
+		p.log.Info("merged hourly rollups into days", "from", rep.From, "to", rep.To, "rollup_rows", rep.Hours)
 	}
 }
 
@@ -210,7 +233,8 @@ func (p *pruner) metrics() []prometheus.Collector {
 	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
 	return []prometheus.Collector{
 		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).", load(&p.runs)),
-		counter("sitestat_prune_failures_total", "Pruning passes or partition creations that failed.", load(&p.failures)),
+		counter("sitestat_prune_failures_total", "Pruning passes, partition creations or merges of hours into days that failed.", load(&p.failures)),
+		counter("sitestat_rollup_hours_merged_total", "Hourly rollup rows merged into website_status_daily.", load(&p.foldedRows)),
 		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.", load(&p.partitions)),
 		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).", load(&p.rawRows)),
 		counter("sitestat_prune_rollup_rows_total", "Hourly and daily rollup rows deleted past their retention.", load(&p.rollupRows)),

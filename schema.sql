@@ -167,6 +167,24 @@ CREATE TABLE IF NOT EXISTS website_status_window (
         REFERENCES websites (id) ON DELETE CASCADE
 );
 
+-- rollup_fold has one row: folded_hour, the hour before which every hourly
+-- rollup is also in website_status_daily. Days are merged from hours: sync
+-- updates only website_status_hourly for a check at or after folded_hour,
+-- and once an hour has passed (and a grace hour for late results) one sync
+-- adds the hourly rows of [folded_hour, that hour) to their days and moves
+-- folded_hour on, in one transaction; a check before folded_hour (a late
+-- result) updates both tables at once. A day is therefore its daily row plus
+-- its hourly rows at or after folded_hour. sync reads the row FOR SHARE in
+-- each batch's transaction and the merge takes it FOR UPDATE, so no check is
+-- merged twice or never. The first value covers the daily rows already
+-- there: every hour that has an hourly row.
+CREATE TABLE IF NOT EXISTS rollup_fold (
+    folded_hour timestamptz NOT NULL
+);
+INSERT INTO rollup_fold (folded_hour)
+SELECT coalesce((SELECT max(hour) + interval '1 hour' FROM website_status_hourly), '1970-01-01 00:00:00+00')
+WHERE NOT EXISTS (SELECT 1 FROM rollup_fold);
+
 -- Retention prunes the rollups by time: an index leading on it.
 CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour);
 CREATE INDEX IF NOT EXISTS website_status_daily_day_idx ON website_status_daily (day);

@@ -78,7 +78,7 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	}
 	for _, want := range []string{"rename the version 1 website_status to website_status_phase1",
 		"attach website_status_phase1 (2000 rows", "create table site_probe_state",
-		"rebuild rollups and site_probe_state from 2000 raw rows", "record schema version 2"} {
+		"rebuild rollups and site_probe_state from 2000 raw rows", "record schema version 3"} {
 		if !contains(rep.Actions, want) {
 			t.Errorf("actions %q lack %q", rep.Actions, want)
 		}
@@ -152,10 +152,10 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 	}
 
 	// Interrupted between the conversion's commit and the rebuild.
-	mustExec(t, db, "DELETE FROM schema_version WHERE version = 2")
+	mustExec(t, db, "DELETE FROM schema_version WHERE version = 3")
 	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
 	rep = mustMigrate(t, db, store.MigrateOptions{})
-	if !contains(rep.Actions, "rebuild rollups and site_probe_state from 2001 raw rows") || !contains(rep.Actions, "record schema version 2") {
+	if !contains(rep.Actions, "rebuild rollups and site_probe_state from 2001 raw rows") || !contains(rep.Actions, "record schema version 3") {
 		t.Errorf("migrate after an interrupted rebuild: actions %q", rep.Actions)
 	}
 	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))

@@ -52,7 +52,7 @@ var conflictKeys = map[string][]string{
 
 // syncTables are the tables sync writes, in the order CheckSchema checks them.
 var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily",
-	"website_status_window", "incidents", "notifications", "maintenance_windows", "probes"}
+	"website_status_window", "rollup_fold", "incidents", "notifications", "maintenance_windows", "probes"}
 
 // CheckSchema checks that the tables sync writes (website_status,
 // site_probe_state, the rollups, incidents and the notification outbox) exist with every column
@@ -102,6 +102,14 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: t.Name, Column: strings.Join(key, ","),
 				Problem: "no unique constraint on (" + strings.Join(key, ", ") + ") (sync stores each once)", Fix: "sitestat migrate"}
 		}
+	}
+	var foldRows int
+	if err := db.db.QueryRowContext(ctx, "SELECT count(*) FROM rollup_fold").Scan(&foldRows); err != nil {
+		return fmt.Errorf("check schema: read rollup_fold: %w", err)
+	}
+	if foldRows != 1 {
+		return &DriftError{Table: "rollup_fold", Problem: fmt.Sprintf("has %d rows, want 1 (which hours are merged into days)", foldRows),
+			Fix: "sitestat migrate, then sitestat rollup --rebuild"}
 	}
 	for _, col := range []string{"alert_after", "recover_after"} {
 		if _, ok := live.column("websites", col); !ok {

@@ -2,7 +2,7 @@ package store
 
 // SchemaVersion is the version of schema.sql this build expects; Migrate
 // records it in schema_version.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Schema describes the tables, constraints and indexes schema.sql creates, for
 // Migrate to compare with a live database and repair it, and for CheckSchema.
@@ -148,6 +148,9 @@ func ExpectedSchema() Schema {
 			}},
 			rollupTable("website_status_hourly", Column{Name: "hour", Type: "timestamptz", UDT: "timestamptz", NotNull: true}),
 			rollupTable("website_status_daily", Column{Name: "day", Type: "date", UDT: "date", NotNull: true}),
+			{Name: "rollup_fold", Columns: []Column{
+				{Name: "folded_hour", Type: "timestamptz", UDT: "timestamptz", NotNull: true},
+			}},
 			// Alerts: incidents and the notification outbox.
 			{Name: "incidents", Columns: []Column{
 				{Name: "id", Type: "bigint", UDT: "int8", NotNull: true, AddType: "bigserial"},

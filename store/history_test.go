@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,14 +91,20 @@ func expectedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollu
 	return out
 }
 
-// storedRollups reads a rollup table.
+// storedRollups reads the hourly rollups, or the days as readers see them:
+// website_status_daily and the hourly rows not merged into it yet
+// (rollup_fold), summed per day.
 func storedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupRow {
 	t.Helper()
 	q := `SELECT website_id, probe, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), checks, up_checks,
 	             reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_hourly`
 	if daily {
 		q = `SELECT website_id, probe, to_char(day, 'YYYY-MM-DD'), checks, up_checks,
-		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_daily`
+		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_daily
+		     UNION ALL
+		     SELECT website_id, probe, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD'), checks, up_checks,
+		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_hourly
+		     WHERE hour >= (SELECT folded_hour FROM rollup_fold)`
 	}
 	rows, err := db.SQL().QueryContext(testContext(t), q)
 	if err != nil {
@@ -126,12 +134,50 @@ func storedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupR
 		for _, e := range hist {
 			r.hist[int(e>>32)] += e & 0xffffffff
 		}
+		if o := out[key]; o != nil {
+			o.merge(&r)
+			continue
+		}
 		out[key] = &r
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// merge adds the rollup b to r.
+func (r *rollupRow) merge(b *rollupRow) {
+	r.checks += b.checks
+	r.upChecks += b.upChecks
+	for k, n := range b.reasons {
+		r.reasons[k] += n
+	}
+	r.rtCount += b.rtCount
+	r.rtSum += b.rtSum
+	if b.rtMin.Valid && (!r.rtMin.Valid || b.rtMin.Float64 < r.rtMin.Float64) {
+		r.rtMin = b.rtMin
+	}
+	if b.rtMax.Valid && (!r.rtMax.Valid || b.rtMax.Float64 > r.rtMax.Float64) {
+		r.rtMax = b.rtMax
+	}
+	for k, n := range b.hist {
+		r.hist[k] += n
+	}
+}
+
+// foldRollups merges hours into days as sync does at now, and returns
+// rollup_fold's hour after it.
+func foldRollups(t *testing.T, db *store.DB, now time.Time) time.Time {
+	t.Helper()
+	if _, err := db.FoldRollups(testContext(t), now); err != nil {
+		t.Fatal(err)
+	}
+	var folded time.Time
+	if err := db.SQL().QueryRowContext(testContext(t), "SELECT folded_hour FROM rollup_fold").Scan(&folded); err != nil {
+		t.Fatal(err)
+	}
+	return folded.UTC()
 }
 
 // compareRollups fails the test where got differs from want.
@@ -241,6 +287,13 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 		t.Fatal("a batch with an unknown website was stored")
 	}
 	insert("the failed batch's results again", all[300:400], 100)
+	compareRollups(t, "days before any merge", storedRollups(t, db, true), expectedRollups(t, db, true))
+	// The hours that ended an hour ago are merged into days; what comes
+	// before them now (late results) updates both tables.
+	if got, want := foldRollups(t, db, now), now.Truncate(time.Hour).Add(-store.FoldGrace); !got.Equal(want) {
+		t.Errorf("merged through %s, want %s", got, want)
+	}
+	compareRollups(t, "days after a merge", storedRollups(t, db, true), expectedRollups(t, db, true))
 	insert("late results", all[:200], 200)
 	insert("everything redelivered", all, 0)
 
@@ -251,6 +304,12 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	compareRollups(t, "hourly", hourly, expectedRollups(t, db, false))
 	compareRollups(t, "daily", daily, expectedRollups(t, db, true))
 	checkState(t, db)
+	// Every hour merged: website_status_daily alone holds the days.
+	foldRollups(t, db, now.Add(3*time.Hour))
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
+		t.Errorf("%d hourly rows left to merge", n)
+	}
+	compareRollups(t, "daily table", storedRollups(t, db, true), daily)
 
 	// A rebuild from the raw rows gives the same rollups and state.
 	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
@@ -376,6 +435,7 @@ func TestPrune(t *testing.T) {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
+	foldRollups(t, db, now)
 	mustExec(t, db, "ANALYZE website_status")
 	ret := store.Retention{Raw: 7 * 24 * time.Hour, Hourly: 9 * 24 * time.Hour, Daily: 10 * 24 * time.Hour}
 	rawCut := now.Add(-ret.Raw)
@@ -468,4 +528,67 @@ func TestHistogramCompaction(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("histogram = %v, want %v", got, want)
 	}
+}
+
+// TestFoldWhileStoring merges hours into days, with a moving clock, while
+// two writers store batches spread over the hours being merged: each check
+// must end up in its day exactly once, whether its batch committed before,
+// during or after the merge of its hour.
+func TestFoldWhileStoring(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	var sites []int64
+	for i := range 3 {
+		sites = append(sites, mustAddSite(t, db, fmt.Sprintf("https://fold%d.example/", i)))
+	}
+	start := time.Now().UTC().Truncate(time.Hour).Add(-12 * time.Hour)
+	const writers, batches, perBatch = 2, 30, 40
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for b := range batches {
+				var rs []checker.Result
+				for range perBatch {
+					// Anywhere in the 12 hours: before, at and after the merge's edge.
+					at := start.Add(time.Duration(rng.Int64N(int64(12 * time.Hour))))
+					r := newResult(sites[rng.IntN(len(sites))], at, rng.IntN(4) > 0, 200, rng.Float64()*400+1)
+					r.Probe = []string{"eu", "us"}[rng.IntN(2)]
+					rs = append(rs, r)
+				}
+				if _, err := db.InsertResults(ctx, rs); err != nil {
+					errs <- fmt.Errorf("writer %d batch %d: %w", w, b, err)
+					return
+				}
+				stored.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		// The clock walks through the 12 hours as the batches are stored,
+		// one merge per step.
+		for h := 0; h <= 12; h++ {
+			for int(stored.Load()) < h*writers*batches/13 && len(errs) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if _, err := db.FoldRollups(ctx, start.Add(time.Duration(h)*time.Hour+store.FoldGrace+time.Minute)); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status"); n != writers*batches*perBatch {
+		t.Fatalf("website_status has %d rows, want %d", n, writers*batches*perBatch)
+	}
+	compareRollups(t, "days", storedRollups(t, db, true), expectedRollups(t, db, true))
+	foldRollups(t, db, time.Now().Add(3*time.Hour))
+	compareRollups(t, "daily table", storedRollups(t, db, true), expectedRollups(t, db, true))
+	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
 }

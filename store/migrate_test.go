@@ -17,7 +17,7 @@ func TestMigrateTwice(t *testing.T) {
 	if first.UpToDate() {
 		t.Fatalf("first migrate of an empty database reports up to date: %q", first.Lines())
 	}
-	for _, want := range []string{"create table websites", "create table website_status", "create table schema_version", "create table site_probe_state", "create table website_status_hourly", "create table website_status_daily", "create partition website_status_", "record schema version 2"} {
+	for _, want := range []string{"create table websites", "create table website_status", "create table schema_version", "create table site_probe_state", "create table website_status_hourly", "create table website_status_daily", "create partition website_status_", "record schema version 3"} {
 		if !contains(first.Actions, want) {
 			t.Errorf("first migrate actions %q lack %q", first.Actions, want)
 		}
@@ -34,7 +34,7 @@ func TestMigrateTwice(t *testing.T) {
 	if !second.UpToDate() || len(second.Statements) > 0 {
 		t.Fatalf("second migrate: actions %q, statements %q, problems %q; want none", second.Actions, second.Statements, second.Problems)
 	}
-	if got, want := second.Lines(), []string{"schema is up to date (version 2)"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got, want := second.Lines(), []string{"schema is up to date (version 3)"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines = %q, want %q", got, want)
 	}
 	if got := schemaSnapshot(t, db); got != snap {
@@ -138,9 +138,11 @@ func TestMigrateRepairs(t *testing.T) {
 			actions: []string{"create table websites", "add constraint website_status_website_id_fkey",
 				"add constraint site_probe_state_website_id_fkey", "validate constraint site_probe_state_website_id_fkey"}},
 		{name: "dropped referenced table with orphans", data: true, breakSQL: "DROP TABLE websites CASCADE",
-			actions:  []string{"create table websites"},
-			problem:  "could not add constraint website_status_website_id_fkey",
-			problems: 4},
+			actions: []string{"create table websites"},
+			problem: "could not add constraint website_status_website_id_fkey",
+			// website_status, site_probe_state and website_status_hourly
+			// (the rows of this hour are not merged into days yet).
+			problems: 3},
 		{name: "dropped unique constraint", data: true, breakSQL: "ALTER TABLE website_status DROP CONSTRAINT website_status_check_id_timestamp_utc_key",
 			actions: []string{"add constraint website_status_check_id_timestamp_utc_key on website_status: UNIQUE (check_id, timestamp_utc)"}},
 		{name: "dropped check constraint", breakSQL: "ALTER TABLE websites DROP CONSTRAINT websites_url_check",
@@ -203,7 +205,7 @@ func TestMigrateRefusesNewerVersion(t *testing.T) {
 	db := migratedDB(t)
 	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (99)")
 	_, err := db.Migrate(testContext(t), schemaSQL(t), store.MigrateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "schema version 99, newer than this build's 2") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 99, newer than this build's 3") {
 		t.Fatalf("migrate = %v, want a newer-version error", err)
 	}
 }

@@ -101,7 +101,7 @@ func (db *DB) Prune(ctx context.Context, ret Retention, now time.Time, dryRun bo
 	}
 	if ret.Hourly > 0 {
 		rep.HourlyBefore = now.Add(-ret.Hourly).UTC().Truncate(time.Hour)
-		n, err := pruneRollups(ctx, conn, "website_status_hourly", "hour < $1", rep.HourlyBefore, dryRun)
+		n, err := pruneRollups(ctx, conn, "website_status_hourly", "hour < $1 AND hour < (SELECT folded_hour FROM rollup_fold)", rep.HourlyBefore, dryRun)
 		if err != nil {
 			return rep, fmt.Errorf("prune: %w", err)
 		}

@@ -43,7 +43,8 @@ var rollupSQL = `
 // histSQLBucketRT is histSQLBucket for website_status.response_time_ms.
 var histSQLBucketRT = fmt.Sprintf(histSQLBucket, "response_time_ms")
 
-// RebuildRollups recomputes the hourly and daily rollups from the raw rows
+// RebuildRollups recomputes the hourly rollups, and the daily ones of the
+// hours already merged into days (rollup_fold), from the raw rows
 // of website_status at or after since (the zero time: all of them), one
 // partition per transaction, and brings site_probe_state up to the latest
 // raw row of each website and probe. since is rounded down to its UTC day.
@@ -105,8 +106,19 @@ func (db *DB) rebuildRange(ctx context.Context, from, to time.Time) (int64, erro
 		return 0, err
 	}
 	defer tx.Rollback()
+	// The daily rows hold the hours before folded_hour (FoldRollups merges
+	// the later ones when their time comes). Its row first: a batch of sync
+	// takes it before it writes the rollups.
+	folded, err := lockFold(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE website_status_hourly, website_status_daily IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return 0, fmt.Errorf("lock rollups: %w", err)
+	}
+	dailyTo := to
+	if folded.Before(dailyTo) {
+		dailyTo = folded
 	}
 	for _, q := range []string{
 		"DELETE FROM website_status_hourly WHERE hour >= $1 AND hour < $2",
@@ -117,11 +129,13 @@ func (db *DB) rebuildRange(ctx context.Context, from, to time.Time) (int64, erro
 			return 0, fmt.Errorf("%.60s: %w", q, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(rollupSQL, "website_status_daily", "day", "(timestamp_utc AT TIME ZONE 'UTC')::date"), from, to); err != nil {
-		return 0, fmt.Errorf("rebuild daily rollups: %w", err)
+	if dailyTo.After(from) {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(rollupSQL, "website_status_daily", "day", "(timestamp_utc AT TIME ZONE 'UTC')::date"), from, dailyTo); err != nil {
+			return 0, fmt.Errorf("rebuild daily rollups: %w", err)
+		}
 	}
 	var n int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(checks), 0) FROM website_status_daily WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day < ($2::timestamptz AT TIME ZONE 'UTC')::date", from, to).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(checks), 0) FROM website_status_hourly WHERE hour >= $1 AND hour < $2", from, to).Scan(&n); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {

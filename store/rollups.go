@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -150,18 +151,36 @@ func aggregate(rows []storedRow, trunc func(time.Time) time.Time) (map[rollupKey
 
 func truncHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
-// applyRollups adds rows (each stored by this transaction) to the hourly and
-// daily rollups, moves site_probe_state forward with its streaks, and opens
-// and resolves the incidents they call for, inside tx.
+// applyRollups adds rows (each stored by this transaction) to the hourly
+// rollups, and those before the merged hours (rollup_fold; late results) to
+// the daily ones too, moves site_probe_state forward with its streaks, and
+// opens and resolves the incidents they call for, inside tx.
 func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts AlertOptions, t *incidentTally) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	// FOR SHARE: a merge of hours into days (FoldRollups) waits for this
+	// transaction, and this one for a merge under way, then reads its value.
+	var folded time.Time
+	if err := tx.QueryRowContext(ctx, "SELECT folded_hour FROM rollup_fold FOR SHARE").Scan(&folded); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return errNoFoldRow
+		}
+		return fmt.Errorf("read rollup_fold: %w", err)
+	}
 	if err := upsertRollups(ctx, tx, "website_status_hourly", "hour", "timestamptz", rows, truncHour); err != nil {
 		return err
 	}
-	if err := upsertRollups(ctx, tx, "website_status_daily", "day", "date", rows, utcDay); err != nil {
-		return err
+	var late []storedRow
+	for i := range rows {
+		if rows[i].at.Before(folded) {
+			late = append(late, rows[i])
+		}
+	}
+	if len(late) > 0 {
+		if err := upsertRollups(ctx, tx, "website_status_daily", "day", "date", late, utcDay); err != nil {
+			return err
+		}
 	}
 	if err := invalidateWindows(ctx, tx, rows); err != nil {
 		return err
@@ -197,6 +216,20 @@ func invalidateWindows(ctx context.Context, tx *sql.Tx, rows []storedRow) error 
 // (a bucket may then repeat; readers sum them), which costs a third of a
 // merge: most updates of a busy table touch a row with one new check.
 const histCompactAt = 48
+
+// rollupAddSQL is the SET list of an INSERT INTO a rollup table AS t … ON
+// CONFLICT DO UPDATE that adds the excluded row to the stored one.
+var rollupAddSQL = fmt.Sprintf(`
+			checks = t.checks + excluded.checks,
+			up_checks = t.up_checks + excluded.up_checks,
+			reasons = CASE WHEN excluded.reasons = '{}' THEN t.reasons ELSE sitestat_counts_add(t.reasons, excluded.reasons) END,
+			rt_count = t.rt_count + excluded.rt_count,
+			rt_sum = t.rt_sum + excluded.rt_sum,
+			rt_min = least(t.rt_min, excluded.rt_min),
+			rt_max = greatest(t.rt_max, excluded.rt_max),
+			rt_hist = CASE WHEN cardinality(t.rt_hist) + cardinality(excluded.rt_hist) > %d
+			               THEN sitestat_hist_add(t.rt_hist, excluded.rt_hist)
+			               ELSE t.rt_hist || excluded.rt_hist END`, histCompactAt)
 
 // upsertRollups adds the aggregate of rows to table, whose time key is the
 // column keyCol of SQL type keyType.
@@ -246,17 +279,7 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, table, keyCol, keyType strin
 		FROM unnest($1::integer[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[],
 		            $7::integer[], $8::float8[], $9::real[], $10::real[], $11::text[])
 		     AS u(id, probe, at, checks, ups, reasons, rt_count, rt_sum, rt_min, rt_max, hist)
-		ON CONFLICT (website_id, probe, %[2]s) DO UPDATE SET
-			checks = t.checks + excluded.checks,
-			up_checks = t.up_checks + excluded.up_checks,
-			reasons = CASE WHEN excluded.reasons = '{}' THEN t.reasons ELSE sitestat_counts_add(t.reasons, excluded.reasons) END,
-			rt_count = t.rt_count + excluded.rt_count,
-			rt_sum = t.rt_sum + excluded.rt_sum,
-			rt_min = least(t.rt_min, excluded.rt_min),
-			rt_max = greatest(t.rt_max, excluded.rt_max),
-			rt_hist = CASE WHEN cardinality(t.rt_hist) + cardinality(excluded.rt_hist) > %[4]d
-			               THEN sitestat_hist_add(t.rt_hist, excluded.rt_hist)
-			               ELSE t.rt_hist || excluded.rt_hist END`, table, keyCol, keyType, histCompactAt)
+		ON CONFLICT (website_id, probe, %[2]s) DO UPDATE SET `+rollupAddSQL, table, keyCol, keyType)
 	if _, err := tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(probes), pq.Array(ats), pq.Array(checks),
 		pq.Array(ups), pq.Array(reasons), pq.Array(rtCounts), pq.Array(rtSums), nullFloats(rtMins),
 		nullFloats(rtMaxs), pq.Array(hists)); err != nil {

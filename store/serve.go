@@ -25,7 +25,7 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // serveTables are the tables `sitestat serve` reads.
-var serveTables = []string{"websites", "site_probe_state", "website_status_hourly", "website_status_daily", "incidents", "notifications"}
+var serveTables = []string{"websites", "site_probe_state", "website_status_hourly", "website_status_daily", "rollup_fold", "incidents", "notifications"}
 
 // CheckServeSchema checks that the tables `sitestat serve` reads exist with
 // every column it reads, each of the expected type. It returns nil, a
@@ -132,7 +132,7 @@ func (db *DB) SiteSummaries(ctx context.Context, ids []int64, window time.Durati
 		return out, nil
 	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT website_id, day, sum(checks)::bigint, sum(up_checks)::bigint FROM website_status_daily
+		SELECT website_id, day, sum(checks)::bigint, sum(up_checks)::bigint FROM `+rollupDaysSQL+` d
 		WHERE website_id = ANY($1::int[]) AND day >= $2::date
 		GROUP BY 1, 2`, pq.Int64Array(ids), first.Format("2006-01-02"))
 	if err != nil {

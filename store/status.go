@@ -253,7 +253,7 @@ const (
 			SELECT website_id, checks, up_checks FROM website_status_hourly
 			WHERE hour >= $1 AND hour <= $2 AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND NOT (hour >= $4 AND hour < $5)
 			UNION ALL
-			SELECT website_id, checks, up_checks FROM website_status_daily
+			SELECT website_id, checks, up_checks FROM ` + rollupDaysSQL + ` d
 			WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
 			  AND ($3::int[] IS NULL OR website_id = ANY($3::int[]))
 		) r GROUP BY 1`
@@ -262,7 +262,7 @@ const (
 		WHERE hour >= $1 AND hour <= $2 AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND NOT (hour >= $4 AND hour < $5)
 		  AND cardinality(rt_hist) > 0
 		UNION ALL
-		SELECT website_id, rt_hist FROM website_status_daily
+		SELECT website_id, rt_hist FROM ` + rollupDaysSQL + ` d
 		WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
 		  AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND cardinality(rt_hist) > 0`
 	windowCachedCountsSQL = `
@@ -278,7 +278,7 @@ const (
 		WHERE days = $6 AND through = ($5::timestamptz AT TIME ZONE 'UTC')::date AND ($3::int[] IS NULL OR website_id = ANY($3::int[]))
 		  AND cardinality(rt_hist) > 0 AND $2::timestamptz IS NOT NULL -- (every parameter is used)
 		UNION ALL
-		SELECT website_id, rt_hist FROM website_status_daily
+		SELECT website_id, rt_hist FROM ` + rollupDaysSQL + ` d
 		WHERE (day = ($5::timestamptz AT TIME ZONE 'UTC')::date
 		       OR (day = ($1::timestamptz AT TIME ZONE 'UTC')::date AND $1::timestamptz < $4::timestamptz))
 		  AND ($3::int[] IS NULL OR website_id = ANY($3::int[])) AND cardinality(rt_hist) > 0`
@@ -319,7 +319,7 @@ func (db *DB) fillWindows(ctx context.Context, id int64, from, now time.Time) (b
 	}
 	_, err = tx.ExecContext(ctx, `
 		WITH d AS (
-			SELECT d.website_id, d.checks, d.up_checks, d.rt_hist FROM website_status_daily d
+			SELECT d.website_id, d.checks, d.up_checks, d.rt_hist FROM `+rollupDaysSQL+` d
 			WHERE d.day >= $1::date AND d.day < $2::date AND ($4 = 0 OR d.website_id = $4)
 			  AND NOT EXISTS (SELECT 1 FROM website_status_window w
 			                  WHERE w.website_id = d.website_id AND w.days = $3 AND w.through = $2::date)
@@ -559,7 +559,7 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		byDay[d.Days[i].Day] = &d.Days[i]
 	}
 	rows, err := tx.QueryContext(ctx, `
-		SELECT day, checks, up_checks, rt_hist FROM website_status_daily
+		SELECT day, checks, up_checks, rt_hist FROM `+rollupDaysSQL+` d
 		WHERE website_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date`, id, first)
 	if err != nil {
 		return d, fmt.Errorf("site %d: read days: %w", id, err)

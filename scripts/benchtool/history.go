@@ -59,6 +59,9 @@ func runHistory(ctx context.Context, args []string) error {
 		 FROM websites w, generate_series(0, 72) hr,
 		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (1 + (b + w.id) % 5) ORDER BY b) AS hist
 		               FROM generate_series(0, 12) b) h`,
+		// What sync's merge of hours into days leaves: the hours that ended
+		// over an hour ago are in the daily rows.
+		"UPDATE rollup_fold SET folded_hour = date_trunc('hour', now(), 'UTC') - interval '1 hour'",
 		"VACUUM ANALYZE",
 	); err != nil {
 		return err
@@ -126,7 +129,11 @@ func runHistory(ctx context.Context, args []string) error {
 		if _, err := st.RebuildRollups(ctx, now.Add(-time.Duration(to+1)*24*time.Hour), nil); err != nil {
 			return err
 		}
-		logf("history: rollups rebuilt in %s", time.Since(start).Round(time.Millisecond))
+		// and the hours merged into days, as sync does every few minutes.
+		if _, err := st.FoldRollups(ctx, time.Now()); err != nil {
+			return err
+		}
+		logf("history: rollups rebuilt and merged in %s", time.Since(start).Round(time.Millisecond))
 		return execAll(ctx, urlB, "VACUUM ANALYZE")
 	}
 	if err := loadDays(0, 1, false); err != nil {

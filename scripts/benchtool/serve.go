@@ -61,6 +61,9 @@ func runServe(ctx context.Context, args []string) error {
 		 FROM websites w, generate_series(0, 48) hr,
 		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (1 + (b + w.id) % 5) ORDER BY b) AS hist
 		               FROM generate_series(0, 12) b) h`,
+		// What sync's merge of hours into days leaves: the hours that ended
+		// over an hour ago are in the daily rows.
+		"UPDATE rollup_fold SET folded_hour = date_trunc('hour', now(), 'UTC') - interval '1 hour'",
 		"VACUUM ANALYZE",
 	); err != nil {
 		return err
