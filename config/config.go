@@ -52,7 +52,7 @@ type Config struct {
 	CheckConcurrency  int           `envconfig:"CHECK_CONCURRENCY" default:"512" desc:"checks in flight at once, at most"`
 	CheckRefresh      time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
 	CheckBuffer       int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
-	SyncBatch         int           `envconfig:"SYNC_BATCH" default:"5000" desc:"rows written per PostgreSQL transaction, at most"`
+	SyncBatch         int           `envconfig:"SYNC_BATCH" default:"20000" desc:"rows written per PostgreSQL transaction, at most; when catching up, a larger batch updates each website's rollup and state rows once for more of its checks"`
 	SyncFlush         time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
 	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`

@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -285,23 +284,15 @@ func (st *probeState) advance(r *storedRow, alertAfter, recoverAfter int) {
 	}
 }
 
-// readSiteAlerts reads the thresholds, interval, open down incident and
-// the maintenance windows overlapping [lo, hi] of the websites ids.
+// readSiteAlerts reads the thresholds, interval, open down and cert_expiry
+// incidents and the maintenance windows overlapping [lo, hi] of the
+// websites ids: three reads of sets (websites by key, open incidents by
+// their partial index, the few windows), not one lookup per website.
 func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Time, opts AlertOptions) (map[int64]*siteAlert, error) {
 	q, err := tx.QueryContext(ctx, `
-		SELECT w.id, coalesce(w.alert_after, $2), coalesce(w.recover_after, $3), w.check_interval,
-		       (SELECT i.id FROM incidents i
-		        WHERE i.website_id = w.id AND i.kind = 'down' AND i.resolved_at IS NULL),
-		       (SELECT i.id FROM incidents i
-		        WHERE i.website_id = w.id AND i.kind = 'cert_expiry' AND i.resolved_at IS NULL),
-		       ARRAY(SELECT extract(epoch FROM m.starts_at)::float8 FROM maintenance_windows m
-		             WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.ends_at > $4 AND m.starts_at <= $5
-		             ORDER BY m.id),
-		       ARRAY(SELECT extract(epoch FROM m.ends_at)::float8 FROM maintenance_windows m
-		             WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.ends_at > $4 AND m.starts_at <= $5
-		             ORDER BY m.id)
-		FROM websites w WHERE w.id = ANY($1::integer[])`,
-		pq.Array(ids), opts.FailureThreshold, opts.SuccessThreshold, lo, hi)
+		SELECT id, coalesce(alert_after, $2), coalesce(recover_after, $3), check_interval
+		FROM websites WHERE id = ANY($1::integer[])`,
+		pq.Array(ids), opts.FailureThreshold, opts.SuccessThreshold)
 	if err != nil {
 		return nil, fmt.Errorf("read alert settings: %w", err)
 	}
@@ -311,12 +302,8 @@ func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Ti
 		var id int64
 		var interval int
 		s := &siteAlert{}
-		var from, until pq.Float64Array
-		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval, &s.openDown, &s.openCert, &from, &until); err != nil {
+		if err := q.Scan(&id, &s.alertAfter, &s.recoverAfter, &interval); err != nil {
 			return nil, fmt.Errorf("read alert settings: %w", err)
-		}
-		for i := range min(len(from), len(until)) {
-			s.maintenance = append(s.maintenance, window{from: epoch(from[i]), until: epoch(until[i])})
 		}
 		if s.recoverAfter < 1 {
 			s.recoverAfter = 1
@@ -331,6 +318,55 @@ func readSiteAlerts(ctx context.Context, tx *sql.Tx, ids []int64, lo, hi time.Ti
 		if sites[id] == nil { // removed meanwhile: the rows' foreign key fails the batch anyway
 			sites[id] = &siteAlert{alertAfter: opts.FailureThreshold, recoverAfter: opts.SuccessThreshold}
 		}
+	}
+
+	q, err = tx.QueryContext(ctx, `
+		SELECT website_id, kind, id FROM incidents
+		WHERE resolved_at IS NULL AND website_id = ANY($1::integer[]) AND kind IN ('down', 'cert_expiry')`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read open incidents: %w", err)
+	}
+	defer q.Close()
+	for q.Next() {
+		var id, incident int64
+		var kind string
+		if err := q.Scan(&id, &kind, &incident); err != nil {
+			return nil, fmt.Errorf("read open incidents: %w", err)
+		}
+		if kind == alert.KindDown {
+			sites[id].openDown = sql.NullInt64{Int64: incident, Valid: true}
+		} else {
+			sites[id].openCert = sql.NullInt64{Int64: incident, Valid: true}
+		}
+	}
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("read open incidents: %w", err)
+	}
+
+	q, err = tx.QueryContext(ctx, `
+		SELECT coalesce(website_id, 0), starts_at, ends_at FROM maintenance_windows
+		WHERE ends_at > $1 AND starts_at <= $2 AND (website_id IS NULL OR website_id = ANY($3::integer[]))
+		ORDER BY id`, lo, hi, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read maintenance windows: %w", err)
+	}
+	defer q.Close()
+	for q.Next() {
+		var id int64
+		var w window
+		if err := q.Scan(&id, &w.from, &w.until); err != nil {
+			return nil, fmt.Errorf("read maintenance windows: %w", err)
+		}
+		if id != 0 {
+			sites[id].maintenance = append(sites[id].maintenance, w)
+			continue
+		}
+		for _, s := range sites { // a window for every website
+			s.maintenance = append(s.maintenance, w)
+		}
+	}
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("read maintenance windows: %w", err)
 	}
 	return sites, nil
 }
@@ -532,12 +568,6 @@ func scanIDs(q *sql.Rows) ([]int64, error) {
 // maintenanceNowSQL is true when website w is in a maintenance window at $3.
 const maintenanceNowSQL = `EXISTS (SELECT 1 FROM maintenance_windows m
 		WHERE (m.website_id = w.id OR m.website_id IS NULL) AND m.starts_at <= $3 AND m.ends_at > $3)`
-
-// epoch converts seconds since 1970 (extract(epoch …)) to a time, to the
-// microsecond PostgreSQL keeps.
-func epoch(s float64) time.Time {
-	return time.UnixMicro(int64(math.Round(s * 1e6))).UTC()
-}
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {

@@ -340,8 +340,8 @@ func timeSync(ctx context.Context, bin, dbURL, brokers, topic string, n int) (fl
 				return 0, fmt.Errorf("sync stored %d rows, want %d", c, n)
 			}
 			rate := float64(n) / el.Seconds()
-			logf("sync: sitestat sync stored %d rows in %.2f s from process start = %.0f rows/s (first row seen after %.2f s; %.0f rows/s from then)",
-				n, el.Seconds(), rate, first.Seconds(), float64(n)/(el-first+50*time.Millisecond).Seconds())
+			logf("sync: sitestat sync stored %d rows in %.2f s from process start = %.0f rows/s (first row seen after %.2f s; %.0f rows/s from then; peak RSS %s)",
+				n, el.Seconds(), rate, first.Seconds(), float64(n)/(el-first+50*time.Millisecond).Seconds(), peakRSS(cmd.Process.Pid))
 			if err := stopProcess(cmd, done, 30*time.Second); err != nil {
 				logf("sync: stop: %v", err)
 			}
@@ -377,4 +377,19 @@ func naiveInsert(ctx context.Context, dbURL string, rs []checker.Result, values 
 		}
 	}
 	return float64(len(rs)) / time.Since(start).Seconds(), nil
+}
+
+// peakRSS returns the peak resident set size of process pid (VmHWM), or
+// "unknown".
+func peakRSS(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return "unknown"
 }
