@@ -137,7 +137,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 		return code + s + ansiReset
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\tURL\tSTATE\tCODE\tTIME\tCHECKED\tUPTIME %s\tP95\tCHECKS\n", shortDuration(window))
+	fmt.Fprintf(tw, "ID\tURL\tSTATE\tCODE\tTIME\tCHECKED\tUPTIME %s\tAVAIL\tP95\tCHECKS\n", shortDuration(window))
 	up, down, failing, stale := 0, 0, 0, 0
 	for _, s := range sts {
 		state, code, rt, checked := paint(ansiGrey, "NEVER"), "-", "-", "never"
@@ -173,14 +173,17 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 			}
 			checked = text.Ago(now.Sub(l.CheckedAt))
 		}
-		uptime, p95 := "-", "-"
+		uptime, avail, p95 := "-", "-", "-"
 		if s.UptimePct != nil {
 			uptime = fmt.Sprintf("%.2f%%", *s.UptimePct)
+		}
+		if s.AvailabilityPct != nil {
+			avail = fmt.Sprintf("%.2f%%", *s.AvailabilityPct)
 		}
 		if s.P95ResponseMs != nil {
 			p95 = formatMs(*s.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(checker.RedactURL(s.URL), 60), state, code, rt, checked, uptime, p95, s.Checks)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(checker.RedactURL(s.URL), 60), state, code, rt, checked, uptime, avail, p95, s.Checks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -243,8 +246,11 @@ type statusJSON struct {
 	AgeSeconds     *float64   `json:"age_seconds"`
 	Stale          bool       `json:"stale"`
 	UptimePct      *float64   `json:"uptime_pct"`
-	P95ResponseMs  *float64   `json:"p95_response_time_ms"`
-	Checks         int64      `json:"checks"`
+	// AvailabilityPct is 100 × (1 − time in down incidents ÷ window).
+	AvailabilityPct *float64 `json:"availability_pct"`
+	DowntimeS       float64  `json:"downtime_s"`
+	P95ResponseMs   *float64 `json:"p95_response_time_ms"`
+	Checks          int64    `json:"checks"`
 	// IncidentID is the open down incident; the site is down only with one.
 	IncidentID  *int64      `json:"incident_id"`
 	Maintenance bool        `json:"maintenance"`
@@ -282,8 +288,8 @@ func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
 	out := make([]statusJSON, 0, len(sts))
 	for _, s := range sts {
 		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
-			UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now),
-			Maintenance: s.Maintenance}
+			UptimePct: s.UptimePct, AvailabilityPct: s.AvailabilityPct, DowntimeS: s.Downtime.Seconds(),
+			P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now), Maintenance: s.Maintenance}
 		if s.Incident != nil {
 			j.IncidentID = &s.Incident.ID
 		}

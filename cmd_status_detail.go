@@ -56,16 +56,20 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WINDOW\tUPTIME\tP95\tCHECKS")
+	fmt.Fprintln(tw, "WINDOW\tUPTIME\tAVAIL\tDOWN\tP95\tCHECKS")
 	for _, win := range d.Windows {
-		uptime, p95 := "-", "-"
+		uptime, avail, p95 := "-", "-", "-"
 		if win.UptimePct != nil {
 			uptime = fmt.Sprintf("%.3f%%", *win.UptimePct)
+		}
+		if win.AvailabilityPct != nil {
+			avail = fmt.Sprintf("%.3f%%", *win.AvailabilityPct)
 		}
 		if win.P95ResponseMs != nil {
 			p95 = formatMs(*win.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", shortDuration(win.Window), uptime, p95, win.Checks)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", shortDuration(win.Window), uptime, avail,
+			win.Downtime.Round(time.Second), p95, win.Checks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -143,10 +147,12 @@ type detailJSON struct {
 }
 
 type windowJSON struct {
-	Window        string   `json:"window"`
-	Checks        int64    `json:"checks"`
-	UptimePct     *float64 `json:"uptime_pct"`
-	P95ResponseMs *float64 `json:"p95_response_time_ms"`
+	Window          string   `json:"window"`
+	Checks          int64    `json:"checks"`
+	UptimePct       *float64 `json:"uptime_pct"`
+	AvailabilityPct *float64 `json:"availability_pct"`
+	DowntimeS       float64  `json:"downtime_s"`
+	P95ResponseMs   *float64 `json:"p95_response_time_ms"`
 }
 
 type dayJSON struct {
@@ -169,8 +175,8 @@ type failedJSON struct {
 func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 	j := detailJSON{Regex: d.Regex, Windows: []windowJSON{}, Days: []dayJSON{}, Failed: []failedJSON{}}
 	j.statusJSON = statusJSON{ID: d.ID, URL: checker.RedactURL(d.URL), IntervalS: int(d.Interval / time.Second), Stale: d.Stale,
-		UptimePct: d.UptimePct, P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now),
-		Maintenance: d.Maintenance}
+		UptimePct: d.UptimePct, AvailabilityPct: d.AvailabilityPct, DowntimeS: d.Downtime.Seconds(),
+		P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now), Maintenance: d.Maintenance}
 	if d.Incident != nil {
 		j.IncidentID = &d.Incident.ID
 	}
@@ -179,7 +185,8 @@ func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 		j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age
 	}
 	for _, win := range d.Windows {
-		j.Windows = append(j.Windows, windowJSON{Window: shortDuration(win.Window), Checks: win.Checks, UptimePct: win.UptimePct, P95ResponseMs: win.P95ResponseMs})
+		j.Windows = append(j.Windows, windowJSON{Window: shortDuration(win.Window), Checks: win.Checks, UptimePct: win.UptimePct,
+			AvailabilityPct: win.AvailabilityPct, DowntimeS: win.Downtime.Seconds(), P95ResponseMs: win.P95ResponseMs})
 	}
 	for _, day := range d.Days {
 		j.Days = append(j.Days, dayJSON{Day: day.Day.Format("2006-01-02"), Checks: day.Checks, UpChecks: day.UpChecks,

@@ -113,7 +113,7 @@ func (db *DB) SiteSummaries(ctx context.Context, ids []int64, window time.Durati
 		return nil, fmt.Errorf("site summaries: %w", err)
 	}
 	defer tx.Rollback()
-	aggs, err := windowAggs(ctx, tx, ids, now.Add(-window), now, false, true)
+	aggs, err := windowAggs(ctx, tx, ids, now.Add(-window), now, false, true, db.alerts.withDefaults().FailureThreshold)
 	if err != nil {
 		return nil, fmt.Errorf("site summaries: %w", err)
 	}
@@ -122,7 +122,8 @@ func (db *DB) SiteSummaries(ctx context.Context, ids []int64, window time.Durati
 		var st SiteStatus
 		applyAgg(&st, aggs[id])
 		s := SiteSummary{Days: make([]DayStatus, days),
-			Window: WindowStatus{Window: window, Checks: st.Checks, UptimePct: st.UptimePct, P95ResponseMs: st.P95ResponseMs}}
+			Window: WindowStatus{Window: window, Checks: st.Checks, UptimePct: st.UptimePct, P95ResponseMs: st.P95ResponseMs,
+				AvailabilityPct: st.AvailabilityPct, Downtime: st.Downtime}}
 		for i := range s.Days {
 			s.Days[i].Day = first.Add(time.Duration(i) * day)
 		}

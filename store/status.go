@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -96,12 +97,26 @@ type SiteStatus struct {
 	// over every check whatever its outcome, read from the rollups'
 	// histograms (within 5%); nil when none.
 	P95ResponseMs *float64
+	// AvailabilityPct is 100 × (1 − Downtime ÷ the window since the site was
+	// added): the share of the time the site was not down by the alert
+	// quorum's verdict, whatever single probes saw. nil when the window has
+	// no checks or alerting is off for the site (it then has no incidents).
+	AvailabilityPct *float64
+	// Downtime is the time in the window covered by down incidents (open
+	// ones up to now).
+	Downtime time.Duration
 }
 
-// windowAgg is what the rollups say about one website over a window.
+// windowAgg is what the rollups say about one website over a window, and
+// what its down incidents say.
 type windowAgg struct {
 	checks, up int64
 	p95        *float64
+	// span is the part of the window since the website was added; down the
+	// part of it in down incidents; alerting whether the website has
+	// incidents at all (alert_after > 0).
+	span, down time.Duration
+	alerting   bool
 }
 
 // Status returns the state of every website, by id: its state now per probe
@@ -134,7 +149,7 @@ func (db *DB) status(ctx context.Context, window time.Duration, now time.Time, c
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
-	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached, withP95)
+	aggs, err := windowAggs(ctx, tx, nil, now.Add(-window), now, cached, withP95, db.alerts.withDefaults().FailureThreshold)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -149,9 +164,31 @@ func applyAgg(s *SiteStatus, a windowAgg) {
 	if a.checks > 0 {
 		pct := 100 * float64(a.up) / float64(a.checks)
 		s.UptimePct = &pct
+		if a.alerting && a.span > 0 {
+			av := 100 * (1 - float64(min(a.down, a.span))/float64(a.span))
+			s.AvailabilityPct = &av
+		}
 	}
+	s.Downtime = a.down
 	s.P95ResponseMs = a.p95
 }
+
+// windowDowntimeSQL returns, per website ($3: ids, NULL: all), the part of
+// the window [$1, $2] since it was added, the part of that in down
+// incidents (open ones up to $2), and whether it alerts at all ($4: sync's
+// failure threshold).
+const windowDowntimeSQL = `
+	WITH w AS (
+		SELECT id, greatest($1::timestamptz, created_at) AS since, coalesce(alert_after, $4) > 0 AS alerting
+		FROM websites WHERE $3::int[] IS NULL OR id = ANY($3::int[])
+	), d AS (
+		SELECT i.website_id, sum(extract(epoch FROM least(coalesce(i.resolved_at, $2), $2) - greatest(i.started_at, w.since))) AS down
+		FROM incidents i JOIN w ON w.id = i.website_id
+		WHERE i.kind = 'down' AND i.started_at < $2 AND (i.resolved_at IS NULL OR i.resolved_at > w.since)
+		GROUP BY 1
+	)
+	SELECT w.id, greatest(extract(epoch FROM $2 - w.since), 0), coalesce(d.down, 0), w.alerting
+	FROM w LEFT JOIN d ON d.website_id = w.id`
 
 // readSites reads the websites (one when id > 0), their probes' state and
 // streaks, their open down incident and whether they are in maintenance.
@@ -364,7 +401,7 @@ func windowBounds(from, now time.Time) (start, dayFrom, dayTo time.Time) {
 // (and, withP95, merges their histograms for the p95),
 // reading the whole days from website_status_window when cached (fillWindows
 // returned true), and merges their histograms for the p95.
-func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Time, cached, withP95 bool) (map[int64]windowAgg, error) {
+func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Time, cached, withP95 bool, failureThreshold int) (map[int64]windowAgg, error) {
 	start, dayFrom, dayTo := windowBounds(from, now)
 	counts, hists := windowCountsSQL, windowHistSQL
 	args := []any{start, now, pq.Int64Array(ids), dayFrom, dayTo}
@@ -389,6 +426,26 @@ func windowAggs(ctx context.Context, tx *sql.Tx, ids []int64, from, now time.Tim
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read rollups: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, windowDowntimeSQL, from, now, pq.Int64Array(ids), failureThreshold)
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	for rows.Next() {
+		var sid int64
+		var span, down float64
+		var alerting bool
+		if err := rows.Scan(&sid, &span, &down, &alerting); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		a := out[sid]
+		a.span, a.down, a.alerting = seconds(span), seconds(down), alerting
+		out[sid] = a
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	if !withP95 {
 		return out, nil
@@ -465,6 +522,9 @@ type WindowStatus struct {
 	UptimePct *float64
 	// P95ResponseMs is nil without checks.
 	P95ResponseMs *float64
+	// AvailabilityPct and Downtime are as in SiteStatus.
+	AvailabilityPct *float64
+	Downtime        time.Duration
 }
 
 // SiteDetail is one website in detail, for `sitestat status ID`.
@@ -538,7 +598,7 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 	}
 	d.SiteStatus = sites[0]
 	for i, w := range windows {
-		aggs, err := windowAggs(ctx, tx, []int64{id}, now.Add(-w), now, cached[i], true)
+		aggs, err := windowAggs(ctx, tx, []int64{id}, now.Add(-w), now, cached[i], true, db.alerts.withDefaults().FailureThreshold)
 		if err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}
@@ -547,7 +607,8 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		if i == 0 {
 			applyAgg(&d.SiteStatus, aggs[id])
 		}
-		d.Windows = append(d.Windows, WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs})
+		d.Windows = append(d.Windows, WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs,
+			AvailabilityPct: s.AvailabilityPct, Downtime: s.Downtime})
 	}
 
 	first := utcDay(now).Add(-89 * day)
@@ -626,4 +687,9 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 	}
 	sort.SliceStable(d.Failed, func(i, j int) bool { return d.Failed[i].CheckedAt.After(d.Failed[j].CheckedAt) })
 	return d, nil
+}
+
+// seconds converts a number of seconds to a Duration, to the microsecond.
+func seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s*1e6)) * time.Microsecond
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -210,4 +211,84 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestAvailabilityFromIncidents: a site's availability over a window is
+// 1 − (time in its down incidents ÷ the window since the site was added),
+// open incidents counting up to now and those straddling the window's start
+// only from it; a site with alerting off has none.
+func TestAvailabilityFromIncidents(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	old := mustAddSite(t, db, "https://old.example/")
+	young := mustAddSite(t, db, "https://young.example/")
+	quiet := mustAddSite(t, db, "https://quiet.example/")
+	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-48*time.Hour), old)
+	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-6*time.Hour), young)
+	mustExec(t, db, "UPDATE websites SET created_at = $1, alert_after = 0 WHERE id = $2", now.Add(-48*time.Hour), quiet)
+	var rs []checker.Result
+	for _, id := range []int64{old, young, quiet} {
+		rs = append(rs, newResult(id, now.Add(-time.Minute), true, 200, 10))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	incident := func(id int64, from, until time.Duration) {
+		t.Helper()
+		var resolved any
+		if until != 0 {
+			resolved = now.Add(-until)
+		}
+		mustExec(t, db, "INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, probes) VALUES ($1, 'down', $2, $3, 'timeout', '{eu,us}')",
+			id, now.Add(-from), resolved)
+	}
+	incident(old, 30*time.Hour, 26*time.Hour) // before the window
+	incident(old, 25*time.Hour, 23*time.Hour) // one hour of it inside
+	incident(old, 5*time.Hour, 4*time.Hour)
+	incident(old, 30*time.Minute, 0) // open
+	incident(young, 3*time.Hour, 0)
+	incident(quiet, 2*time.Hour, 1*time.Hour) // by hand: alerting is off
+
+	sts, err := db.Status(ctx, 24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]struct {
+		avail *float64
+		down  time.Duration
+	}{
+		old:   {ptr(100 * (1 - 2.5/24)), 150 * time.Minute},
+		young: {ptr(50.0), 3 * time.Hour},
+		quiet: {nil, time.Hour},
+	}
+	for _, s := range sts {
+		w := want[s.ID]
+		if s.Downtime != w.down {
+			t.Errorf("site %d: downtime %s, want %s", s.ID, s.Downtime, w.down)
+		}
+		switch {
+		case w.avail == nil && s.AvailabilityPct != nil:
+			t.Errorf("site %d: availability %.4f%%, want none (alerting off)", s.ID, *s.AvailabilityPct)
+		case w.avail != nil && (s.AvailabilityPct == nil || math.Abs(*s.AvailabilityPct-*w.avail) > 1e-6):
+			t.Errorf("site %d: availability %v, want %.4f%%", s.ID, fmtPtr(s.AvailabilityPct), *w.avail)
+		}
+		if s.UptimePct == nil || *s.UptimePct != 100 {
+			t.Errorf("site %d: uptime of checks %v, want 100%% (its one check was up)", s.ID, fmtPtr(s.UptimePct))
+		}
+	}
+	d, err := db.SiteDetail(ctx, old, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := d.Windows[1]; w.Downtime != 7*time.Hour+30*time.Minute {
+		t.Errorf("7d window: downtime %s, want 7h30m (every incident)", w.Downtime)
+	}
+}
+
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%.4f%%", *v)
 }

@@ -42,7 +42,17 @@ type apiWindow struct {
 	Window    string   `json:"window"`
 	Checks    int64    `json:"checks"`
 	UptimePct *float64 `json:"uptime_pct"`
-	P95Ms     *float64 `json:"p95_ms"`
+	// AvailabilityPct is 100 × (1 − time in down incidents ÷ window): the
+	// quorum's verdict, across probes; null when alerting is off for the site.
+	AvailabilityPct *float64 `json:"availability_pct"`
+	DowntimeSeconds int64    `json:"downtime_seconds"`
+	P95Ms           *float64 `json:"p95_ms"`
+}
+
+// apiWindowOf is the API form of ws.
+func apiWindowOf(ws store.WindowStatus) apiWindow {
+	return apiWindow{Window: windowName(ws.Window), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3),
+		AvailabilityPct: round(ws.AvailabilityPct, 3), DowntimeSeconds: int64(ws.Downtime.Seconds()), P95Ms: round(ws.P95ResponseMs, 1)}
 }
 
 type apiIncident struct {
@@ -131,7 +141,7 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 	}
 	out := detail{apiSite: s.apiSiteOf(d.SiteStatus, open[id]), IntervalSeconds: int(d.Interval / time.Second)}
 	for _, win := range d.Windows {
-		out.Windows = append(out.Windows, apiWindow{Window: windowName(win.Window), Checks: win.Checks, UptimePct: round(win.UptimePct, 3), P95Ms: round(win.P95ResponseMs, 1)})
+		out.Windows = append(out.Windows, apiWindowOf(win))
 	}
 	if tls != nil {
 		out.TLSVersion, out.CertNotAfter = tls.Version, tls.CertNotAfter
@@ -153,7 +163,8 @@ func (s *Server) uptimeOf(r *http.Request, id int64, win time.Duration) (apiWind
 		return apiWindow{}, false, err
 	}
 	ws := sums[id].Window
-	return apiWindow{Window: windowName(win), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3), P95Ms: round(ws.P95ResponseMs, 1)}, true, nil
+	ws.Window = win
+	return apiWindowOf(ws), true, nil
 }
 
 // apiUptime serves /api/v1/sites/{id}/uptime?window=30d (default 24h).
