@@ -18,6 +18,8 @@ the raw rows of website_status, one day partition per transaction (sync's
 writes wait for each, then count once), and brings site_probe_state up to
 the latest raw row. --since limits it to the days from T on (RFC 3339 or
 YYYY-MM-DD, UTC). Rollups of days whose raw rows were pruned are kept.
+website_status_daily gets the hours already merged into days (before
+rollup_fold.folded_hour); sync merges the later ones when their time comes.
 
 Needs SITESTAT_DATABASE_URL.`,
 		Flags: []cli.Flag{
