@@ -56,7 +56,15 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WINDOW\tUPTIME\tAVAIL\tDOWN\tP95\tCHECKS")
+	byProbe := false
+	for _, win := range d.Windows {
+		byProbe = byProbe || len(win.Probes) > 1
+	}
+	header := "WINDOW\tUPTIME\tAVAIL\tDOWN\tP95\tCHECKS"
+	if byProbe {
+		header += "\tUPTIME BY PROBE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, win := range d.Windows {
 		uptime, avail, p95 := "-", "-", "-"
 		if win.UptimePct != nil {
@@ -68,8 +76,20 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 		if win.P95ResponseMs != nil {
 			p95 = formatMs(*win.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", shortDuration(win.Window), uptime, avail,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d", shortDuration(win.Window), uptime, avail,
 			win.Downtime.Round(time.Second), p95, win.Checks)
+		if byProbe {
+			var parts []string
+			for _, p := range win.Probes {
+				u := "-"
+				if p.UptimePct != nil {
+					u = fmt.Sprintf("%.3f%%", *p.UptimePct)
+				}
+				parts = append(parts, text.Terminal(p.Probe)+" "+u)
+			}
+			fmt.Fprintf(tw, "\t%s", strings.Join(parts, ", "))
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -153,6 +173,14 @@ type windowJSON struct {
 	AvailabilityPct *float64 `json:"availability_pct"`
 	DowntimeS       float64  `json:"downtime_s"`
 	P95ResponseMs   *float64 `json:"p95_response_time_ms"`
+	// Probes is the uptime of the window's checks per probe.
+	Probes []probeUptimeJSON `json:"probes"`
+}
+
+type probeUptimeJSON struct {
+	Probe     string   `json:"probe"`
+	Checks    int64    `json:"checks"`
+	UptimePct *float64 `json:"uptime_pct"`
 }
 
 type dayJSON struct {
@@ -185,8 +213,13 @@ func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 		j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age
 	}
 	for _, win := range d.Windows {
-		j.Windows = append(j.Windows, windowJSON{Window: shortDuration(win.Window), Checks: win.Checks, UptimePct: win.UptimePct,
-			AvailabilityPct: win.AvailabilityPct, DowntimeS: win.Downtime.Seconds(), P95ResponseMs: win.P95ResponseMs})
+		wj := windowJSON{Window: shortDuration(win.Window), Checks: win.Checks, UptimePct: win.UptimePct,
+			AvailabilityPct: win.AvailabilityPct, DowntimeS: win.Downtime.Seconds(), P95ResponseMs: win.P95ResponseMs,
+			Probes: []probeUptimeJSON{}}
+		for _, p := range win.Probes {
+			wj.Probes = append(wj.Probes, probeUptimeJSON{Probe: p.Probe, Checks: p.Checks, UptimePct: p.UptimePct})
+		}
+		j.Windows = append(j.Windows, wj)
 	}
 	for _, day := range d.Days {
 		j.Days = append(j.Days, dayJSON{Day: day.Day.Format("2006-01-02"), Checks: day.Checks, UpChecks: day.UpChecks,

@@ -525,6 +525,57 @@ type WindowStatus struct {
 	// AvailabilityPct and Downtime are as in SiteStatus.
 	AvailabilityPct *float64
 	Downtime        time.Duration
+	// Probes is the uptime of the window's checks per probe, by probe name
+	// (SiteDetail only).
+	Probes []ProbeUptime
+}
+
+// ProbeUptime is the share of one probe's checks of a website that were up
+// over a window, from the rollups.
+type ProbeUptime struct {
+	Probe  string
+	Checks int64
+	// UptimePct is nil without checks.
+	UptimePct *float64
+}
+
+// windowProbesSQL counts one website's ($3) checks per probe over the window
+// (the parameters of windowCountsSQL; the whole days from the days' rollups).
+const windowProbesSQL = `
+	SELECT probe, sum(checks)::bigint, sum(up_checks)::bigint FROM (
+		SELECT probe, checks, up_checks FROM website_status_hourly
+		WHERE hour >= $1 AND hour <= $2 AND website_id = $3 AND NOT (hour >= $4 AND hour < $5)
+		UNION ALL
+		SELECT probe, checks, up_checks FROM ` + rollupDaysSQL + ` d
+		WHERE day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date
+		  AND website_id = $3
+	) r GROUP BY 1 ORDER BY 1`
+
+// probeUptimes reads website id's uptime per probe over from..now.
+func probeUptimes(ctx context.Context, tx *sql.Tx, id int64, from, now time.Time) ([]ProbeUptime, error) {
+	start, dayFrom, dayTo := windowBounds(from, now)
+	rows, err := tx.QueryContext(ctx, windowProbesSQL, start, now, id, dayFrom, dayTo)
+	if err != nil {
+		return nil, fmt.Errorf("read rollups per probe: %w", err)
+	}
+	defer rows.Close()
+	var out []ProbeUptime
+	for rows.Next() {
+		var p ProbeUptime
+		var up int64
+		if err := rows.Scan(&p.Probe, &p.Checks, &up); err != nil {
+			return nil, fmt.Errorf("read rollups per probe: %w", err)
+		}
+		if p.Checks > 0 {
+			v := 100 * float64(up) / float64(p.Checks)
+			p.UptimePct = &v
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rollups per probe: %w", err)
+	}
+	return out, nil
 }
 
 // SiteDetail is one website in detail, for `sitestat status ID`.
@@ -607,8 +658,12 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		if i == 0 {
 			applyAgg(&d.SiteStatus, aggs[id])
 		}
+		probes, err := probeUptimes(ctx, tx, id, now.Add(-w), now)
+		if err != nil {
+			return d, fmt.Errorf("site %d: %w", id, err)
+		}
 		d.Windows = append(d.Windows, WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs,
-			AvailabilityPct: s.AvailabilityPct, Downtime: s.Downtime})
+			AvailabilityPct: s.AvailabilityPct, Downtime: s.Downtime, Probes: probes})
 	}
 
 	first := utcDay(now).Add(-89 * day)

@@ -292,3 +292,56 @@ func fmtPtr(v *float64) string {
 	}
 	return fmt.Sprintf("%.4f%%", *v)
 }
+
+// TestSiteDetailUptimePerProbe: status ID gives each window's uptime per
+// probe, from the rollups, hours merged into days or not.
+func TestSiteDetailUptimePerProbe(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	now := time.Now().UTC()
+	id := mustAddSite(t, db, "https://probes.example/")
+	var rs []checker.Result
+	for i := range 40 { // every 3 hours over 5 days: eu always up, us down one check in four
+		at := now.Add(-time.Duration(i) * 3 * time.Hour)
+		eu := newResult(id, at, true, 200, 10)
+		eu.Probe = "eu"
+		us := newResult(id, at.Add(time.Second), i%4 != 0, 200, 10)
+		us.Probe = "us"
+		rs = append(rs, eu, us)
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	foldRollups(t, db, now)
+	d, err := db.SiteDetail(ctx, id, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range d.Windows {
+		var euChecks, usChecks, usUp int64
+		for _, r := range rs {
+			if r.CheckedAt.Before(now.Add(-w.Window).Truncate(time.Hour)) {
+				continue
+			}
+			if r.Probe == "eu" {
+				euChecks++
+			} else {
+				usChecks++
+				if r.Up {
+					usUp++
+				}
+			}
+		}
+		if len(w.Probes) != 2 || w.Probes[0].Probe != "eu" || w.Probes[1].Probe != "us" {
+			t.Fatalf("%s: probes %+v, want eu and us", w.Window, w.Probes)
+		}
+		eu, us := w.Probes[0], w.Probes[1]
+		if eu.Checks != euChecks || eu.UptimePct == nil || *eu.UptimePct != 100 {
+			t.Errorf("%s: eu %d checks, uptime %s; want %d, 100%%", w.Window, eu.Checks, fmtPtr(eu.UptimePct), euChecks)
+		}
+		want := 100 * float64(usUp) / float64(usChecks)
+		if us.Checks != usChecks || us.UptimePct == nil || math.Abs(*us.UptimePct-want) > 1e-9 {
+			t.Errorf("%s: us %d checks, uptime %s; want %d, %.4f%%", w.Window, us.Checks, fmtPtr(us.UptimePct), usChecks, want)
+		}
+	}
+}

@@ -47,12 +47,25 @@ type apiWindow struct {
 	AvailabilityPct *float64 `json:"availability_pct"`
 	DowntimeSeconds int64    `json:"downtime_seconds"`
 	P95Ms           *float64 `json:"p95_ms"`
+	// Probes is the uptime of the window's checks per probe (a website's
+	// detail only).
+	Probes []apiProbeUptime `json:"probes,omitempty"`
+}
+
+type apiProbeUptime struct {
+	Probe     string   `json:"probe"`
+	Checks    int64    `json:"checks"`
+	UptimePct *float64 `json:"uptime_pct"`
 }
 
 // apiWindowOf is the API form of ws.
 func apiWindowOf(ws store.WindowStatus) apiWindow {
-	return apiWindow{Window: windowName(ws.Window), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3),
+	w := apiWindow{Window: windowName(ws.Window), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3),
 		AvailabilityPct: round(ws.AvailabilityPct, 3), DowntimeSeconds: int64(ws.Downtime.Seconds()), P95Ms: round(ws.P95ResponseMs, 1)}
+	for _, p := range ws.Probes {
+		w.Probes = append(w.Probes, apiProbeUptime{Probe: p.Probe, Checks: p.Checks, UptimePct: round(p.UptimePct, 3)})
+	}
+	return w
 }
 
 type apiIncident struct {

@@ -69,6 +69,11 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 	}
 	now := time.Now().UTC().Truncate(time.Minute)
 	from := now.Add(-7 * 24 * time.Hour)
+	// The sites were added before the history below (availability counts
+	// from a site's creation).
+	if _, err := db.SQL().ExecContext(ctx, "UPDATE websites SET created_at = $1", now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatalf("backdate websites: %v", err)
+	}
 	if _, err := db.EnsurePartitions(ctx, from, now); err != nil {
 		t.Fatalf("partitions: %v", err)
 	}

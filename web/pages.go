@@ -210,7 +210,7 @@ func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
 	return out
 }
 
-type windowView struct{ Name, Uptime, P95, Checks string }
+type windowView struct{ Name, Uptime, Availability, Downtime, P95, Checks, ByProbe string }
 
 type incidentView struct {
 	ID                          int64
@@ -285,8 +285,19 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 		p.Regex = "" // a regex may tell what the page is
 	}
 	for _, win := range d.Windows {
-		p.Windows = append(p.Windows, windowView{Name: windowName(win.Window), Uptime: pct(win.UptimePct),
-			P95: ms(win.P95ResponseMs), Checks: strconv.FormatInt(win.Checks, 10)})
+		v := windowView{Name: windowName(win.Window), Uptime: pct(win.UptimePct), Availability: pct(win.AvailabilityPct),
+			Downtime: "–", P95: ms(win.P95ResponseMs), Checks: strconv.FormatInt(win.Checks, 10)}
+		if win.Downtime > 0 {
+			v.Downtime = duration(win.Downtime)
+		}
+		if len(win.Probes) > 1 {
+			var parts []string
+			for _, pu := range win.Probes {
+				parts = append(parts, pu.Probe+" "+pct(pu.UptimePct))
+			}
+			v.ByProbe = strings.Join(parts, ", ")
+		}
+		p.Windows = append(p.Windows, v)
 	}
 	if tls != nil {
 		p.TLS = tls.Version

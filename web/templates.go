@@ -89,8 +89,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;margin:0}dt{c
 <dt>TLS</dt><dd>{{.TLS}}</dd>
 <dt>Certificate expires</dt><dd>{{.Cert}}</dd>
 </dl></section>
-<section><h2>Uptime</h2><table id="uptime"><thead><tr><th>Window</th><th class="num">Uptime</th><th class="num">p95</th><th class="num">Checks</th></tr></thead><tbody>
-{{range .Windows}}<tr><td>{{.Name}}</td><td class="num">{{.Uptime}}</td><td class="num">{{.P95}}</td><td class="num">{{.Checks}}</td></tr>{{end}}
+<section><h2>Uptime</h2><table id="uptime"><thead><tr><th>Window</th><th class="num" title="share of the checks that were up, all probes together">Uptime</th><th class="num" title="1 − time in down incidents ÷ window">Availability</th><th class="num hide-sm">Down</th><th class="num">p95</th><th class="num">Checks</th><th class="hide-sm">By probe</th></tr></thead><tbody>
+{{range .Windows}}<tr><td>{{.Name}}</td><td class="num">{{.Uptime}}</td><td class="num">{{.Availability}}</td><td class="num hide-sm">{{.Downtime}}</td><td class="num">{{.P95}}</td><td class="num">{{.Checks}}</td><td class="hide-sm">{{.ByProbe}}</td></tr>{{end}}
 </tbody></table></section>
 </div>
 <h2>State per probe</h2>
