@@ -206,7 +206,8 @@ func (s *Server) apiUptime(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "window": out.Window, "checks": out.Checks,
-		"uptime_pct": out.UptimePct, "p95_ms": out.P95Ms})
+		"uptime_pct": out.UptimePct, "availability_pct": out.AvailabilityPct, "downtime_seconds": out.DowntimeSeconds,
+		"p95_ms": out.P95Ms})
 }
 
 // maxChecks is the largest page of /api/v1/sites/{id}/checks.

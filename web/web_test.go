@@ -135,7 +135,7 @@ func TestServeRoutes(t *testing.T) {
 		{"/incidents", "text/html", 200, []string{"dns_error", "open", "resolved", "down webhook: pending"}},
 		{"/api/v1/sites", "application/json", 200, []string{`"state": "down"`, `"state": "never"`, `"name": "Up site"`}},
 		{"/api/v1/sites/" + id(k.up), "application/json", 200, []string{`"tls_version": "TLS 1.3"`, `"window": "365d"`}},
-		{"/api/v1/sites/" + id(k.up) + "/uptime?window=30d", "application/json", 200, []string{`"window": "30d"`, `"checks": 31`}},
+		{"/api/v1/sites/" + id(k.up) + "/uptime?window=30d", "application/json", 200, []string{`"window": "30d"`, `"checks": 31`, `"availability_pct": 100`, `"downtime_seconds": 0`}},
 		{"/api/v1/sites/" + id(k.up) + "/checks?limit=5", "application/json", 200, []string{`"check_id"`, `"next": "/api/v1/sites/`}},
 		{"/api/v1/incidents?open=true", "application/json", 200, []string{`"open": true`}},
 		{"/badge/" + id(k.up) + "/status.svg", "image/svg+xml", 200, []string{"status: up"}},
