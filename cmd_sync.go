@@ -159,6 +159,8 @@ type pruner struct {
 	every time.Duration
 	log   *slog.Logger
 
+	warmed time.Time // the UTC day whose window cache is filled (run's goroutine only)
+
 	runs, partitions, rawRows, rollupRows, foldedRows, failures atomic.Int64
 	lastOK                                                      atomic.Int64 // unix seconds
 }
@@ -196,6 +198,20 @@ func (p *pruner) fold(ctx context.Context) {
 	if rep.To.After(rep.From) {
 		p.foldedRows.Add(rep.Hours)
 		p.log.Info("merged hourly rollups into days", "from", rep.From, "to", rep.To, "rollup_rows", rep.Hours)
+	}
+	// Once a UTC day, the long windows' cache of `status`, so that nobody's
+	// first `status --window 30d` of the day waits for it.
+	if today := time.Now().UTC().Truncate(24 * time.Hour); today.After(p.warmed) {
+		start := time.Now()
+		if err := p.db.WarmWindows(ctx, time.Now()); err != nil {
+			if ctx.Err() == nil {
+				p.failures.Add(1)
+				p.log.Warn("fill the status window cache", "err", err)
+			}
+			return
+		}
+		p.warmed = today
+		p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -126,3 +126,17 @@ func lockFold(ctx context.Context, tx *sql.Tx) (time.Time, error) {
 
 // errNoFoldRow is returned when rollup_fold has lost its row.
 var errNoFoldRow = errors.New("rollup_fold has no row (run sitestat migrate)")
+
+// WarmWindows fills website_status_window for the long windows of
+// DetailWindows (7, 30 and 90 days) as of now, so that the first long
+// `status` of a UTC day reads the cache instead of filling it. sync runs it
+// once a day; it is what such a `status` would do, and a no-op for the
+// websites already filled for the day.
+func (db *DB) WarmWindows(ctx context.Context, now time.Time) error {
+	for _, w := range DetailWindows {
+		if _, err := db.fillWindows(ctx, 0, now.Add(-w), now); err != nil {
+			return fmt.Errorf("warm the %s window cache: %w", w, err)
+		}
+	}
+	return nil
+}

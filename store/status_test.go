@@ -345,3 +345,41 @@ func TestSiteDetailUptimePerProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmWindows: sync's daily fill of the long windows' cache makes
+// `status` read one cached row per window, with the counts it would have
+// computed from the days.
+func TestWarmWindows(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	id := mustAddSite(t, db, "https://warm.example/")
+	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
+	var rs []checker.Result
+	for m := 0; m < 95*24*60; m += 331 {
+		rs = append(rs, newResult(id, now.Add(-time.Duration(m)*time.Minute), m%5 != 0, 200, float64(m%300)+1))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	foldRollups(t, db, now)
+	if err := db.WarmWindows(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1 AND through = $2", id, now.Truncate(24*time.Hour)); n != 3 {
+		t.Errorf("website_status_window has %d rows through today, want 3 (7, 30, 90 days)", n)
+	}
+	for _, w := range []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour} {
+		sts, err := db.Status(ctx, w, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums, err := db.SiteSummaries(ctx, []int64{id}, w, 0, now) // reads the days, never the cache
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sums[id].Window
+		if sts[0].Checks != want.Checks || sts[0].Checks == 0 || deref(sts[0].UptimePct) != deref(want.UptimePct) {
+			t.Errorf("%s: cached %d checks, uptime %v; from the days %d, %v", w, sts[0].Checks, deref(sts[0].UptimePct), want.Checks, deref(want.UptimePct))
+		}
+	}
+}
