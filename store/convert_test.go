@@ -179,3 +179,79 @@ func TestMigrateConvertsEmptyPhase1(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestMigrateFromVersion2 upgrades a database written by version 2, whose
+// sync added every check to its day as well as to its hour
+// (testdata/schema_v2.sql, from commit 152b2a1): migrate keeps every raw row,
+// records version 3 and rebuilds the rollups, and from then on the days —
+// merged from hours — count each check once, the old ones and those stored
+// after the upgrade, late ones included.
+func TestMigrateFromVersion2(t *testing.T) {
+	db := newDB(t)
+	ctx := testContext(t)
+	v2, err := os.ReadFile("testdata/schema_v2.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, string(v2))
+	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (2)")
+	mustExec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
+	now := time.Now().UTC()
+	if _, err := db.EnsurePartitions(ctx, now.Add(-11*24*time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, `
+		INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms, probe, host)
+		SELECT w, at, jsonb_build_object('v', 1, 'check_id', id, 'website_id', w, 'probe', 'eu', 'host', 'h'),
+		       id, up, CASE WHEN up THEN 'ok' ELSE 'http_status' END, CASE WHEN up THEN 200 ELSE 503 END, rt, 'eu', 'h'
+		FROM (SELECT 1 + i % 3 AS w, now() - make_interval(mins => i * 7) AS at, gen_random_uuid() AS id,
+		             i % 9 <> 0 AS up, (i % 400 + 1)::real / 4 AS rt
+		      FROM generate_series(0, 1999) i) s`)
+	// The rollups as version 2 left them: every row in its hour and its day.
+	for _, q := range []string{
+		`INSERT INTO website_status_hourly (website_id, probe, hour, checks, up_checks)
+		 SELECT website_id, probe, date_trunc('hour', timestamp_utc, 'UTC'), count(*), count(*) FILTER (WHERE up) FROM website_status GROUP BY 1, 2, 3`,
+		`INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks)
+		 SELECT website_id, probe, (timestamp_utc AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE up) FROM website_status GROUP BY 1, 2, 3`,
+	} {
+		mustExec(t, db, q)
+	}
+	digest := rowsDigest(t, db)
+	lastHour := mustTime(t, db, "SELECT max(hour) FROM website_status_hourly")
+
+	rep := mustMigrate(t, db, store.MigrateOptions{})
+	if len(rep.Problems) > 0 || !contains(rep.Actions, "create table rollup_fold") ||
+		!contains(rep.Actions, "rebuild rollups and site_probe_state from 2000 raw rows") || !contains(rep.Actions, "record schema version 3") {
+		t.Fatalf("migrate: actions %q, problems %q", rep.Actions, rep.Problems)
+	}
+	if got := rowsDigest(t, db); got != digest {
+		t.Errorf("rows changed by the upgrade")
+	}
+	if got := mustTime(t, db, "SELECT folded_hour FROM rollup_fold"); !got.Equal(lastHour.Add(time.Hour)) {
+		t.Errorf("folded_hour %s, want %s (the hour after the last hourly row)", got, lastHour.Add(time.Hour))
+	}
+	compareRollups(t, "hourly after the upgrade", storedRollups(t, db, false), expectedRollups(t, db, false))
+	compareRollups(t, "days after the upgrade", storedRollups(t, db, true), expectedRollups(t, db, true))
+
+	// Checks stored after the upgrade: one now, one late (in a merged hour).
+	late := newResult(1, lastHour.Add(-5*time.Hour+time.Minute), false, 503, 12)
+	fresh := newResult(2, now, true, 200, 7)
+	if _, err := db.InsertResults(ctx, []checker.Result{late, fresh}); err != nil {
+		t.Fatal(err)
+	}
+	foldRollups(t, db, now.Add(3*time.Hour))
+	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
+		t.Errorf("%d hourly rows left to merge", n)
+	}
+	compareRollups(t, "days after new checks and a merge", storedRollups(t, db, true), expectedRollups(t, db, true))
+	checkState(t, db)
+}
+
+func mustTime(t *testing.T, db *store.DB, q string) time.Time {
+	t.Helper()
+	var at time.Time
+	if err := db.SQL().QueryRowContext(testContext(t), q).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	return at.UTC()
+}

@@ -41,6 +41,10 @@ func TestCheckSchema(t *testing.T) {
 		{name: "rollup without its key", breakSQL: "ALTER TABLE website_status_daily DROP CONSTRAINT website_status_daily_pkey",
 			table: "website_status_daily", column: "website_id,probe,day",
 			want: "schema drift: website_status_daily.website_id,probe,day: no unique constraint on (website_id, probe, day) (sync stores each once); run: sitestat migrate"},
+		{name: "missing merge table", breakSQL: "DROP TABLE rollup_fold", table: "rollup_fold",
+			want: "schema drift: rollup_fold: table is missing; run: sitestat migrate"},
+		{name: "merge row lost", breakSQL: "DELETE FROM rollup_fold", table: "rollup_fold",
+			want: "schema drift: rollup_fold: has 0 rows, want 1 (which hours are merged into days); run: sitestat migrate, then sitestat rollup --rebuild"},
 		{name: "an extra column is fine", breakSQL: "ALTER TABLE website_status ADD COLUMN note text"},
 	}
 	for _, tt := range tests {
