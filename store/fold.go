@@ -60,23 +60,40 @@ type FoldReport struct {
 	Hours int64
 }
 
+// foldStep is the most hours FoldRollups merges in one transaction, so
+// that after days without a merge (sync stopped) batches never wait long.
+const foldStep = 3 * time.Hour
+
 // FoldRollups merges into website_status_daily the hourly rollups of the
 // hours not merged yet that ended at least FoldGrace before now, and moves
-// rollup_fold past them, in one transaction: days are merged from hours, so
-// sync's batches update one rollup row per website, probe and hour instead
-// of two. It locks rollup_fold's row (FOR UPDATE), so batches of sync wait
-// for the merge — about a second an hour for 10,000 websites — and a
-// concurrent FoldRollups waits, then finds nothing left to merge.
+// rollup_fold past them: days are merged from hours, so sync's batches
+// update one rollup row per website, probe and hour instead of two. Each
+// transaction merges at most foldStep hours and locks rollup_fold's row
+// (FOR UPDATE), so batches of sync wait for it — well under a second an
+// hour for 10,000 websites — and a concurrent FoldRollups waits, then finds
+// nothing left to merge.
 func (db *DB) FoldRollups(ctx context.Context, now time.Time) (FoldReport, error) {
-	rep, err := db.foldRollups(ctx, now)
-	if err != nil {
-		return rep, fmt.Errorf("merge hourly rollups into days: %w", err)
+	to := now.UTC().Truncate(time.Hour).Add(-FoldGrace)
+	var rep FoldReport
+	for first := true; ; first = false {
+		step, err := db.foldRollups(ctx, to)
+		if err != nil {
+			return rep, fmt.Errorf("merge hourly rollups into days: %w", err)
+		}
+		if first {
+			rep.From = step.From
+		}
+		rep.To = step.To
+		rep.Hours += step.Hours
+		if !step.To.After(step.From) || !step.To.Before(to) {
+			return rep, nil
+		}
 	}
-	return rep, nil
 }
 
-func (db *DB) foldRollups(ctx context.Context, now time.Time) (FoldReport, error) {
-	to := now.UTC().Truncate(time.Hour).Add(-FoldGrace)
+// foldRollups merges the hours from folded_hour to to, at most foldStep of
+// them, in one transaction.
+func (db *DB) foldRollups(ctx context.Context, to time.Time) (FoldReport, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return FoldReport{}, err
@@ -89,6 +106,18 @@ func (db *DB) foldRollups(ctx context.Context, now time.Time) (FoldReport, error
 	rep := FoldReport{From: from, To: from}
 	if !to.After(from) {
 		return rep, nil
+	}
+	if to.Sub(from) > foldStep {
+		// The first merge of a new database starts in 1970: from its first hour.
+		var first sql.NullTime
+		if err := tx.QueryRowContext(ctx, "SELECT min(hour) FROM website_status_hourly WHERE hour >= $1", from).Scan(&first); err != nil {
+			return rep, fmt.Errorf("read website_status_hourly: %w", err)
+		}
+		start := to
+		if first.Valid && first.Time.Before(to) {
+			start = first.Time.UTC()
+		}
+		to = minTime(to, start.Add(foldStep))
 	}
 	// The merge groups every histogram element of the hours: let it hash in memory.
 	if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
