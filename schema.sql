@@ -106,16 +106,17 @@ CREATE TABLE IF NOT EXISTS site_probe_state (
 ) WITH (fillfactor = 70);
 
 -- website_status_hourly and website_status_daily are exact rollups of the
--- rows stored, per website, probe and UTC hour (day), maintained by sync in
--- the transaction that stores the rows, counting each stored row once.
+-- rows stored, per website, probe and UTC hour (day), counting each stored
+-- row once: sync updates the hourly rows in the transaction that stores the
+-- rows, and the days are merged from the hours (see rollup_fold).
 -- reasons counts the checks per reason other than "ok" (up_checks counts
 -- those), e.g. {"timeout": 3}. rt_* summarise response_time_ms over the
 -- checks that have one (rt_count of them); rt_hist is a sparse histogram
 -- with fixed logarithmic buckets (store/histogram.go): elements
 -- bucket << 32 | count, where a bucket may repeat (sync appends, and merges
 -- them once the array passes 48 elements; readers sum them).
--- The three tables are updated in place by every batch: room left in each
--- page (fillfactor) lets those updates be HOT (no index change).
+-- They and site_probe_state are updated in place: room left in each page
+-- (fillfactor) lets those updates be HOT (no index change).
 CREATE TABLE IF NOT EXISTS website_status_hourly (
     website_id integer     NOT NULL,
     probe      text        NOT NULL,
