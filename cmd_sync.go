@@ -72,6 +72,7 @@ func runSync(ctx context.Context, e *env) error {
 			Group:          e.cfg.SyncGroup,
 			Topics:         []string{e.cfg.KafkaTopic},
 			Batch:          e.cfg.SyncBatch,
+			MaxPending:     e.cfg.SyncMaxPending,
 			Flush:          e.cfg.SyncFlush,
 			ReleaseTimeout: e.cfg.ShutdownTimeout,
 			Logger:         log,

@@ -53,6 +53,7 @@ type Config struct {
 	CheckRefresh      time.Duration `envconfig:"CHECK_REFRESH" default:"30s" desc:"how often the websites table is reloaded"`
 	CheckBuffer       int           `envconfig:"CHECK_BUFFER" default:"100000" desc:"results held for re-sending while Kafka is unreachable; past it the oldest are dropped"`
 	SyncBatch         int           `envconfig:"SYNC_BATCH" default:"20000" desc:"rows written per PostgreSQL transaction, at most; when catching up, a larger batch updates each website's rollup and state rows once for more of its checks"`
+	SyncMaxPending    int           `envconfig:"SYNC_MAX_PENDING" default:"120000" desc:"results held in batches across all the partitions sync reads, at most: with more partitions than SYNC_MAX_PENDING / SYNC_BATCH, batches shrink so that memory stays bounded; 0: no bound"`
 	SyncFlush         time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
 	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
@@ -241,6 +242,7 @@ func (c *Config) check() error {
 		{"CHECK_REFRESH", c.CheckRefresh > 0, "must be positive"},
 		{"CHECK_BUFFER", c.CheckBuffer > 0, "must be positive"},
 		{"SYNC_BATCH", c.SyncBatch > 0, "must be positive"},
+		{"SYNC_MAX_PENDING", c.SyncMaxPending >= 0, "must be 0 (no bound) or positive"},
 		{"SYNC_FLUSH", c.SyncFlush > 0, "must be positive"},
 		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0, "must be positive"},
 		{"PRUNE_INTERVAL", c.PruneInterval > 0, "must be positive"},

@@ -269,6 +269,7 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_RETENTION_RAW", "", func(c Config) (bool, any) { return c.RetentionRaw == 0, c.RetentionRaw }},
 		{"SITESTAT_RETENTION_HOURLY", "", func(c Config) (bool, any) { return c.RetentionHourly == 0, c.RetentionHourly }},
 		{"SITESTAT_RETENTION_DAILY", "", func(c Config) (bool, any) { return c.RetentionDaily == 0, c.RetentionDaily }},
+		{"SITESTAT_SYNC_MAX_PENDING", "", func(c Config) (bool, any) { return c.SyncMaxPending == 0, c.SyncMaxPending }},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {

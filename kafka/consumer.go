@@ -95,6 +95,11 @@ type ConsumerOptions struct {
 	// a batch goes to the handler when it holds Batch records or Flush after
 	// its first record arrived (default DefaultConsumerFlush).
 	Flush time.Duration
+	// MaxPending bounds the records held in batches across all the
+	// partitions the Consumer reads: with n partitions claimed, a batch holds
+	// at most min(Batch, MaxPending/n) records, so memory stays bounded
+	// whatever the number of partitions catching up. 0 means no bound.
+	MaxPending int
 	// ReleaseTimeout bounds the handling of a partition's last, incomplete
 	// batch when the partition is released (default DefaultReleaseTimeout).
 	ReleaseTimeout time.Duration
@@ -154,6 +159,18 @@ type Consumer struct {
 	group sarama.ConsumerGroup
 	log   *slog.Logger
 	read  atomic.Int64
+	// claims counts the partitions being read.
+	claims atomic.Int64
+}
+
+// batchLimit is the most records a batch may hold now (Batch, or less when
+// MaxPending shares out among more partitions).
+func (c *Consumer) batchLimit() int {
+	limit := c.copts.Batch
+	if c.copts.MaxPending > 0 {
+		limit = min(limit, max(1, c.copts.MaxPending/int(max(c.claims.Load(), 1))))
+	}
+	return limit
 }
 
 // Read returns how many records the Consumer has taken from its partitions
@@ -296,8 +313,8 @@ func (g *groupHandler) fatalErr() error {
 }
 
 // ConsumeClaim reads one partition in batches and carries out the commit
-// rules: a batch is handed over when it holds Batch records or Flush after
-// its first one; its offsets are marked and committed only after the
+// rules: a batch is handed over when it holds batchLimit records or Flush
+// after its first one; its offsets are marked and committed only after the
 // handler returned nil; when the partition is released (rebalance or
 // shutdown) the batch in progress is handed over once more, within
 // ReleaseTimeout, and abandoned uncommitted if that fails.
@@ -310,6 +327,9 @@ func (g *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	timer := time.NewTimer(g.c.copts.Flush)
 	timer.Stop()
 	defer timer.Stop()
+
+	g.c.claims.Add(1)
+	defer g.c.claims.Add(-1)
 
 	ctx := sess.Context()
 	msgs := claim.Messages()
@@ -324,7 +344,7 @@ func (g *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			b.Records = append(b.Records, record(m))
 			g.c.read.Add(1)
-			if len(b.Records) < g.c.copts.Batch {
+			if len(b.Records) < g.c.batchLimit() {
 				continue
 			}
 			timer.Stop()

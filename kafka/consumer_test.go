@@ -244,3 +244,28 @@ func testWaitRead(t *testing.T, c *Consumer, n int64) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestBatchLimit: MaxPending shares out among the partitions being read,
+// never above Batch nor below one record.
+func TestBatchLimit(t *testing.T) {
+	tests := []struct {
+		batch, maxPending int
+		claims            int64
+		want              int
+	}{
+		{batch: 20000, maxPending: 0, claims: 48, want: 20000},
+		{batch: 20000, maxPending: 120000, claims: 0, want: 20000},
+		{batch: 20000, maxPending: 120000, claims: 6, want: 20000},
+		{batch: 20000, maxPending: 120000, claims: 12, want: 10000},
+		{batch: 20000, maxPending: 120000, claims: 24, want: 5000},
+		{batch: 5000, maxPending: 120000, claims: 12, want: 5000},
+		{batch: 100, maxPending: 10, claims: 24, want: 1},
+	}
+	for _, tt := range tests {
+		c := &Consumer{copts: ConsumerOptions{Batch: tt.batch, MaxPending: tt.maxPending}}
+		c.claims.Store(tt.claims)
+		if got := c.batchLimit(); got != tt.want {
+			t.Errorf("Batch %d, MaxPending %d, %d partitions: limit %d, want %d", tt.batch, tt.maxPending, tt.claims, got, tt.want)
+		}
+	}
+}
