@@ -172,8 +172,8 @@ func TestNewConsumerConfig(t *testing.T) {
 	if !cfg.Consumer.Return.Errors {
 		t.Error("Return.Errors is off")
 	}
-	if got := cfg.Consumer.Fetch.Default; got < 1<<20 {
-		t.Errorf("Fetch.Default = %d", got)
+	if got := cfg.Consumer.Fetch.Default; got != 256<<10 {
+		t.Errorf("Fetch.Default = %d, want 256 KiB", got)
 	}
 	var names []string
 	for _, s := range cfg.Consumer.Group.Rebalance.GroupStrategies {
