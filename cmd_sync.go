@@ -160,9 +160,9 @@ type pruner struct {
 	every time.Duration
 	log   *slog.Logger
 
-	warmed time.Time // the UTC day whose window cache is filled (run's goroutine only)
+	warmed time.Time // the UTC day the window cache was last filled for, or sync started (run's goroutine only)
 
-	runs, partitions, rawRows, rollupRows, foldedRows, failures atomic.Int64
+	runs, partitions, rawRows, rollupRows, mergedRows, failures atomic.Int64
 	lastOK                                                      atomic.Int64 // unix seconds
 }
 
@@ -173,8 +173,10 @@ func (p *pruner) run(ctx context.Context) {
 	fold := time.NewTicker(min(p.every, 5*time.Minute))
 	defer fold.Stop()
 	p.pass(ctx)
+	p.warmed = time.Now().UTC().Truncate(24 * time.Hour)
 	for {
 		p.fold(ctx)
+		p.warm(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -197,23 +199,29 @@ func (p *pruner) fold(ctx context.Context) {
 		return
 	}
 	if rep.To.After(rep.From) {
-		p.foldedRows.Add(rep.Hours)
-		p.log.Info("merged hourly rollups into days", "from", rep.From, "to", rep.To, "rollup_rows", rep.Hours)
+		p.mergedRows.Add(rep.DailyRows)
+		p.log.Info("merged hourly rollups into days", "from", rep.From, "to", rep.To, "daily_rows", rep.DailyRows)
 	}
-	// Once a UTC day, the long windows' cache of `status`, so that nobody's
-	// first `status --window 30d` of the day waits for it.
-	if today := time.Now().UTC().Truncate(24 * time.Hour); today.After(p.warmed) {
-		start := time.Now()
-		if err := p.db.WarmWindows(ctx, time.Now()); err != nil {
-			if ctx.Err() == nil {
-				p.failures.Add(1)
-				p.log.Warn("fill the status window cache", "err", err)
-			}
-			return
+}
+
+// warm fills the long windows' cache of `status` when a new UTC day has
+// begun since the last fill (or since the start: a start adds no work), so
+// that nobody's first `status --window 30d` of the day waits for it.
+func (p *pruner) warm(ctx context.Context) {
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if !today.After(p.warmed) {
+		return
+	}
+	start := time.Now()
+	if err := p.db.WarmWindows(ctx, start); err != nil {
+		if ctx.Err() == nil {
+			p.failures.Add(1)
+			p.log.Warn("fill the status window cache failed; will try again", "err", err)
 		}
-		p.warmed = today
-		p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
+		return
 	}
+	p.warmed = today
+	p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
 }
 
 // pass runs one pass; a failure is logged and counted, and tried again at
@@ -251,7 +259,7 @@ func (p *pruner) metrics() []prometheus.Collector {
 	return []prometheus.Collector{
 		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).", load(&p.runs)),
 		counter("sitestat_prune_failures_total", "Pruning passes, partition creations or merges of hours into days that failed.", load(&p.failures)),
-		counter("sitestat_rollup_hours_merged_total", "Hourly rollup rows merged into website_status_daily.", load(&p.foldedRows)),
+		counter("sitestat_rollup_merge_daily_rows_total", "Daily rollup rows written by merges of hours into days.", load(&p.mergedRows)),
 		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.", load(&p.partitions)),
 		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).", load(&p.rawRows)),
 		counter("sitestat_prune_rollup_rows_total", "Hourly and daily rollup rows deleted past their retention.", load(&p.rollupRows)),

@@ -69,8 +69,9 @@ const foldSQL = `
 type FoldReport struct {
 	// From and To bound the hours merged, [From, To); equal when none were.
 	From, To time.Time
-	// Hours is how many hourly rows were added to their days.
-	Hours int64
+	// DailyRows is how many daily rows the merge wrote (created or
+	// replaced).
+	DailyRows int64
 }
 
 // foldStep is the most hours FoldRollups merges in one transaction, so
@@ -96,7 +97,7 @@ func (db *DB) FoldRollups(ctx context.Context, now time.Time) (FoldReport, error
 			rep.From = step.From
 		}
 		rep.To = step.To
-		rep.Hours += step.Hours
+		rep.DailyRows += step.DailyRows
 		if !step.To.After(step.From) || !step.To.Before(to) {
 			return rep, nil
 		}
@@ -139,7 +140,7 @@ func (db *DB) foldRollups(ctx context.Context, to time.Time) (FoldReport, error)
 	if err != nil {
 		return rep, err
 	}
-	if rep.Hours, err = res.RowsAffected(); err != nil {
+	if rep.DailyRows, err = res.RowsAffected(); err != nil {
 		return rep, err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE rollup_fold SET folded_hour = $1", to); err != nil {

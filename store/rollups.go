@@ -217,20 +217,6 @@ func invalidateWindows(ctx context.Context, tx *sql.Tx, rows []storedRow) error 
 // merge: most updates of a busy table touch a row with one new check.
 const histCompactAt = 48
 
-// rollupAddSQL is the SET list of an INSERT INTO a rollup table AS t … ON
-// CONFLICT DO UPDATE that adds the excluded row to the stored one.
-var rollupAddSQL = fmt.Sprintf(`
-			checks = t.checks + excluded.checks,
-			up_checks = t.up_checks + excluded.up_checks,
-			reasons = CASE WHEN excluded.reasons = '{}' THEN t.reasons ELSE sitestat_counts_add(t.reasons, excluded.reasons) END,
-			rt_count = t.rt_count + excluded.rt_count,
-			rt_sum = t.rt_sum + excluded.rt_sum,
-			rt_min = least(t.rt_min, excluded.rt_min),
-			rt_max = greatest(t.rt_max, excluded.rt_max),
-			rt_hist = CASE WHEN cardinality(t.rt_hist) + cardinality(excluded.rt_hist) > %d
-			               THEN sitestat_hist_add(t.rt_hist, excluded.rt_hist)
-			               ELSE t.rt_hist || excluded.rt_hist END`, histCompactAt)
-
 // upsertRollups adds the aggregate of rows to table, whose time key is the
 // column keyCol of SQL type keyType.
 func upsertRollups(ctx context.Context, tx *sql.Tx, table, keyCol, keyType string, rows []storedRow,
@@ -279,7 +265,17 @@ func upsertRollups(ctx context.Context, tx *sql.Tx, table, keyCol, keyType strin
 		FROM unnest($1::integer[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[],
 		            $7::integer[], $8::float8[], $9::real[], $10::real[], $11::text[])
 		     AS u(id, probe, at, checks, ups, reasons, rt_count, rt_sum, rt_min, rt_max, hist)
-		ON CONFLICT (website_id, probe, %[2]s) DO UPDATE SET `+rollupAddSQL, table, keyCol, keyType)
+		ON CONFLICT (website_id, probe, %[2]s) DO UPDATE SET
+			checks = t.checks + excluded.checks,
+			up_checks = t.up_checks + excluded.up_checks,
+			reasons = CASE WHEN excluded.reasons = '{}' THEN t.reasons ELSE sitestat_counts_add(t.reasons, excluded.reasons) END,
+			rt_count = t.rt_count + excluded.rt_count,
+			rt_sum = t.rt_sum + excluded.rt_sum,
+			rt_min = least(t.rt_min, excluded.rt_min),
+			rt_max = greatest(t.rt_max, excluded.rt_max),
+			rt_hist = CASE WHEN cardinality(t.rt_hist) + cardinality(excluded.rt_hist) > %[4]d
+			               THEN sitestat_hist_add(t.rt_hist, excluded.rt_hist)
+			               ELSE t.rt_hist || excluded.rt_hist END`, table, keyCol, keyType, histCompactAt)
 	if _, err := tx.ExecContext(ctx, q, pq.Array(ids), pq.Array(probes), pq.Array(ats), pq.Array(checks),
 		pq.Array(ups), pq.Array(reasons), pq.Array(rtCounts), pq.Array(rtSums), nullFloats(rtMins),
 		nullFloats(rtMaxs), pq.Array(hists)); err != nil {
