@@ -119,11 +119,7 @@ func (db *DB) SiteSummaries(ctx context.Context, ids []int64, window time.Durati
 	}
 	first := utcDay(now).Add(-time.Duration(days-1) * day)
 	for _, id := range ids {
-		var st SiteStatus
-		applyAgg(&st, aggs[id])
-		s := SiteSummary{Days: make([]DayStatus, days),
-			Window: WindowStatus{Window: window, Checks: st.Checks, UptimePct: st.UptimePct, P95ResponseMs: st.P95ResponseMs,
-				AvailabilityPct: st.AvailabilityPct, Downtime: st.Downtime}}
+		s := SiteSummary{Days: make([]DayStatus, days), Window: aggs[id].window(window)}
 		for i := range s.Days {
 			s.Days[i].Day = first.Add(time.Duration(i) * day)
 		}

@@ -159,6 +159,14 @@ func (db *DB) status(ctx context.Context, window time.Duration, now time.Time, c
 	return sites, nil
 }
 
+// window returns a as the WindowStatus of a window of length w.
+func (a windowAgg) window(w time.Duration) WindowStatus {
+	var s SiteStatus
+	applyAgg(&s, a)
+	return WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs,
+		AvailabilityPct: s.AvailabilityPct, Downtime: s.Downtime}
+}
+
 func applyAgg(s *SiteStatus, a windowAgg) {
 	s.Checks = a.checks
 	if a.checks > 0 {
@@ -653,17 +661,14 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		if err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}
-		var s SiteStatus
-		applyAgg(&s, aggs[id])
 		if i == 0 {
 			applyAgg(&d.SiteStatus, aggs[id])
 		}
-		probes, err := probeUptimes(ctx, tx, id, now.Add(-w), now)
-		if err != nil {
+		win := aggs[id].window(w)
+		if win.Probes, err = probeUptimes(ctx, tx, id, now.Add(-w), now); err != nil {
 			return d, fmt.Errorf("site %d: %w", id, err)
 		}
-		d.Windows = append(d.Windows, WindowStatus{Window: w, Checks: s.Checks, UptimePct: s.UptimePct, P95ResponseMs: s.P95ResponseMs,
-			AvailabilityPct: s.AvailabilityPct, Downtime: s.Downtime, Probes: probes})
+		d.Windows = append(d.Windows, win)
 	}
 
 	first := utcDay(now).Add(-89 * day)
