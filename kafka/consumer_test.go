@@ -269,3 +269,12 @@ func TestBatchLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimBatchLimitedByMaxPending: a claim hands its batch over once it
+// holds its share of MaxPending, before Batch or Flush.
+func TestClaimBatchLimitedByMaxPending(t *testing.T) {
+	r := startClaim(t, ConsumerOptions{Batch: 100, MaxPending: 4, Flush: time.Hour}, nil)
+	r.send(4)
+	r.waitFor(t, "batch 0-3")
+	r.stop(t)
+}
