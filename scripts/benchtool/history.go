@@ -41,29 +41,9 @@ func runHistory(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	if err := execAll(ctx, urlA,
+	if err := execAll(ctx, urlA, append([]string{
 		fmt.Sprintf("INSERT INTO websites (url, check_interval) SELECT 'https://www.site' || i || '.example.com/health', 60 FROM generate_series(1, %d) i", *rollupSites),
-		`INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason, status_code, response_time_ms)
-		 SELECT id, 'default', now() - make_interval(secs => id % 60), gen_random_uuid(), id % 50 <> 0,
-		        CASE WHEN id % 50 <> 0 THEN 'ok' ELSE 'timeout' END, CASE WHEN id % 50 <> 0 THEN 200 END, 120 FROM websites`,
-		`INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
-		 SELECT w.id, 'default', (now() AT TIME ZONE 'UTC')::date - d, 1440, 1440 - (w.id + d) % 20,
-		        CASE WHEN (w.id + d) % 20 = 0 THEN '{}' ELSE jsonb_build_object('http_status', (w.id + d) % 20) END,
-		        1440, 1440 * 150.0, 20, 2000, h.hist
-		 FROM websites w, generate_series(0, 30) d,
-		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (10 + (b * 7 + w.id) % 90) ORDER BY b) AS hist
-		               FROM generate_series(0, 24) b) h`,
-		`INSERT INTO website_status_hourly (website_id, probe, hour, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
-		 SELECT w.id, 'default', date_trunc('hour', now(), 'UTC') - make_interval(hours => hr), 60, 60 - (w.id + hr) % 3,
-		        '{}', 60, 60 * 150.0, 20, 2000, h.hist
-		 FROM websites w, generate_series(0, 72) hr,
-		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (1 + (b + w.id) % 5) ORDER BY b) AS hist
-		               FROM generate_series(0, 12) b) h`,
-		// What sync's merge of hours into days leaves: the hours that ended
-		// over an hour ago are in the daily rows.
-		"UPDATE rollup_fold SET folded_hour = date_trunc('hour', now(), 'UTC') - interval '1 hour'",
-		"VACUUM ANALYZE",
-	); err != nil {
+	}, rollupSeed(30, 72, true)...)...); err != nil {
 		return err
 	}
 	logf("history: rollups of %d websites × 30 days loaded in %s", *rollupSites, time.Since(start).Round(time.Millisecond))

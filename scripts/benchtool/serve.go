@@ -40,32 +40,13 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	if err := execAll(ctx, dbURL,
+	if err := execAll(ctx, dbURL, append([]string{
 		fmt.Sprintf(`INSERT INTO websites (url, check_interval, name)
 			SELECT 'https://www.site' || i || '.example.com/health', 60, CASE WHEN i %% 3 = 0 THEN 'Site ' || i ELSE '' END
 			FROM generate_series(1, %d) i`, *sites),
-		`INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason, status_code, response_time_ms)
-		 SELECT id, 'default', now() - make_interval(secs => id % 60), gen_random_uuid(), id % 50 <> 0,
-		        CASE WHEN id % 50 <> 0 THEN 'ok' ELSE 'timeout' END, CASE WHEN id % 50 <> 0 THEN 200 END, 120 FROM websites`,
 		`INSERT INTO incidents (website_id, kind, started_at, reason, probes)
 		 SELECT id, 'down', now() - interval '1 hour', 'timeout', '{default}' FROM websites WHERE id % 100 = 0`,
-		`INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
-		 SELECT w.id, 'default', (now() AT TIME ZONE 'UTC')::date - d, 1440, 1440 - (w.id + d) % 20,
-		        '{}', 1440, 1440 * 150.0, 20, 2000, h.hist
-		 FROM websites w, generate_series(0, 89) d,
-		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (10 + (b * 7 + w.id) % 90) ORDER BY b) AS hist
-		               FROM generate_series(0, 24) b) h`,
-		`INSERT INTO website_status_hourly (website_id, probe, hour, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
-		 SELECT w.id, 'default', date_trunc('hour', now(), 'UTC') - make_interval(hours => hr), 60, 60 - (w.id + hr) % 3,
-		        '{}', 60, 60 * 150.0, 20, 2000, h.hist
-		 FROM websites w, generate_series(0, 48) hr,
-		      LATERAL (SELECT array_agg(((60 + b)::bigint << 32) | (1 + (b + w.id) % 5) ORDER BY b) AS hist
-		               FROM generate_series(0, 12) b) h`,
-		// What sync's merge of hours into days leaves: the hours that ended
-		// over an hour ago are in the daily rows.
-		"UPDATE rollup_fold SET folded_hour = date_trunc('hour', now(), 'UTC') - interval '1 hour'",
-		"VACUUM ANALYZE",
-	); err != nil {
+	}, rollupSeed(89, 48, false)...)...); err != nil {
 		return err
 	}
 	logf("serve: %d websites × 90 days of daily rollups and 48 h of hourly ones loaded in %s", *sites, time.Since(start).Round(time.Millisecond))
