@@ -234,7 +234,7 @@ func GroupLag(ctx context.Context, opts Options, group, topic string) (map[int32
 			return opts.wrap("offsets of group "+group, err)
 		}
 		for _, p := range parts {
-			hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			hw, err := partitionOffset(ctx, client, topic, p, sarama.OffsetNewest)
 			if err != nil {
 				return opts.wrap(fmt.Sprintf("high-water mark of %s/%d", topic, p), err)
 			}

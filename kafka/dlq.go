@@ -445,6 +445,35 @@ func Scan(ctx context.Context, opts Options, topic string, fn func(Record) bool)
 	}
 }
 
+// leaderBackoff spaces the offset lookups retried while a partition has no
+// leader the client knows: a topic just created, or a broker just restarted.
+var leaderBackoff = retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+
+// partitionOffset is client.GetOffset retried, with fresh metadata, for up to
+// about 5 s while the partition's leadership is moving (sarama retries only
+// once, which a topic created a moment ago can outlast).
+func partitionOffset(ctx context.Context, client sarama.Client, topic string, partition int32, at int64) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		off, err := client.GetOffset(topic, partition, at)
+		if err == nil || attempt >= 7 || !leaderMoving(err) {
+			return off, err
+		}
+		if !leaderBackoff.Wait(ctx, attempt) {
+			return off, err
+		}
+		_ = client.RefreshMetadata(topic) // the next GetOffset reports what still fails
+	}
+}
+
+// leaderMoving reports whether err says a partition's leader is not (yet)
+// where the client looked.
+func leaderMoving(err error) bool {
+	return errors.Is(err, sarama.ErrNotLeaderForPartition) ||
+		errors.Is(err, sarama.ErrLeaderNotAvailable) ||
+		errors.Is(err, sarama.ErrUnknownTopicOrPartition) ||
+		errors.Is(err, sarama.ErrOffsetNotAvailable)
+}
+
 func scan(ctx context.Context, opts Options, cfg *sarama.Config, topic string, fn func(Record) bool) error {
 	client, err := sarama.NewClient(opts.brokers(), cfg)
 	if err != nil {
@@ -462,11 +491,11 @@ func scan(ctx context.Context, opts Options, cfg *sarama.Config, topic string, f
 	}
 	var spans []span
 	for _, p := range partitions {
-		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		oldest, err := partitionOffset(ctx, client, topic, p, sarama.OffsetOldest)
 		if err != nil {
 			return opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
 		}
-		newest, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		newest, err := partitionOffset(ctx, client, topic, p, sarama.OffsetNewest)
 		if err != nil {
 			return opts.wrap(fmt.Sprintf("read %s/%d", topic, p), err)
 		}
