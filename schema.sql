@@ -175,8 +175,9 @@ CREATE TABLE IF NOT EXISTS website_status_window (
 -- adds the hourly rows of [folded_hour, that hour) to their days and moves
 -- folded_hour on, in one transaction; a check before folded_hour (a late
 -- result) updates both tables at once. A day is therefore its daily row plus
--- its hourly rows at or after folded_hour. sync reads the row FOR SHARE in
--- each batch's transaction and the merge takes it FOR UPDATE, so no check is
+-- its hourly rows at or after folded_hour. Each batch of sync locks the
+-- table IN ROW SHARE MODE and the merge IN EXCLUSIVE MODE (a fair queue:
+-- batches coming after a waiting merge wait behind it), so no check is
 -- merged twice or never. The first value covers the daily rows already
 -- there: every hour that has an hourly row.
 CREATE TABLE IF NOT EXISTS rollup_fold (
@@ -185,6 +186,32 @@ CREATE TABLE IF NOT EXISTS rollup_fold (
 INSERT INTO rollup_fold (folded_hour)
 SELECT coalesce((SELECT max(hour) + interval '1 hour' FROM website_status_hourly), '1970-01-01 00:00:00+00')
 WHERE NOT EXISTS (SELECT 1 FROM rollup_fold);
+
+-- Only a sitestat that merges days from hours (schema version 3 and later)
+-- writes website_status_daily: a version 2 sync left running after the
+-- upgrade would add each check to its day as well as to its hour, and the
+-- merge would add it again. Writers say which version they are with
+-- set_config('sitestat.writer_version', '3', true) in their transaction;
+-- any other INSERT or UPDATE is refused with this one-line error, which a
+-- version 2 sync logs and retries without committing its offsets (nothing
+-- is lost: its partitions wait for it to be stopped or upgraded).
+CREATE OR REPLACE FUNCTION sitestat_daily_writer_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(nullif(current_setting('sitestat.writer_version', true), ''), '0')::int < 3 THEN
+        RAISE EXCEPTION 'website_status_daily is written only by sitestat with schema version 3 or later (days are merged from hours): stop or upgrade the older sitestat'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN NULL;
+END $$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgname = 'website_status_daily_writer' AND tgrelid = 'website_status_daily'::regclass) THEN
+        CREATE TRIGGER website_status_daily_writer BEFORE INSERT OR UPDATE ON website_status_daily
+            FOR EACH STATEMENT EXECUTE FUNCTION sitestat_daily_writer_check();
+    END IF;
+END $$;
 
 -- Retention prunes the rollups by time: an index leading on it.
 CREATE INDEX IF NOT EXISTS website_status_hourly_hour_idx ON website_status_hourly (hour);

@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/store"
@@ -245,6 +249,20 @@ func TestMigrateFromVersion2(t *testing.T) {
 	}
 	compareRollups(t, "days after new checks and a merge", storedRollups(t, db, true), expectedRollups(t, db, true))
 	checkState(t, db)
+
+	// A version 2 sync left running writes every check to its day too: refused.
+	_, err = db.SQL().ExecContext(ctx, `INSERT INTO website_status_daily AS t (website_id, probe, day, checks, up_checks)
+		VALUES (1, 'eu', current_date, 1, 1)
+		ON CONFLICT (website_id, probe, day) DO UPDATE SET checks = t.checks + 1, up_checks = t.up_checks + 1`)
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || !strings.Contains(err.Error(), "website_status_daily is written only by sitestat with schema version 3 or later") {
+		t.Errorf("a version 2 write of a daily row: %v, want it refused", err)
+	} else if pqErr.Code != "55000" {
+		// Not a class version 2's sync dead-letters (22, 23) or gives up on
+		// (42): it retries the batch, and logs this error, until stopped.
+		t.Errorf("refused with SQLSTATE %s, want 55000", pqErr.Code)
+	}
+	compareRollups(t, "days after a version 2 write", storedRollups(t, db, true), expectedRollups(t, db, true))
 }
 
 func mustTime(t *testing.T, db *store.DB, q string) time.Time {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -28,7 +29,7 @@ const rollupDaysSQL = `(
 // them with the daily rows they add to as sets (one GROUP BY over every
 // histogram element and reason) and replaces those rows: a per-row merge
 // function costs several times more. Only the merge writes daily rows of
-// unmerged hours, and it holds rollup_fold's row, so the rows it read are
+// unmerged hours, and it holds rollup_fold's lock, so the rows it read are
 // the rows it replaces.
 const foldSQL = `
 	WITH h AS (
@@ -82,9 +83,9 @@ const foldStep = 3 * time.Hour
 // hours not merged yet that ended at least FoldGrace before now, and moves
 // rollup_fold past them: days are merged from hours, so sync's batches
 // update one rollup row per website, probe and hour instead of two. Each
-// transaction merges at most foldStep hours and locks rollup_fold's row
-// (FOR UPDATE), so batches of sync wait for it, and a concurrent
-// FoldRollups waits, then finds nothing left to merge.
+// transaction merges at most foldStep hours and locks rollup_fold
+// (lockFold), so batches of sync wait for it, and a concurrent FoldRollups
+// waits, then finds nothing left to merge.
 func (db *DB) FoldRollups(ctx context.Context, now time.Time) (FoldReport, error) {
 	to := now.UTC().Truncate(time.Hour).Add(-FoldGrace)
 	var rep FoldReport
@@ -107,7 +108,7 @@ func (db *DB) FoldRollups(ctx context.Context, now time.Time) (FoldReport, error
 // foldRollups merges the hours from folded_hour to to, at most foldStep of
 // them, in one transaction.
 func (db *DB) foldRollups(ctx context.Context, to time.Time) (FoldReport, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return FoldReport{}, err
 	}
@@ -132,6 +133,9 @@ func (db *DB) foldRollups(ctx context.Context, to time.Time) (FoldReport, error)
 		}
 		to = minTime(to, start.Add(foldStep))
 	}
+	if err := markDaysWriter(ctx, tx); err != nil {
+		return rep, err
+	}
 	// The merge groups every histogram element of the hours: let it hash in memory.
 	if _, err := tx.ExecContext(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
 		return rep, err
@@ -153,11 +157,48 @@ func (db *DB) foldRollups(ctx context.Context, to time.Time) (FoldReport, error)
 	return rep, nil
 }
 
-// lockFold locks rollup_fold's row against batches and other merges and
-// returns folded_hour.
+// The merge and the batches take rollup_fold's table lock, not its row's:
+// PostgreSQL queues table locks in order, so batches that come after a
+// waiting merge wait behind it, whereas a new FOR SHARE row lock is granted
+// beside the others while a FOR UPDATE waits — under a steady stream of
+// overlapping batches the merge would never run (TestFoldNotStarved).
+
+// lockFold locks rollup_fold against batches and other merges (EXCLUSIVE:
+// readers' plain SELECTs still go on) and returns folded_hour.
 func lockFold(ctx context.Context, tx *sql.Tx) (time.Time, error) {
+	return readFold(ctx, tx, "LOCK TABLE rollup_fold IN EXCLUSIVE MODE")
+}
+
+// shareFold locks rollup_fold against a merge for the rest of a batch's
+// transaction (ROW SHARE: batches do not wait for each other) and returns
+// folded_hour: a check before it is in a merged hour, whose day the batch
+// updates too.
+func shareFold(ctx context.Context, tx *sql.Tx) (time.Time, error) {
+	return readFold(ctx, tx, "LOCK TABLE rollup_fold IN ROW SHARE MODE")
+}
+
+// readCommitted is the isolation of the transactions that take
+// rollup_fold's lock, whatever the database's default: each statement
+// after the lock sees what a merge committed before it was granted.
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
+// markDaysWriter tells website_status_daily's trigger that this
+// transaction's writer merges days from hours (schema.sql refuses the
+// writes of older versions).
+func markDaysWriter(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, "SELECT set_config('sitestat.writer_version', $1, true)", strconv.Itoa(SchemaVersion)); err != nil {
+		return fmt.Errorf("mark the writer of website_status_daily: %w", err)
+	}
+	return nil
+}
+
+func readFold(ctx context.Context, tx *sql.Tx, lock string) (time.Time, error) {
 	var folded time.Time
-	if err := tx.QueryRowContext(ctx, "SELECT folded_hour FROM rollup_fold FOR UPDATE").Scan(&folded); err != nil {
+	if _, err := tx.ExecContext(ctx, lock); err != nil {
+		return folded, fmt.Errorf("lock rollup_fold: %w", err)
+	}
+	// Read after the lock: a merge that committed meanwhile is seen.
+	if err := tx.QueryRowContext(ctx, "SELECT folded_hour FROM rollup_fold").Scan(&folded); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return folded, errNoFoldRow
 		}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -591,4 +593,91 @@ func TestFoldWhileStoring(t *testing.T) {
 	foldRollups(t, db, time.Now().Add(3*time.Hour))
 	compareRollups(t, "daily table", storedRollups(t, db, true), expectedRollups(t, db, true))
 	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
+}
+
+// TestFoldNotStarved: batches whose transactions overlap without a break
+// (sync catching up on several partitions) do not keep a merge waiting: the
+// ones that come after it wait behind it.
+func TestFoldNotStarved(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	stop := make(chan struct{})
+	var held atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond) // staggered: one always holds it
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tx, err := db.SQL().BeginTx(ctx, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := store.ShareFold(ctx, tx); err != nil {
+					tx.Rollback()
+					errs <- err
+					return
+				}
+				held.Add(1)
+				time.Sleep(150 * time.Millisecond) // a batch's transaction
+				if err := tx.Commit(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return held.Load() >= 3 }, "the batches never took the lock")
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := db.FoldRollups(fctx, time.Now())
+	took := time.Since(start)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatalf("merge beside overlapping batches: %v (after %v, %d batches)", err, took.Round(time.Millisecond), held.Load())
+	}
+	if took > 2*time.Second {
+		t.Errorf("merge took %v beside overlapping batches of 150 ms", took.Round(time.Millisecond))
+	}
+}
+
+// TestMigrateRestoresRollupFold: a version 3 database that lost rollup_fold
+// with hours not merged yet gets it back from migrate, and its days stay
+// exact (the rollups are rebuilt: the new row cannot know what was merged).
+func TestMigrateRestoresRollupFold(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	site := mustAddSite(t, db, "https://lost-fold.example/")
+	start := time.Now().UTC().Truncate(time.Hour).Add(-6 * time.Hour)
+	var rs []checker.Result
+	for i := range 6 * 12 {
+		rs = append(rs, newResult(site, start.Add(time.Duration(i)*5*time.Minute), i%5 != 0, 200, float64(i+1)))
+	}
+	if _, err := db.InsertResults(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	foldRollups(t, db, start.Add(3*time.Hour+store.FoldGrace)) // hours 0-2 merged, 3-5 not
+	mustExec(t, db, "DROP TABLE rollup_fold")
+
+	rep := mustMigrate(t, db, store.MigrateOptions{})
+	if !contains(rep.Actions, "create table rollup_fold") || !contains(rep.Actions, "rebuild rollups and site_probe_state from 72 raw rows") {
+		t.Fatalf("migrate: actions %q, problems %q", rep.Actions, rep.Problems)
+	}
+	compareRollups(t, "days", storedRollups(t, db, true), expectedRollups(t, db, true))
+	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
+	if rep := mustMigrate(t, db, store.MigrateOptions{}); !rep.UpToDate() {
+		t.Errorf("second migrate: %q", rep.Lines())
+	}
 }

@@ -143,6 +143,14 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	if current > SchemaVersion {
 		return report, fmt.Errorf("migrate: the database has schema version %d, newer than this build's %d: upgrade sitestat", current, SchemaVersion)
 	}
+	// A version 3 database that lost rollup_fold: its new row cannot know
+	// which hours were merged into days, so the rollups are rebuilt.
+	var foldLost bool
+	if current >= 3 {
+		if err := conn.QueryRowContext(ctx, "SELECT to_regclass('rollup_fold') IS NULL").Scan(&foldLost); err != nil {
+			return report, fmt.Errorf("migrate: %w", err)
+		}
+	}
 	adopted, err := adoptLegacy(ctx, conn, opts, &report)
 	if err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
@@ -184,14 +192,19 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	for _, name := range created {
 		report.Actions = append(report.Actions, "create partition "+name)
 	}
-	if current < SchemaVersion && len(report.Problems) == 0 {
+	if (current < SchemaVersion || foldLost) && len(report.Problems) == 0 {
 		rep, err := db.rebuildRollups(ctx, time.Time{}, opts.Progress)
+		if err != nil && current == SchemaVersion {
+			return report, fmt.Errorf("migrate: %w (run sitestat rollup --rebuild to complete it)", err)
+		}
 		if err != nil {
 			return report, fmt.Errorf("migrate: %w (run sitestat migrate again to complete it)", err)
 		}
 		if rep.Rows > 0 {
 			report.Actions = append(report.Actions, fmt.Sprintf("rebuild rollups and site_probe_state from %d raw rows", rep.Rows))
 		}
+	}
+	if current < SchemaVersion && len(report.Problems) == 0 {
 		stmt := fmt.Sprintf("INSERT INTO schema_version (version) VALUES (%d) ON CONFLICT (version) DO NOTHING", SchemaVersion)
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			return report, fmt.Errorf("migrate: record schema version %d: %w", SchemaVersion, err)

@@ -101,16 +101,19 @@ func (db *DB) rebuildRollups(ctx context.Context, since time.Time, progress func
 // rebuildRange recomputes the rollups of the hours and days in [from, to),
 // both whole UTC days, in one transaction, and returns the raw rows read.
 func (db *DB) rebuildRange(ctx context.Context, from, to time.Time) (int64, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	// The daily rows hold the hours before folded_hour (FoldRollups merges
-	// the later ones when their time comes). Its row first: a batch of sync
+	// the later ones when their time comes). Its lock first: a batch of sync
 	// takes it before it writes the rollups.
 	folded, err := lockFold(ctx, tx)
 	if err != nil {
+		return 0, err
+	}
+	if err := markDaysWriter(ctx, tx); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE website_status_hourly, website_status_daily IN SHARE ROW EXCLUSIVE MODE"); err != nil {

@@ -125,7 +125,7 @@ func (db *DB) insertResults(ctx context.Context, results []checker.Result) (int,
 // copyResults COPYs the batch into website_status and adds it all to the
 // rollups and state, in one transaction.
 func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return 0, err
 	}
@@ -152,7 +152,7 @@ func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, e
 // it into website_status skipping the checks already stored, and adds the
 // rows inserted to the rollups and state, in one transaction.
 func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return 0, err
 	}

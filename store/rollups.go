@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -159,14 +158,9 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts Aler
 	if len(rows) == 0 {
 		return nil
 	}
-	// FOR SHARE: a merge of hours into days (FoldRollups) waits for this
-	// transaction, and this one for a merge under way, then reads its value.
-	var folded time.Time
-	if err := tx.QueryRowContext(ctx, "SELECT folded_hour FROM rollup_fold FOR SHARE").Scan(&folded); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return errNoFoldRow
-		}
-		return fmt.Errorf("read rollup_fold: %w", err)
+	folded, err := shareFold(ctx, tx)
+	if err != nil {
+		return err
 	}
 	if err := upsertRollups(ctx, tx, "website_status_hourly", "hour", "timestamptz", rows, truncHour); err != nil {
 		return err
@@ -178,6 +172,9 @@ func applyRollups(ctx context.Context, tx *sql.Tx, rows []storedRow, alerts Aler
 		}
 	}
 	if len(late) > 0 {
+		if err := markDaysWriter(ctx, tx); err != nil {
+			return err
+		}
 		if err := upsertRollups(ctx, tx, "website_status_daily", "day", "date", late, utcDay); err != nil {
 			return err
 		}

@@ -125,13 +125,16 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatalf("insert results: %v", err)
 	}
-	// Days 8 to 89 ago, as daily rollups: mostly up, a few bad days.
+	// Days 8 to 89 ago, as daily rollups: mostly up, a few bad days (written
+	// as sitestat's merge writes them: website_status_daily refuses others).
+	ids := strings.Join([]string{itoa(s.shop), itoa(s.api), itoa(s.blog), itoa(s.mirror)}, ",")
 	if _, err := db.SQL().ExecContext(ctx, `
+		SELECT set_config('sitestat.writer_version', '3', true);
 		INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks)
 		SELECT w, 'eu', (now() AT TIME ZONE 'UTC')::date - d, 1440,
 		       1440 - CASE WHEN (w * 7 + d) % 23 = 0 THEN 200 WHEN (w + d) % 11 = 0 THEN 5 ELSE 0 END
-		FROM unnest($1::int[]) w, generate_series(8, 89) d
-		ON CONFLICT DO NOTHING`, "{"+strings.Join([]string{itoa(s.shop), itoa(s.api), itoa(s.blog), itoa(s.mirror)}, ",")+"}"); err != nil {
+		FROM unnest('{`+ids+`}'::int[]) w, generate_series(8, 89) d
+		ON CONFLICT DO NOTHING`); err != nil {
 		t.Fatalf("insert daily rollups: %v", err)
 	}
 	// InsertResults may have opened the site's down incident already: give

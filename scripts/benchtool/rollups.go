@@ -17,7 +17,9 @@ func rollupSeed(days, hours int, reasons bool) []string {
 		`INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason, status_code, response_time_ms)
 		 SELECT id, 'default', now() - make_interval(secs => id % 60), gen_random_uuid(), id % 50 <> 0,
 		        CASE WHEN id % 50 <> 0 THEN 'ok' ELSE 'timeout' END, CASE WHEN id % 50 <> 0 THEN 200 END, 120 FROM websites`,
-		fmt.Sprintf(`INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
+		// set_config: website_status_daily refuses writers older than schema version 3.
+		fmt.Sprintf(`SELECT set_config('sitestat.writer_version', '3', true);
+		 INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks, reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist)
 		 SELECT w.id, 'default', (now() AT TIME ZONE 'UTC')::date - d, 1440, 1440 - (w.id + d) %% 20,
 		        %s, 1440, 1440 * 150.0, 20, 2000, h.hist
 		 FROM websites w, generate_series(0, %d) d,
