@@ -258,7 +258,7 @@ func (p *pruner) metrics() []prometheus.Collector {
 	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
 	return []prometheus.Collector{
 		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).", load(&p.runs)),
-		counter("sitestat_prune_failures_total", "Pruning passes, partition creations or merges of hours into days that failed.", load(&p.failures)),
+		counter("sitestat_prune_failures_total", "Pruning passes, partition creations, merges of hours into days or fills of the status window cache that failed.", load(&p.failures)),
 		counter("sitestat_rollup_merge_daily_rows_total", "Daily rollup rows written by merges of hours into days.", load(&p.mergedRows)),
 		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.", load(&p.partitions)),
 		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).", load(&p.rawRows)),
