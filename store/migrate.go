@@ -115,7 +115,8 @@ type migration struct {
 // yesterday to opts.DaysAhead days ahead are created, and when the schema
 // version was older the rollups and site_probe_state are rebuilt from the raw
 // rows before SchemaVersion is recorded in schema_version (an interrupted
-// rebuild is redone by the next run).
+// rebuild is redone by the next run). They are rebuilt too when rollup_fold
+// was lost: its new row cannot know which hours were merged into days.
 func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions) (Report, error) {
 	report := Report{DryRun: opts.DryRun}
 	if opts.Progress == nil {
