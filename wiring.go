@@ -83,7 +83,10 @@ func withDB(action func(c *cli.Context, e *env, db *store.DB) error) cli.ActionF
 	}
 }
 
-// kafkaOptions turns the configuration into the Kafka package's options.
+// kafkaOptions turns the configuration into the Kafka package's options,
+// with a fresh record of the brokers reached (kafka.Reached): a role calls it
+// once and hands the options to every client it makes, so a broker restart
+// is not explained as a protocol mismatch.
 func kafkaOptions(cfg config.Config) (kafka.Options, error) {
 	tlsCfg, err := cfg.KafkaTLS()
 	if err != nil {
@@ -96,6 +99,7 @@ func kafkaOptions(cfg config.Config) (kafka.Options, error) {
 		SASLMechanism: cfg.KafkaSASLMechanism,
 		SASLUsername:  cfg.KafkaSASLUsername,
 		SASLPassword:  cfg.KafkaSASLPassword,
+		Reached:       kafka.NewReached(),
 	}, nil
 }
 

@@ -196,6 +196,7 @@ func withAdmin(ctx context.Context, opts Options, fn func(sarama.ClusterAdmin) e
 			done <- opts.wrap("connect", err)
 			return
 		}
+		opts.markSeeds()
 		err = fn(ca)
 		if cerr := ca.Close(); cerr != nil && err == nil {
 			err = opts.wrap("close admin client", cerr)
@@ -225,6 +226,7 @@ func GroupLag(ctx context.Context, opts Options, group, topic string) (map[int32
 			return opts.wrap("connect", err)
 		}
 		defer client.Close()
+		opts.markClient(client)
 		parts, err := client.Partitions(topic)
 		if err != nil {
 			return opts.wrap("partitions of "+topic, err)

@@ -20,6 +20,7 @@ func NewSyncProducer(opts Options) (sarama.SyncProducer, error) {
 	if err != nil {
 		return nil, opts.wrap("connect producer", err)
 	}
+	opts.markSeeds()
 	return sp, nil
 }
 
@@ -45,6 +46,7 @@ func NewConsumerGroup(opts Options, group string) (sarama.ConsumerGroup, error) 
 	if err != nil {
 		return nil, opts.wrap("join consumer group "+group, err)
 	}
+	opts.markSeeds()
 	return cg, nil
 }
 

@@ -51,6 +51,11 @@ type Options struct {
 	SASLUsername string
 	// SASLPassword is the SASL password. It never appears in an error or a log line.
 	SASLPassword string
+	// Reached, when not nil, records the broker addresses this process has
+	// completed a connection with, so that a broker going away later is not
+	// explained as a protocol mismatch (see Reached). nil: every connection
+	// failure is explained as if the address had never worked.
+	Reached *Reached
 }
 
 // Validate reports the first problem with o, or nil.

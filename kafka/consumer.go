@@ -208,6 +208,7 @@ func NewConsumer(opts Options, copts ConsumerOptions) (*Consumer, error) {
 	if err != nil {
 		return nil, opts.wrap("join consumer group "+copts.Group, err)
 	}
+	opts.markSeeds()
 	return &Consumer{opts: opts, copts: copts, group: g, log: copts.Logger}, nil
 }
 

@@ -387,6 +387,7 @@ func Produce(ctx context.Context, opts Options, records []Record) error {
 	if err != nil {
 		return opts.wrap("connect producer", err)
 	}
+	opts.markSeeds()
 	defer p.Close()
 	msgs := make([]*sarama.ProducerMessage, len(records))
 	for i, r := range records {
@@ -480,6 +481,7 @@ func scan(ctx context.Context, opts Options, cfg *sarama.Config, topic string, f
 		return opts.wrap("connect", err)
 	}
 	defer client.Close()
+	opts.markClient(client)
 	partitions, err := client.Partitions(topic)
 	if err != nil {
 		return opts.wrap("read "+topic, err)

@@ -49,7 +49,10 @@ func (o Options) wrap(op string, err error) error {
 // Explain returns a one-line explanation of err, a Kafka error returned by
 // this package or by a sarama client it built: the cause (SASL credentials
 // refused, client certificate rejected, broker certificate not trusted, broker
-// unreachable, protocol mismatch, …) and the setting to check. Errors returned
+// unreachable, protocol mismatch, …) and the setting to check. At an address
+// a client of the same Options reached before (Options.Reached), a closed,
+// reset, refused or timed-out connection is explained as the broker going
+// away while the client reconnects, without the TLS/SASL hint. Errors returned
 // by this package's functions already read this way; Explain is for errors
 // that arrive later, e.g. from a consumer group's Errors channel.
 func Explain(err error) string {
@@ -77,11 +80,15 @@ func (o Options) explain(op string, err error) string {
 		where = strings.Join(o.brokers(), ",")
 	}
 	// addr is the broker a network error names, else every configured one.
-	addr := where
+	addr, named := where, ""
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Addr != nil {
 		addr = opErr.Addr.String()
+		named = addr
 	}
+	// worked: a connection at addr succeeded before in this process, so a
+	// failure there is the broker going away, not settings that do not match.
+	worked := o.reachedBefore(named)
 
 	var (
 		msg        string
@@ -144,15 +151,27 @@ func (o Options) explain(op string, err error) string {
 	case errors.As(err, &dnsErr):
 		msg = fmt.Sprintf("kafka: cannot resolve broker host %q (%v): check SITESTAT_KAFKA_BROKERS", dnsErr.Name, dnsErr)
 
+	case errors.Is(err, syscall.ECONNREFUSED) && worked:
+		msg = fmt.Sprintf("kafka: cannot connect to broker %s: connection refused: %s", addr, wentAway)
+
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = fmt.Sprintf("kafka: cannot connect to broker %s: connection refused: is Kafka running there, and is SITESTAT_KAFKA_BROKERS right?", addr)
+
+	case errors.As(err, &netErr) && netErr.Timeout() && worked:
+		msg = fmt.Sprintf("kafka: timed out talking to %s (%s): the broker went away or is overloaded; the client is reconnecting", addr, innermost(err))
 
 	case errors.As(err, &netErr) && netErr.Timeout():
 		msg = fmt.Sprintf("kafka: timed out talking to %s (%s): check the address, the firewall, and that the TLS/SASL settings match the port", addr, innermost(err))
 
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case connectionLost(err) && worked:
+		msg = fmt.Sprintf("kafka: lost the connection to %s (%s): %s", addr, innermost(err), wentAway)
+
+	case connectionLost(err):
 		msg = fmt.Sprintf("kafka: %s closed the connection during setup (%s): the port's protocol does not match the client's (%s): PLAINTEXT needs neither, SSL needs SITESTAT_KAFKA_CA_FILE (and the client certificate), SASL_SSL needs the CA and SITESTAT_KAFKA_SASL_*",
 			addr, innermost(err), o.security())
+
+	case errors.Is(err, sarama.ErrOutOfBrokers) && errors.Unwrap(err) == nil && worked:
+		msg = fmt.Sprintf("kafka: no broker at %s answers now, after earlier connections worked: %s", where, wentAway)
 
 	case errors.Is(err, sarama.ErrOutOfBrokers) && errors.Unwrap(err) == nil:
 		msg = fmt.Sprintf("kafka: no broker at %s completed the connection setup: check the address and that the TLS/SASL settings (%s) match the port",
@@ -181,6 +200,17 @@ func (o Options) explain(op string, err error) string {
 		msg = "kafka: " + opPrefix(op) + text
 	}
 	return o.redact(oneLine(msg))
+}
+
+// wentAway ends the explanation of a connection failure at an address that
+// worked before in this process: a broker restart, not a setting to change.
+const wentAway = "the broker went away (a restart or maintenance?); the client is reconnecting"
+
+// connectionLost reports whether err is the peer closing or resetting the
+// connection.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // security describes the client's TLS and SASL settings for messages.

@@ -120,3 +120,59 @@ func TestWrapKeepsChain(t *testing.T) {
 		t.Errorf("context error = %v", ctxErr)
 	}
 }
+
+// TestExplainBrokerWentAway: a connection failure at an address that worked
+// before in this process is a broker going away, not a protocol mismatch.
+func TestExplainBrokerWentAway(t *testing.T) {
+	seed := "127.0.0.1:19092"
+	other := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 19192} // learned from metadata
+	reset := func(a net.Addr) error {
+		return &net.OpError{Op: "read", Net: "tcp", Addr: a, Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}
+	}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: other, Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
+	reached := func(addrs ...string) *Reached {
+		r := NewReached()
+		r.mark(addrs...)
+		return r
+	}
+	const hint = "the port's protocol does not match"
+	const away = "went away"
+	tests := []struct {
+		name    string
+		reached *Reached
+		brokers []string
+		err     error
+		want    string
+		notWant []string
+	}{
+		{"never reached, no record", nil, []string{seed}, outOfBrokers(io.EOF), hint, []string{away}},
+		{"never reached, empty record", NewReached(), []string{seed}, outOfBrokers(io.EOF), hint, []string{away}},
+		{"EOF after the seed worked", reached(seed), []string{seed}, outOfBrokers(io.EOF), away,
+			[]string{hint, "SITESTAT_KAFKA_CA_FILE"}},
+		{"unexpected EOF, bare", reached(seed), []string{seed}, io.ErrUnexpectedEOF, away, []string{hint}},
+		{"reset at the reached address", reached(seed, other.String()), []string{seed}, reset(other), away, []string{hint}},
+		{"reset at an address the cluster advertised", reached(seed), []string{seed}, reset(other), away, []string{hint}},
+		{"reset at a configured seed never reached", reached("127.0.0.1:1"), []string{"127.0.0.1:1", other.String()}, reset(other), hint, []string{away}},
+		{"out of brokers after it worked", reached(seed), []string{seed}, sarama.ErrOutOfBrokers, away, []string{"TLS/SASL settings"}},
+		{"refused after it worked", reached(seed), []string{seed}, outOfBrokers(refused), away, []string{"SITESTAT_KAFKA_BROKERS right"}},
+		{"refused, never reached", nil, []string{seed}, outOfBrokers(refused), "is Kafka running there", []string{away}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Brokers: tt.brokers, Reached: tt.reached}
+			msg := o.Explain(tt.err)
+			t.Logf("message: %s", msg)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("explanation does not contain %q", tt.want)
+			}
+			for _, nw := range tt.notWant {
+				if strings.Contains(msg, nw) {
+					t.Errorf("explanation contains %q", nw)
+				}
+			}
+			if tt.want == away && !strings.Contains(msg, "reconnecting") {
+				t.Error("explanation does not say the client is reconnecting")
+			}
+		})
+	}
+}

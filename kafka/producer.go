@@ -199,6 +199,7 @@ func connectGeneration(ctx context.Context, opts Options, cfg *sarama.Config, to
 			done <- outcome{err: opts.wrap("connect producer", err)}
 			return
 		}
+		opts.markClient(client)
 		if err := waitForTopic(attempt, client, topic, topicWait); err != nil {
 			_ = client.Close()
 			done <- outcome{err: opts.wrap("", err)}
