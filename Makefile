@@ -28,8 +28,10 @@ test: services-up test-tools
 	$(GO) test -race -count=1 -timeout 15m ./... && \
 	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' $(SERIAL_PKGS)
 
+# services-up: PostgreSQL, the single broker every test uses, and the
+# three-broker cluster (own ports and state) of the broker-restart e2e test.
 services-up:
-	$(SERVICES) up
+	$(SERVICES) up --brokers 3
 
 # test-tools: promtool (from Debian's prometheus package; on a host with
 # systemd the package also enables a Prometheus server) checks
