@@ -135,20 +135,7 @@ func TestSerialFaults(t *testing.T) {
 	check := e.start("check", nil, "check")
 	sync := e.start("sync", nil, "sync")
 	faults := 0
-	grow := func(what string, by int) {
-		t.Helper()
-		base := -1
-		waitFor(t, 90*time.Second, what, func() (bool, string) {
-			n := e.count("")
-			if n < 0 {
-				return false, "cannot count rows"
-			}
-			if base < 0 {
-				base = n
-			}
-			return n >= base+by, fmt.Sprintf("%d rows, from %d", n, base)
-		})
-	}
+	grow := e.waitGrowth
 	grow("rows before the first kill", 2*nSites)
 	for i := range 3 {
 		sync.kill()

@@ -200,10 +200,15 @@ func (e *env) checkerLost() int {
 }
 
 // newEnv makes a fresh database migrated by the binary and fresh topics
-// created by the binary.
+// created by the binary, on the single test broker.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	brokers := testenv.Brokers(t)
+	return newEnvOn(t, testenv.Brokers(t))
+}
+
+// newEnvOn is newEnv on the Kafka cluster at brokers.
+func newEnvOn(t *testing.T, brokers []string) *env {
+	t.Helper()
 	e := &env{
 		t:       t,
 		dbURL:   testenv.NewDatabase(t),
@@ -534,6 +539,23 @@ func (e *env) waitSynced(timeout time.Duration) tally {
 	})
 	c.lost += e.checkerLost()
 	return c
+}
+
+// waitGrowth waits until website_status holds by more rows than when it
+// was first counted.
+func (e *env) waitGrowth(what string, by int) {
+	e.t.Helper()
+	base := -1
+	waitFor(e.t, 90*time.Second, what, func() (bool, string) {
+		n := e.count("")
+		if n < 0 {
+			return false, "cannot count rows"
+		}
+		if base < 0 {
+			base = n
+		}
+		return n >= base+by, fmt.Sprintf("%d rows, from %d", n, base)
+	})
 }
 
 // waitFor calls cond every 100ms until it returns true, and fails the test
