@@ -13,12 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 )
 
 // sitesPublisher keeps the compacted sites topic in step with the websites
-// table (issue 14). It runs in sync (SITESTAT_SYNC_PUBLISH_SITES): sync
+// table (issue 14). It runs in sync (SITESTAT_SYNC_PUBLISH_SITES: true, or
+// auto once a check process reading the topic was heard from): sync
 // already holds both a database and a Kafka connection and runs wherever the
 // database may be reached, so no new process has to be deployed. Of several
 // sync processes only the holder of an advisory lock publishes; the others
@@ -305,15 +307,23 @@ func (p *sitesPublisher) metrics() []prometheus.Collector {
 	}
 }
 
-// startSitesPublisher opens the publisher's own small pool (one connection
-// holds the lock for as long as it publishes, so it must not take one of
-// sync's) and checks the websites trigger: without it changes would wait for
-// the next full reconcile, so sync refuses to start (exit 78, run migrate).
-func startSitesPublisher(ctx context.Context, e *env, log *slog.Logger) (*sitesPublisher, error) {
+// newSitesPublisher returns the publisher of the sites topic, without its
+// database pool (openSitesDB opens it).
+func newSitesPublisher(e *env, log *slog.Logger) (*sitesPublisher, error) {
 	kopts, err := kafkaOptions(e.cfg)
 	if err != nil {
 		return nil, err
 	}
+	return &sitesPublisher{kopts: kopts, topic: e.cfg.KafkaSitesTopic, reconcile: e.cfg.SitesReconcile,
+		lockRetry: e.cfg.SitesLockRetry, log: log.With("task", "sites_publisher")}, nil
+}
+
+// openSitesDB opens the publisher's own small pool (one connection holds
+// the lock for as long as it publishes, so it must not take one of sync's)
+// and checks the websites trigger: without it changes would wait for the
+// next full reconcile, so publishing refuses to start (with
+// SITESTAT_SYNC_PUBLISH_SITES=true sync exits 78: run migrate).
+func openSitesDB(ctx context.Context, e *env) (*store.DB, error) {
 	db, err := store.Open(ctx, e.cfg.DatabaseURL, store.Options{MaxOpenConns: 3})
 	if err != nil {
 		return nil, err
@@ -322,6 +332,37 @@ func startSitesPublisher(ctx context.Context, e *env, log *slog.Logger) (*sitesP
 		db.Close()
 		return nil, err
 	}
-	return &sitesPublisher{db: db, kopts: kopts, topic: e.cfg.KafkaSitesTopic, reconcile: e.cfg.SitesReconcile,
-		lockRetry: e.cfg.SitesLockRetry, log: log.With("task", "sites_publisher")}, nil
+	return db, nil
+}
+
+// runWhenNeeded is the publisher of SITESTAT_SYNC_PUBLISH_SITES=auto: it
+// waits for the first heartbeat of a check process that reads its sites
+// from Kafka (seen receives its probe), opens its pool with open (trying
+// again every lockRetry while that fails) and runs until ctx ends. Until
+// then no site URL goes to Kafka.
+func (p *sitesPublisher) runWhenNeeded(ctx context.Context, seen <-chan string, open func(context.Context) (*store.DB, error)) {
+	select {
+	case <-ctx.Done():
+		return
+	case probe := <-seen:
+		p.log.Info("a check process reads its sites from Kafka: publishing the websites table (SITESTAT_SYNC_PUBLISH_SITES=auto)",
+			"probe", probe, "topic", p.topic)
+	}
+	for {
+		db, err := open(ctx)
+		if err == nil {
+			p.db = db
+			defer db.Close()
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.failures.Add(1)
+		p.log.Error("sites publisher cannot start; will try again", "err", err, "retry_in", p.lockRetry)
+		if !retry.Sleep(ctx, p.lockRetry) {
+			return
+		}
+	}
+	p.run(ctx)
 }
