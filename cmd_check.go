@@ -28,13 +28,15 @@ up to SITESTAT_CHECK_BUFFER results are kept and sent once it answers, and the
 log says Kafka is unreachable once per retry.
 
 With SITESTAT_CHECK_SOURCE=kafka, check needs no database: it reads its sites
-from SITESTAT_KAFKA_SITES_TOPIC (published by sync with
-SITESTAT_SYNC_PUBLISH_SITES) as a member of the consumer group
+from SITESTAT_KAFKA_SITES_TOPIC (published by sync once it hears this
+checker's heartbeat, see SITESTAT_SYNC_PUBLISH_SITES) as a member of the consumer group
 sitestat-check-<probe>, checking the sites of the partitions it is assigned;
 the check processes of one probe share the sites. It keeps them in
 SITESTAT_CHECK_STATE_DIR, so a restart while Kafka is unreachable still checks
 them. On SIGINT/SIGTERM it first leaves the group and goes on checking for
 SITESTAT_CHECK_GROUP_HEARTBEAT + 2s, until the others took its sites over.
+When the whole topic has held no site for SITESTAT_CHECK_NO_SITES_WARN, it
+logs one warning.
 
 SIGINT/SIGTERM: stop scheduling, let checks in flight finish, flush, exit 0.
 
@@ -118,7 +120,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	stopMetrics := serveMetrics(ctx, e, log, metrics)
 	defer stopMetrics()
 	hb := &heartbeater{kopts: kopts, topic: e.cfg.KafkaHeartbeatTopic, every: e.cfg.CheckHeartbeat,
-		probe: e.cfg.Probe, host: host, stats: runner.Stats, log: log}
+		probe: e.cfg.Probe, host: host, source: e.cfg.CheckSource, stats: runner.Stats, log: log}
 	defer hb.close()
 
 	var runErr error

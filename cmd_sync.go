@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -31,10 +32,11 @@ by a constraint) go to SITESTAT_KAFKA_DLQ_TOPIC with the reason in their
 headers; see sitestat dlq. While PostgreSQL is down, sync retries and commits
 nothing. Run several sync processes with the same group to share partitions.
 
-With SITESTAT_SYNC_PUBLISH_SITES=true, sync also publishes the websites table
-to the compacted SITESTAT_KAFKA_SITES_TOPIC, which check reads with
-SITESTAT_CHECK_SOURCE=kafka: one sync at a time (an advisory lock), each change
-within a second (a trigger's NOTIFY), the whole table every
+Sync also publishes the websites table to the compacted
+SITESTAT_KAFKA_SITES_TOPIC, which check reads with SITESTAT_CHECK_SOURCE=kafka,
+as soon as a heartbeat says such a checker runs (SITESTAT_SYNC_PUBLISH_SITES=auto;
+true: from the start; false: never): one sync at a time (an advisory lock),
+each change within a second (a trigger's NOTIFY), the whole table every
 SITESTAT_SITES_RECONCILE.
 
 Exits 78 when website_status lacks a column or has one of the wrong type:
@@ -91,9 +93,9 @@ func runSync(ctx context.Context, e *env) error {
 	// Run returns an error): the notification loop delivers the outbox the
 	// incidents fill and beats the dead man's switch while sync is healthy;
 	// the pruner applies the retention; the heartbeat consumer and the
-	// silence watch notice a probe that went quiet; with
-	// SITESTAT_SYNC_PUBLISH_SITES, the sites publisher keeps the sites topic
-	// in step with the websites table.
+	// silence watch notice a probe that went quiet; the sites publisher
+	// (SITESTAT_SYNC_PUBLISH_SITES) keeps the sites topic in step with the
+	// websites table.
 	tasks, stopTasks := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -114,7 +116,8 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	hbs := sink.NewHeartbeats(db, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})
+	checkers := newKafkaCheckers(db)
+	hbs := sink.NewHeartbeats(checkers, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})
 	wg.Go(func() {
 		if err := hbConsumer.Run(tasks, hbs); err != nil && tasks.Err() == nil {
 			log.Error("heartbeat consumer stopped", "err", err)
@@ -126,15 +129,9 @@ func runSync(ctx context.Context, e *env) error {
 	sw := &silenceWatch{db: db, kopts: kopts, group: hbGroup, topic: e.cfg.KafkaHeartbeatTopic, silence: e.cfg.AlertSilence,
 		every: min(e.cfg.AlertSilence/4, 10*time.Second), log: log.With("task", "probe_silence")}
 	wg.Go(func() { sw.run(tasks) })
-	var pubMetrics []prometheus.Collector
-	if e.cfg.SyncPublishSites {
-		pub, err := startSitesPublisher(ctx, e, log)
-		if err != nil {
-			return err
-		}
-		defer pub.db.Close()
-		wg.Go(func() { pub.run(tasks) })
-		pubMetrics = pub.metrics()
+	pubMetrics, err := startPublishing(ctx, tasks, &wg, e, log, checkers.seen)
+	if err != nil {
+		return err
 	}
 	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics(),
 		incidentMetrics(db, hbs, sw), pubMetrics))
@@ -149,6 +146,41 @@ func runSync(ctx context.Context, e *env) error {
 	st := s.Stats()
 	log.Info("stopped", "consumed", st.Consumed, "stored", st.Stored, "duplicates", st.Duplicates, "dlq", st.DLQ, "retries", st.Retries)
 	return runErr
+}
+
+// startPublishing starts the sites publisher as SITESTAT_SYNC_PUBLISH_SITES
+// says, in wg until tasks ends: true opens its pool at once (an error stops
+// sync: exit 78 when the trigger is missing), auto when seen names a
+// Kafka-sourced checker's probe; false only says so when one is heard from.
+func startPublishing(ctx, tasks context.Context, wg *sync.WaitGroup, e *env, log *slog.Logger, seen <-chan string) ([]prometheus.Collector, error) {
+	if e.cfg.SyncPublishSites == config.PublishSitesFalse {
+		wg.Go(func() {
+			select {
+			case <-tasks.Done():
+			case probe := <-seen:
+				log.Info("a check process reads its sites from Kafka; this sync does not publish them (SITESTAT_SYNC_PUBLISH_SITES=false)", "probe", probe)
+			}
+		})
+		return nil, nil
+	}
+	pub, err := newSitesPublisher(e, log)
+	if err != nil {
+		return nil, err
+	}
+	if e.cfg.SyncPublishSites == config.PublishSitesAuto {
+		wg.Go(func() {
+			pub.runWhenNeeded(tasks, seen, func(ctx context.Context) (*store.DB, error) { return openSitesDB(ctx, e) })
+		})
+		return pub.metrics(), nil
+	}
+	if pub.db, err = openSitesDB(ctx, e); err != nil {
+		return nil, err
+	}
+	wg.Go(func() {
+		defer pub.db.Close()
+		pub.run(tasks)
+	})
+	return pub.metrics(), nil
 }
 
 // pruner is sync's retention task: every interval it makes the coming days'

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,13 +23,14 @@ import (
 
 // heartbeater produces check's heartbeats.
 type heartbeater struct {
-	kopts kafka.Options
-	topic string
-	every time.Duration
-	probe string
-	host  string
-	stats func() checker.RunnerStats
-	log   *slog.Logger
+	kopts  kafka.Options
+	topic  string
+	every  time.Duration
+	probe  string
+	host   string
+	source string // SITESTAT_CHECK_SOURCE
+	stats  func() checker.RunnerStats
+	log    *slog.Logger
 
 	w    *kafka.RecordWriter
 	sent atomic.Int64
@@ -63,7 +65,7 @@ func (h *heartbeater) beat(ctx context.Context) {
 	}
 	st := h.stats()
 	hb := checker.Heartbeat{V: checker.HeartbeatVersion, Probe: h.probe, Host: h.host, At: time.Now().UTC(),
-		Sites: st.Sites, Checks: st.Checks}
+		Sites: st.Sites, Checks: st.Checks, Source: h.source}
 	b, err := json.Marshal(hb)
 	if err != nil {
 		h.log.Error("heartbeat: encode", "err", err)
@@ -83,6 +85,39 @@ func (h *heartbeater) close() {
 	if h.w != nil {
 		h.w.Close()
 	}
+}
+
+// kafkaCheckers is the HeartbeatWriter of sync's heartbeat consumer: it
+// stores the heartbeats and, at the first one made in the last recent by a
+// check process that reads its sites from Kafka, sends that process's probe
+// on seen (once; seen has room for it). An older heartbeat, read by a new
+// consumer group catching up on the topic, does not count: that checker may
+// be long gone.
+type kafkaCheckers struct {
+	sink.HeartbeatWriter
+	recent time.Duration
+	seen   chan string
+	once   sync.Once
+}
+
+// kafkaCheckersRecent is kafkaCheckers.recent.
+const kafkaCheckersRecent = 10 * time.Minute
+
+func newKafkaCheckers(w sink.HeartbeatWriter) *kafkaCheckers {
+	return &kafkaCheckers{HeartbeatWriter: w, recent: kafkaCheckersRecent, seen: make(chan string, 1)}
+}
+
+// RecordHeartbeats notes the first recent Kafka-sourced heartbeat and
+// stores hbs.
+func (k *kafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
+	since := time.Now().Add(-k.recent)
+	for _, hb := range hbs {
+		if hb.Source == checker.SourceKafka && hb.At.After(since) {
+			k.once.Do(func() { k.seen <- hb.Probe })
+			break
+		}
+	}
+	return k.HeartbeatWriter.RecordHeartbeats(ctx, hbs)
 }
 
 // silenceWatch is sync's probe_silent task: every tick, unless sync's

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +30,10 @@ type siteFeed struct {
 	kopts    kafka.Options
 	copts    kafka.ConsumerOptions
 	handover time.Duration
+	noSites  time.Duration // SITESTAT_CHECK_NO_SITES_WARN
 	log      *slog.Logger
+
+	watchPasses atomic.Int64
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -56,7 +61,7 @@ func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, er
 	} else if stateFile != "" {
 		log.Info("last known sites loaded", "sites", n, "path", stateFile)
 	}
-	f := &siteFeed{set: set, kopts: kopts, handover: handover, log: log,
+	f := &siteFeed{set: set, kopts: kopts, handover: handover, noSites: e.cfg.CheckNoSitesWarn, log: log,
 		copts: kafka.ConsumerOptions{
 			Group:             checkGroup(e.cfg.Probe),
 			Topics:            []string{e.cfg.KafkaSitesTopic},
@@ -71,7 +76,69 @@ func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, er
 	ctx, cancel := context.WithCancel(context.Background())
 	f.stop = cancel
 	f.wg.Go(func() { f.run(ctx) })
+	if f.noSites > 0 {
+		f.wg.Go(func() { f.watchEmpty(ctx) })
+	}
 	return f, nil
+}
+
+// watchEmpty logs one warning when this process has had no site to check
+// and the whole sites topic (every partition, not only its own) has held
+// none for noSites: the likeliest cause is that no sync publishes it. It
+// reads the topic only while its own partitions hold no site, and after
+// finding sites elsewhere (this process has none to check, legitimately)
+// not again for a while.
+func (f *siteFeed) watchEmpty(ctx context.Context) {
+	every := min(max(f.noSites/4, 100*time.Millisecond), 5*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	emptySince, next := time.Now(), time.Time{}
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.watchPasses.Add(1)
+		now := time.Now()
+		if sites, _ := f.set.Sites(ctx); len(sites) > 0 {
+			emptySince, warned = now, false
+			continue
+		}
+		if warned || now.Before(next) {
+			continue
+		}
+		n, err := f.topicSites(ctx)
+		switch {
+		case err != nil:
+			f.log.Debug("no site to check; the sites topic cannot be read", "err", err)
+		case n > 0:
+			emptySince, next = now, now.Add(max(f.noSites, time.Minute))
+		case now.Sub(emptySince) >= f.noSites:
+			warned = true
+			f.log.Warn("no site to check: the sites topic holds none", "topic", f.copts.Topics[0], "for", now.Sub(emptySince).Round(time.Second),
+				"hint", "sync publishes the websites table there with SITESTAT_SYNC_PUBLISH_SITES=auto (the default: once it hears this checker's heartbeat) or true; check that sync runs, is not set to false, reads SITESTAT_KAFKA_HEARTBEAT_TOPIC and has websites to publish")
+		}
+	}
+}
+
+// topicSites reads the whole sites topic and returns how many sites it
+// holds (records not undone by a tombstone).
+func (f *siteFeed) topicSites(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	live := map[string]bool{}
+	err := kafka.Scan(ctx, f.kopts, f.copts.Topics[0], func(r kafka.Record) bool {
+		key := fmt.Sprintf("%d/%s", r.Partition, r.Key)
+		if r.Value == nil {
+			delete(live, key)
+		} else {
+			live[key] = true
+		}
+		return true
+	})
+	return len(live), err
 }
 
 // run connects the consumer (retrying) and reads until ctx ends.

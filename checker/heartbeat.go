@@ -7,8 +7,17 @@ import (
 	"time"
 )
 
-// HeartbeatVersion is the version of the Heartbeat message.
+// HeartbeatVersion is the version of the Heartbeat message. Fields added
+// since (Source) are optional, so it stays 1: an older sync ignores them,
+// and a newer one reads an older heartbeat as having none.
 const HeartbeatVersion = 1
+
+// The values of Heartbeat.Source: where a check process reads its sites
+// (SITESTAT_CHECK_SOURCE).
+const (
+	SourceDB    = "db"
+	SourceKafka = "kafka"
+)
 
 // Heartbeat is the small message every `check` process produces to
 // `<topic>.heartbeats` every few seconds, whatever it is checking, so that a
@@ -27,6 +36,11 @@ type Heartbeat struct {
 	Sites int `json:"sites"`
 	// Checks is how many checks it completed since it started.
 	Checks uint64 `json:"checks"`
+	// Source is where the process reads its sites: SourceDB or
+	// SourceKafka; empty in heartbeats of releases before it was added
+	// (which read the database). With SITESTAT_SYNC_PUBLISH_SITES=auto,
+	// sync publishes the sites topic once a heartbeat says SourceKafka.
+	Source string `json:"source,omitempty"`
 }
 
 // DecodeHeartbeat parses a heartbeat message; it needs v 1, a probe and a

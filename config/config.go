@@ -87,8 +87,9 @@ type Config struct {
 	CheckStateDir          string        `envconfig:"CHECK_STATE_DIR" desc:"with CHECK_SOURCE=kafka: directory where check keeps its last known sites (file sites-<probe>.json, mode 0600: it holds the URLs), so that it checks them after a restart while Kafka is unreachable; empty: keep nothing"`
 	CheckSessionTimeout    time.Duration `envconfig:"CHECK_SESSION_TIMEOUT" default:"10s" desc:"with CHECK_SOURCE=kafka: how long the group waits for a silent check process before its sites go to the others (the broker allows 6s..30m by default)"`
 	CheckGroupHeartbeat    time.Duration `envconfig:"CHECK_GROUP_HEARTBEAT" default:"3s" desc:"with CHECK_SOURCE=kafka: how often check heartbeats to its consumer group; a stopping check keeps checking this + 2s after leaving it"`
+	CheckNoSitesWarn       time.Duration `envconfig:"CHECK_NO_SITES_WARN" default:"30s" desc:"with CHECK_SOURCE=kafka: warn (once) when the whole sites topic has held no site for this long (is sync publishing it? see SYNC_PUBLISH_SITES); 0: never"`
 	CheckCooperative       bool          `envconfig:"CHECK_COOPERATIVE" default:"true" desc:"with CHECK_SOURCE=kafka: rebalance with cooperative-sticky (only moved partitions pause); false: eager sticky (every process of the probe must agree)"`
-	SyncPublishSites       bool          `envconfig:"SYNC_PUBLISH_SITES" default:"false" desc:"true: sync publishes the websites table to SITESTAT_KAFKA_SITES_TOPIC (one sync at a time, under an advisory lock)"`
+	SyncPublishSites       string        `envconfig:"SYNC_PUBLISH_SITES" default:"auto" desc:"auto: sync publishes the websites table to SITESTAT_KAFKA_SITES_TOPIC once a heartbeat says a check process reads its sites from Kafka (CHECK_SOURCE=kafka); true: always; false: never (one sync at a time, under an advisory lock)"`
 	SitesReconcile         time.Duration `envconfig:"SITES_RECONCILE" default:"5m" desc:"how often the sites publisher compares the whole table with the topic (changes are published at once, by LISTEN/NOTIFY)"`
 	SitesLockRetry         time.Duration `envconfig:"SITES_LOCK_RETRY" default:"10s" desc:"how often a sync that does not publish the sites tries to take over, and the publisher checks it still holds the lock"`
 	CheckHeartbeat         time.Duration `envconfig:"CHECK_HEARTBEAT" default:"10s" desc:"how often check produces a heartbeat to SITESTAT_KAFKA_HEARTBEAT_TOPIC"`
@@ -195,6 +196,9 @@ func (c *Config) check() error {
 	default:
 		return bad("CHECK_SOURCE", "%q is not db or kafka", c.CheckSource)
 	}
+	if err := c.checkPublishSites(); err != nil {
+		return err
+	}
 	switch strings.ToUpper(c.KafkaSASLMechanism) {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
@@ -263,6 +267,7 @@ func (c *Config) check() error {
 		{"CHECK_SESSION_TIMEOUT", c.CheckSessionTimeout > 0, "must be positive"},
 		{"CHECK_GROUP_HEARTBEAT", c.CheckGroupHeartbeat > 0 && c.CheckGroupHeartbeat < c.CheckSessionTimeout, "must be positive and below SITESTAT_CHECK_SESSION_TIMEOUT"},
 		{"SITES_LOCK_RETRY", c.SitesLockRetry > 0, "must be positive"},
+		{"CHECK_NO_SITES_WARN", c.CheckNoSitesWarn >= 0, "must be 0 (never) or positive"},
 		{"ALERT_CERT_DAYS", c.AlertCertDays >= 0, "must be 0 (off) or more"},
 	}
 	for _, r := range ranges {
@@ -292,6 +297,33 @@ func (c *Config) check() error {
 		}
 	}
 	return c.checkAlerts()
+}
+
+// The values of Config.SyncPublishSites once checked.
+const (
+	PublishSitesAuto  = "auto"
+	PublishSitesTrue  = "true"
+	PublishSitesFalse = "false"
+)
+
+// checkPublishSites turns SYNC_PUBLISH_SITES into PublishSitesAuto,
+// PublishSitesTrue or PublishSitesFalse (any spelling strconv.ParseBool
+// reads, which the boolean setting of earlier releases took).
+func (c *Config) checkPublishSites() error {
+	v := strings.ToLower(strings.TrimSpace(c.SyncPublishSites))
+	if v == PublishSitesAuto {
+		c.SyncPublishSites = v
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return bad("SYNC_PUBLISH_SITES", "%q is not auto, true or false", c.SyncPublishSites)
+	}
+	c.SyncPublishSites = PublishSitesFalse
+	if b {
+		c.SyncPublishSites = PublishSitesTrue
+	}
+	return nil
 }
 
 // checkAlerts checks the alert settings. Its errors never repeat a URL or a

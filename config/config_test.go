@@ -101,6 +101,25 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// TestPublishSites: SITESTAT_SYNC_PUBLISH_SITES is auto by default, and
+// the boolean spellings of earlier releases still force it.
+func TestPublishSites(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{"", PublishSitesAuto}, {"auto", PublishSitesAuto}, {"AUTO", PublishSitesAuto},
+		{"true", PublishSitesTrue}, {"1", PublishSitesTrue}, {"TRUE", PublishSitesTrue},
+		{"false", PublishSitesFalse}, {"0", PublishSitesFalse}, {"f", PublishSitesFalse},
+	} {
+		clearEnv(t)
+		if tt.value != "" {
+			t.Setenv("SITESTAT_SYNC_PUBLISH_SITES", tt.value)
+		}
+		c, err := Load()
+		if err != nil || c.SyncPublishSites != tt.want {
+			t.Errorf("SITESTAT_SYNC_PUBLISH_SITES=%q: %q, %v; want %q", tt.value, c.SyncPublishSites, err, tt.want)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	certA, keyA := writeKeyPair(t, dir, "a")
@@ -142,6 +161,8 @@ func TestLoadErrors(t *testing.T) {
 		{"pagerduty key with empty endpoint", map[string]string{"SITESTAT_ALERT_PAGERDUTY_KEY": secret, "SITESTAT_ALERT_PAGERDUTY_URL": ""}, "SITESTAT_ALERT_PAGERDUTY_URL", "required"},
 		{"backoff max below min", map[string]string{"SITESTAT_ALERT_BACKOFF_MIN": "1m", "SITESTAT_ALERT_BACKOFF_MAX": "1s"}, "SITESTAT_ALERT_BACKOFF_MAX", "shorter"},
 		{"zero give-up", map[string]string{"SITESTAT_ALERT_GIVE_UP": "0s"}, "SITESTAT_ALERT_GIVE_UP", "positive"},
+		{"publish sites neither", map[string]string{"SITESTAT_SYNC_PUBLISH_SITES": "sometimes"}, "SITESTAT_SYNC_PUBLISH_SITES", "not auto, true or false"},
+		{"negative no-sites warning", map[string]string{"SITESTAT_CHECK_NO_SITES_WARN": "-1s"}, "SITESTAT_CHECK_NO_SITES_WARN", "0 (never) or positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,6 +291,7 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_RETENTION_HOURLY", "", func(c Config) (bool, any) { return c.RetentionHourly == 0, c.RetentionHourly }},
 		{"SITESTAT_RETENTION_DAILY", "", func(c Config) (bool, any) { return c.RetentionDaily == 0, c.RetentionDaily }},
 		{"SITESTAT_SYNC_MAX_PENDING", "", func(c Config) (bool, any) { return c.SyncMaxPending == 0, c.SyncMaxPending }},
+		{"SITESTAT_CHECK_NO_SITES_WARN", "", func(c Config) (bool, any) { return c.CheckNoSitesWarn == 0, c.CheckNoSitesWarn }},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {

@@ -164,6 +164,18 @@ func ListTopics(ctx context.Context, opts Options) ([]TopicInfo, error) {
 	return out, err
 }
 
+// AddPartitions raises topic's partition count to count (Kafka never
+// lowers it): for tests and operators' scripts, as `kafka-topics --alter
+// --partitions` does.
+func AddPartitions(ctx context.Context, opts Options, topic string, count int32) error {
+	return withAdmin(ctx, opts, func(ca sarama.ClusterAdmin) error {
+		if err := ca.CreatePartitions(topic, count, nil, false); err != nil {
+			return opts.wrap(fmt.Sprintf("add partitions to %s (to %d)", topic, count), err)
+		}
+		return nil
+	})
+}
+
 // DeleteTopics deletes the named topics. A topic that does not exist is not
 // an error, so deleting twice is harmless.
 func DeleteTopics(ctx context.Context, opts Options, names []string) error {

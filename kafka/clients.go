@@ -11,10 +11,16 @@ import (
 // `sitestat dlq replay`, where each send must be known to be stored before
 // going on. Messages are partitioned by key hash, like the Producer's.
 func NewSyncProducer(opts Options) (sarama.SyncProducer, error) {
+	return newSyncProducer(opts, sarama.NewHashPartitioner)
+}
+
+// newSyncProducer is NewSyncProducer with partitioner.
+func newSyncProducer(opts Options, partitioner sarama.PartitionerConstructor) (sarama.SyncProducer, error) {
 	cfg, err := newProducerConfig(opts, sarama.CompressionZSTD, 0)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Producer.Partitioner = partitioner
 	cfg.Producer.Return.Successes = true // required by the sync producer
 	sp, err := sarama.NewSyncProducer(opts.brokers(), cfg)
 	if err != nil {

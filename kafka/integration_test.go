@@ -602,3 +602,59 @@ func TestReadAll(t *testing.T) {
 		t.Errorf("ReadAll with a cancelled context = %v", err)
 	}
 }
+
+// TestRecordWriterPartitions: WriteAt writes to the partition asked for and
+// says where a hashed write went; AddPartitions raises the count, after
+// which a partition that did not exist can be written to; a partition the
+// topic lacks is an error.
+func TestRecordWriterPartitions(t *testing.T) {
+	opts := plainOpts(t)
+	topic := newTopic(t, opts, 2)
+	ctx := testCtx(t, 60*time.Second)
+	w, err := NewRecordWriter(opts, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteAt(ctx, 5, []byte("k"), []byte("v")); !errors.Is(err, sarama.ErrInvalidPartition) {
+		t.Fatalf("WriteAt partition 5 of 2: err = %v, want ErrInvalidPartition", err)
+	}
+	hashed, err := w.WriteAt(ctx, AnyPartition, []byte("k"), []byte("hashed"))
+	if err != nil || hashed < 0 || hashed > 1 {
+		t.Fatalf("WriteAt AnyPartition = %d, %v; want partition 0 or 1", hashed, err)
+	}
+	if err := AddPartitions(ctx, opts, topic, 6); err != nil {
+		t.Fatalf("AddPartitions: %v", err)
+	}
+	topics, err := ListTopics(ctx, opts)
+	if ti, ok := findTopic(topics, topic); err != nil || !ok || ti.Partitions != 6 {
+		t.Fatalf("after AddPartitions: %+v, %v", ti, err)
+	}
+	w2, err := NewRecordWriter(opts, topic) // a fresh producer knows the new count
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	var got int32
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		got, err = w2.WriteAt(ctx, 5, []byte("k"), []byte("pinned"))
+		return err == nil
+	}, "WriteAt partition 5 after AddPartitions: %v", err)
+	if got != 5 {
+		t.Fatalf("WriteAt partition 5 went to %d", got)
+	}
+	recs, err := ReadAll(ctx, opts, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := map[string]int32{}
+	for _, r := range recs {
+		where[string(r.Value)] = r.Partition
+	}
+	if where["hashed"] != hashed || where["pinned"] != 5 {
+		t.Errorf("records by partition: %v, want hashed in %d and pinned in 5", where, hashed)
+	}
+	if err := AddPartitions(ctx, opts, topic, 3); err == nil {
+		t.Error("AddPartitions to fewer partitions: no error")
+	}
+}
