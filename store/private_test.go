@@ -96,3 +96,84 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 		t.Errorf("second migrate: actions %q, problems %q; want up to date", again.Actions, again.Problems)
 	}
 }
+
+// TestPrivateSites: a site added private is private, update switches it
+// both ways and leaves it alone when not asked, and the reads serve uses
+// carry the flag: SiteStates, SiteState, PrivateSiteIDs, and Incidents with
+// PublicOnly, which keeps the incidents of no website.
+func TestPrivateSites(t *testing.T) {
+	db := migratedDB(t)
+	ctx := testContext(t)
+	pub, err := db.AddSite(ctx, store.SiteInput{URL: "https://public.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := db.AddSite(ctx, store.SiteInput{URL: "https://private.example/", Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withID, err := db.AddSite(ctx, store.SiteInput{ID: 40, URL: "https://private-id.example/", Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{pub, priv} {
+		mustExec(t, db, "INSERT INTO incidents (website_id, kind, started_at, reason) VALUES ($1, 'down', now(), 'timeout')", id)
+	}
+	mustExec(t, db, "INSERT INTO incidents (kind, started_at, probes) VALUES ('probe_silent', now(), '{edge}')")
+
+	check := func(step string, want map[int64]bool) {
+		t.Helper()
+		states, err := db.SiteStates(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			if s.Public != want[s.ID] {
+				t.Errorf("%s: SiteStates: site %d public %t, want %t", step, s.ID, s.Public, want[s.ID])
+			}
+			one, err := db.SiteState(ctx, s.ID, time.Now())
+			if err != nil || one.Public != want[s.ID] {
+				t.Errorf("%s: SiteState(%d) public %t (%v), want %t", step, s.ID, one.Public, err, want[s.ID])
+			}
+		}
+		ids, err := db.PrivateSiteIDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, public := range want {
+			if ids[id] == public {
+				t.Errorf("%s: PrivateSiteIDs has %d: %t, want %t", step, id, ids[id], !public)
+			}
+		}
+		ins, err := db.Incidents(ctx, store.IncidentQuery{PublicOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]bool{}
+		for _, in := range ins {
+			got[in.WebsiteID] = true
+		}
+		if !got[0] || got[pub] != want[pub] || got[priv] != want[priv] {
+			t.Errorf("%s: PublicOnly incidents of sites %v, want those of the public sites and of no site", step, got)
+		}
+		if all, _ := db.Incidents(ctx, store.IncidentQuery{}); len(all) != 3 {
+			t.Errorf("%s: %d incidents without PublicOnly, want 3", step, len(all))
+		}
+	}
+	check("added", map[int64]bool{pub: true, priv: false, withID: false})
+
+	yes, no := true, false
+	for _, u := range []struct {
+		id int64
+		u  store.SiteUpdate
+	}{{pub, store.SiteUpdate{Public: &no}}, {priv, store.SiteUpdate{Public: &yes}}} {
+		if err := db.UpdateSite(ctx, u.id, u.u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "renamed"
+	if err := db.UpdateSite(ctx, withID, store.SiteUpdate{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	check("updated", map[int64]bool{pub: false, priv: true, withID: false})
+}
