@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,11 @@ func TestAlertsTest(t *testing.T) {
 		t.Fatalf("requests: webhook %d, slack %d, pagerduty %d; want 1, 1, 2", len(hook.bodies), len(slack.bodies), len(pd.bodies))
 	}
 	h := hook.headers[0]
-	if sig := h.Get(notify.HeaderSignature); !hmac.Equal([]byte(sig), []byte(notify.Sign([]byte(hookSecret), []byte(hook.bodies[0])))) {
+	ts, err := strconv.ParseInt(h.Get(notify.HeaderTimestamp), 10, 64)
+	if err != nil {
+		t.Errorf("webhook timestamp %q: %v", h.Get(notify.HeaderTimestamp), err)
+	}
+	if sig := h.Get(notify.HeaderSignature); !hmac.Equal([]byte(sig), []byte(notify.Sign([]byte(hookSecret), ts, []byte(hook.bodies[0])))) {
 		t.Errorf("webhook signature %q does not verify", sig)
 	}
 	if !strings.HasPrefix(h.Get(notify.HeaderIdempotencyKey), "test-") || !strings.Contains(hook.bodies[0], `"event":"test"`) {

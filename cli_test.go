@@ -207,8 +207,8 @@ func TestCLISites(t *testing.T) {
 	id := addSite(t, env, url, "--interval", "30", "--regex", "x")
 
 	out, _ := mustRun(t, env, exitOK, "sites", "list")
-	if l := line(t, out, url); !regexp.MustCompile(`^` + strconv.FormatInt(id, 10) + `\s+\S+\s+30s\s+x\s+-\s*$`).MatchString(l) {
-		t.Errorf("sites list line %q, want id %d, interval 30s, regex x, no name", l, id)
+	if l := line(t, out, url); !regexp.MustCompile(`^` + strconv.FormatInt(id, 10) + `\s+\S+\s+30s\s+x\s+-\s+public\s*$`).MatchString(l) {
+		t.Errorf("sites list line %q, want id %d, interval 30s, regex x, no name, public", l, id)
 	}
 	if got, want := listSites(t, env), []siteJSON{{id, url, 30, "x"}}; !slices.Equal(got, want) {
 		t.Errorf("sites list --json = %+v, want %+v", got, want)

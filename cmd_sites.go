@@ -21,6 +21,7 @@ func sitesCommand() *cli.Command {
 	recoverAfterFlag := &cli.IntFlag{Name: "recover-after",
 		Usage: "passed checks in a row before a failing probe passes again (default SITESTAT_ALERT_RECOVER_AFTER)"}
 	regexFlag := &cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "Go RE2 pattern the body must match for the site to count as up"}
+	privateFlag := &cli.BoolFlag{Name: "private", Usage: "show the site on sitestat serve to authenticated requests only"}
 	return &cli.Command{
 		Name:  "sites",
 		Usage: "add, list, update or remove the websites to check",
@@ -33,9 +34,12 @@ func sitesCommand() *cli.Command {
 characters; an interval within 1..86400 seconds; a regex that compiles as Go RE2
 into at most 100 instructions. --id N re-creates a removed website under its old
 id (so its dead letters can be replayed); it is refused when the id is taken.
-A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
+A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).
+--private keeps it off every unauthenticated page, API answer and badge of
+sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 				Flags: []cli.Flag{intervalFlag, regexFlag,
 					&cli.StringFlag{Name: "name", Usage: "name shown by the status page (sitestat serve) instead of the URL"},
+					privateFlag,
 					&cli.Int64Flag{Name: "id", Usage: "give the website this id (re-create a removed site); refused if taken"},
 					alertAfterFlag, recoverAfterFlag},
 				Before: checkArgs(siteInputArgs),
@@ -54,7 +58,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 			},
 			{
 				Name:        "update",
-				Usage:       "change a website's url, interval, regex, name or alert thresholds",
+				Usage:       "change a website's url, interval, regex, name, alert thresholds or visibility",
 				ArgsUsage:   "ID",
 				Description: `Same validation as add. A running check picks the change up at its next reload.`,
 				Flags: []cli.Flag{
@@ -63,7 +67,8 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					&cli.StringFlag{Name: "regex", Aliases: []string{"r"}, Usage: "new regex"},
 					&cli.BoolFlag{Name: "no-regex", Usage: "remove the regex"},
 					&cli.StringFlag{Name: "name", Usage: "new name shown by the status page (\"\" removes it)"},
-					alertAfterFlag, recoverAfterFlag,
+					alertAfterFlag, recoverAfterFlag, privateFlag,
+					&cli.BoolFlag{Name: "public", Usage: "show the site on sitestat serve to everyone who can reach it"},
 				},
 				Before: func(c *cli.Context) error { _, _, err := siteUpdateArgs(c); return err },
 				Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
@@ -91,6 +96,10 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 					if err != nil {
 						return err
 					}
+					private, err := db.PrivateSiteIDs(c.Context)
+					if err != nil {
+						return err
+					}
 					if c.Bool("json") {
 						type site struct {
 							ID       int64  `json:"id"`
@@ -98,17 +107,18 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 							Interval int    `json:"check_interval"`
 							Regex    string `json:"up_regex,omitempty"`
 							Name     string `json:"name,omitempty"`
+							Public   bool   `json:"public"`
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex, names[s.ID]})
+							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex, names[s.ID], !private[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
 						return enc.Encode(out)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX\tNAME")
+					fmt.Fprintln(tw, "ID\tURL\tINTERVAL\tREGEX\tNAME\tVISIBILITY")
 					for _, s := range sites {
 						re, name := text.Terminal(s.Regex), text.Terminal(names[s.ID])
 						if re == "" {
@@ -117,7 +127,11 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						if name == "" {
 							name = "-"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re, name)
+						visibility := "public"
+						if private[s.ID] {
+							visibility = "private"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re, name, visibility)
 					}
 					return tw.Flush()
 				}),
@@ -179,7 +193,7 @@ func siteInputArgs(c *cli.Context) (store.SiteInput, error) {
 		return store.SiteInput{}, usagef("sites add takes one URL, got %d arguments", c.NArg())
 	}
 	in := store.SiteInput{URL: c.Args().First(), Interval: c.Int("interval"), Regex: c.String("regex"), ID: c.Int64("id"),
-		Name: c.String("name")}
+		Name: c.String("name"), Private: c.Bool("private")}
 	if c.IsSet("id") && (in.ID < 1 || in.ID > store.MaxSiteID) {
 		return in, usagef("--id %d is out of range 1..%d", in.ID, store.MaxSiteID)
 	}
@@ -225,10 +239,27 @@ func siteUpdateArgs(c *cli.Context) (int64, store.SiteUpdate, error) {
 		u.Name = &v
 	}
 	u.AlertAfter, u.RecoverAfter = thresholdArgs(c)
-	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex && u.Name == nil && u.AlertAfter == nil && u.RecoverAfter == nil {
-		return 0, u, usagef("nothing to change: give --url, --interval, --regex, --no-regex, --name, --alert-after or --recover-after")
+	if u.Public, err = visibilityArgs(c); err != nil {
+		return 0, u, err
+	}
+	if u.URL == nil && u.Interval == nil && u.Regex == nil && !u.ClearRegex && u.Name == nil && u.AlertAfter == nil && u.RecoverAfter == nil &&
+		u.Public == nil {
+		return 0, u, usagef("nothing to change: give --url, --interval, --regex, --no-regex, --name, --alert-after, --recover-after, --private or --public")
 	}
 	return id, u, store.ValidateThresholds(u.AlertAfter, u.RecoverAfter)
+}
+
+// visibilityArgs reads --private and --public of sites update: nil when
+// neither is given.
+func visibilityArgs(c *cli.Context) (*bool, error) {
+	private, public := c.IsSet("private") && c.Bool("private"), c.IsSet("public") && c.Bool("public")
+	switch {
+	case private && public:
+		return nil, usagef("--private and --public exclude each other")
+	case private, public:
+		return &public, nil
+	}
+	return nil, nil
 }
 
 // thresholdArgs reads --alert-after and --recover-after: nil when not given.

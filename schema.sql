@@ -310,6 +310,12 @@ CREATE TABLE IF NOT EXISTS notifications (
 ALTER TABLE websites ADD COLUMN IF NOT EXISTS alert_after integer;
 ALTER TABLE websites ADD COLUMN IF NOT EXISTS recover_after integer;
 
+-- public (issue 18): whether the website may appear on the unauthenticated
+-- surfaces of `sitestat serve` (page, API, badges). A private site is shown
+-- only to authenticated requests. Added without a schema version of its own:
+-- it needs no rebuild, and writers that do not name it add public sites.
+ALTER TABLE websites ADD COLUMN IF NOT EXISTS public boolean NOT NULL DEFAULT true;
+
 -- The streak of site_probe_state (issue 12), in checked_at order:
 -- fail_streak and ok_streak count the consecutive failed and passed checks up
 -- to checked_at; failing is whether the probe crossed its failure threshold

@@ -65,7 +65,7 @@ type Config struct {
 	MetricsAddr       string        `envconfig:"METRICS_ADDR" desc:"serve Prometheus metrics on this address (e.g. :9187); empty: off"`
 
 	AlertWebhookURL        string        `envconfig:"ALERT_WEBHOOK_URL" desc:"generic JSON webhook receiving every notification (never logged)"`
-	AlertWebhookSecret     string        `envconfig:"ALERT_WEBHOOK_SECRET" desc:"signs webhook bodies with HMAC-SHA256 in X-Sitestat-Signature (never logged)"`
+	AlertWebhookSecret     string        `envconfig:"ALERT_WEBHOOK_SECRET" desc:"signs webhook deliveries: HMAC-SHA256 of X-Sitestat-Timestamp \".\" body in X-Sitestat-Signature (never logged)"`
 	AlertSlackURL          string        `envconfig:"ALERT_SLACK_URL" desc:"Slack or Mattermost incoming-webhook URL (a secret, never logged)"`
 	AlertPagerDutyKey      string        `envconfig:"ALERT_PAGERDUTY_KEY" desc:"PagerDuty Events API v2 routing key (never logged)"`
 	AlertPagerDutyURL      string        `envconfig:"ALERT_PAGERDUTY_URL" default:"https://events.pagerduty.com/v2/enqueue" desc:"PagerDuty Events API v2 endpoint"`

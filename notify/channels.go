@@ -35,9 +35,14 @@ const (
 	// HeaderIdempotencyKey carries the notification id, the same on every
 	// attempt, so a receiver can drop a repeat.
 	HeaderIdempotencyKey = "Idempotency-Key"
-	// HeaderSignature carries "sha256=" and the hex HMAC-SHA256 of the body
-	// keyed with the webhook secret, when one is set.
+	// HeaderSignature carries, when a webhook secret is set, "sha256=" and
+	// the hex HMAC-SHA256, keyed with the secret, of HeaderTimestamp's value,
+	// a dot and the body (see Sign).
 	HeaderSignature = "X-Sitestat-Signature"
+	// HeaderTimestamp carries the time of the attempt in unix seconds, in
+	// decimal; it is signed with the body, so a receiver that refuses old
+	// timestamps refuses a captured delivery replayed later.
+	HeaderTimestamp = "X-Sitestat-Timestamp"
 	// HeaderEvent carries the event (down, recovered, test).
 	HeaderEvent = "X-Sitestat-Event"
 )
@@ -72,6 +77,16 @@ type Options struct {
 	Client *http.Client
 	// UserAgent is sent with every request; "" means "sitestat".
 	UserAgent string
+	// Now returns the time the webhook's signature carries; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 func (o Options) client() *http.Client {
@@ -217,7 +232,8 @@ func scrub(err error, secrets []string) error {
 
 // Webhook is the generic JSON webhook: it POSTs the alert.Message as JSON,
 // with the delivery key in Idempotency-Key and, when a secret is set, the
-// HMAC-SHA256 of the body in X-Sitestat-Signature as "sha256=<hex>".
+// attempt's unix time in X-Sitestat-Timestamp and their signature (Sign) in
+// X-Sitestat-Signature as "sha256=<hex>".
 type Webhook struct {
 	url    string
 	secret []byte
@@ -246,16 +262,22 @@ func (w *Webhook) Send(ctx context.Context, d Delivery) error {
 	h.Set(HeaderIdempotencyKey, d.Key)
 	h.Set(HeaderEvent, string(d.Message.Event))
 	if len(w.secret) > 0 {
-		h.Set(HeaderSignature, Sign(w.secret, body))
+		ts := w.opts.now().Unix()
+		h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(HeaderSignature, Sign(w.secret, ts, body))
 	}
 	return post(ctx, w.opts, w.url, body, h, string(w.secret))
 }
 
-// Sign returns the signature header value of body: "sha256=" and the hex
-// HMAC-SHA256 of body keyed with secret. A receiver recomputes it over the
-// raw body and compares with hmac.Equal.
-func Sign(secret, body []byte) string {
+// Sign returns the signature header value of a body sent at timestamp
+// (unix seconds): "sha256=" and the hex HMAC-SHA256, keyed with secret, of
+// the timestamp in decimal, "." and the body. A receiver recomputes it over
+// the X-Sitestat-Timestamp header and the raw body, compares with
+// hmac.Equal, and refuses a timestamp more than 5 minutes from its clock.
+func Sign(secret []byte, timestamp int64, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write(strconv.AppendInt(nil, timestamp, 10))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }

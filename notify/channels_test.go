@@ -86,7 +86,8 @@ func TestWebhookSignsTheBodyAndSendsTheKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t, ok)
-			w := notify.NewWebhook(rc.URL+"/hook/path-token", tt.secret, notify.Options{})
+			sent := time.Unix(1795000000, 0)
+			w := notify.NewWebhook(rc.URL+"/hook/path-token", tt.secret, notify.Options{Now: func() time.Time { return sent }})
 			if err := w.Send(testContext(t), notify.Delivery{Key: "42", Message: downMessage()}); err != nil {
 				t.Fatalf("send: %v", err)
 			}
@@ -101,18 +102,23 @@ func TestWebhookSignsTheBodyAndSendsTheKey(t *testing.T) {
 			if got := r.header.Get(notify.HeaderIdempotencyKey); got != "42" {
 				t.Errorf("idempotency key %q, want 42", got)
 			}
-			sig := r.header.Get(notify.HeaderSignature)
+			sig, ts := r.header.Get(notify.HeaderSignature), r.header.Get(notify.HeaderTimestamp)
 			if tt.secret == "" {
-				if sig != "" {
-					t.Errorf("signature %q without a secret", sig)
+				if sig != "" || ts != "" {
+					t.Errorf("signature %q, timestamp %q without a secret", sig, ts)
 				}
 			} else {
-				want := notify.Sign([]byte(tt.secret), r.body)
+				if ts != "1795000000" {
+					t.Errorf("timestamp %q, want the send's unix seconds 1795000000", ts)
+				}
+				want := notify.Sign([]byte(tt.secret), sent.Unix(), r.body)
 				if !strings.HasPrefix(sig, "sha256=") || !hmac.Equal([]byte(sig), []byte(want)) {
 					t.Errorf("signature %q does not verify (want %q)", sig, want)
 				}
-				if bad := notify.Sign([]byte("other"), r.body); hmac.Equal([]byte(sig), []byte(bad)) {
-					t.Error("signature verifies with another secret")
+				for _, bad := range []string{notify.Sign([]byte("other"), sent.Unix(), r.body), notify.Sign([]byte(tt.secret), sent.Unix()+1, r.body)} {
+					if hmac.Equal([]byte(sig), []byte(bad)) {
+						t.Error("signature verifies with another secret or timestamp")
+					}
 				}
 			}
 			var m alert.Message

@@ -94,6 +94,7 @@ func ExpectedSchema() Schema {
 				{Name: "name", Type: "text", UDT: "text", NotNull: true, Default: "''"},
 				{Name: "alert_after", Type: "integer", UDT: "int4"},
 				{Name: "recover_after", Type: "integer", UDT: "int4"},
+				{Name: "public", Type: "boolean", UDT: "bool", NotNull: true, Default: "true"},
 			}},
 			{Name: "website_status", Columns: []Column{
 				{Name: "website_id", Type: "integer", UDT: "int4", NotNull: true,

@@ -330,6 +330,9 @@ type IncidentQuery struct {
 	// Since, when not zero, keeps the incidents open at any time since it
 	// (still open, or resolved since).
 	Since time.Time
+	// PublicOnly leaves out the incidents of private websites (those of no
+	// website, probe_silent, stay).
+	PublicOnly bool
 }
 
 // Incidents returns the incidents q selects, open ones first, then by start,
@@ -347,8 +350,9 @@ func (db *DB) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error
 		FROM incidents
 		WHERE ($1 = 0 OR website_id = $1) AND (NOT $2 OR resolved_at IS NULL) AND ($3 = '' OR kind = $3)
 		  AND ($5::timestamptz IS NULL OR resolved_at IS NULL OR resolved_at >= $5::timestamptz)
+		  AND (NOT $6 OR website_id IS NULL OR EXISTS (SELECT 1 FROM websites w WHERE w.id = website_id AND w.public))
 		ORDER BY resolved_at IS NULL DESC, started_at DESC, id DESC
-		LIMIT $4`, q.WebsiteID, q.Open, q.Kind, limit, since)
+		LIMIT $4`, q.WebsiteID, q.Open, q.Kind, limit, since, q.PublicOnly)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}

@@ -95,6 +95,9 @@ type SiteInput struct {
 	// RecoverAfter overrides the passed checks in a row that make a failing
 	// probe pass again; nil takes sync's default.
 	RecoverAfter *int
+	// Private keeps the website off every unauthenticated page, API answer
+	// and badge of `sitestat serve` (websites.public false).
+	Private bool
 }
 
 // MaxThreshold is the largest --alert-after or --recover-after.
@@ -146,6 +149,9 @@ type SiteUpdate struct {
 	Name *string
 	// AlertAfter and RecoverAfter are the new thresholds (see SiteInput).
 	AlertAfter, RecoverAfter *int
+	// Public is the new visibility: false makes the website private (see
+	// SiteInput.Private).
+	Public *bool
 }
 
 // DB is the checker's source of sites.
@@ -232,8 +238,8 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 	if in.ID == 0 {
 		var id int64
 		err := db.db.QueryRowContext(ctx,
-			"INSERT INTO websites (url, check_interval, up_regex, name, alert_after, recover_after) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6) RETURNING id",
-			in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter)).Scan(&id)
+			"INSERT INTO websites (url, check_interval, up_regex, name, alert_after, recover_after, public) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7) RETURNING id",
+			in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter), !in.Private).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("add site: %w", err)
 		}
@@ -248,8 +254,8 @@ func (db *DB) AddSite(ctx context.Context, in SiteInput) (int64, error) {
 		return 0, fmt.Errorf("add site %d: %w", in.ID, err)
 	}
 	_, err := db.db.ExecContext(ctx,
-		"INSERT INTO websites (id, url, check_interval, up_regex, name, alert_after, recover_after) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7)",
-		in.ID, in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter))
+		"INSERT INTO websites (id, url, check_interval, up_regex, name, alert_after, recover_after, public) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8)",
+		in.ID, in.URL, in.Interval, in.Regex, in.Name, nullInt(in.AlertAfter), nullInt(in.RecoverAfter), !in.Private)
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" { // unique_violation
 		return 0, fmt.Errorf("add site: %w: website %d exists", ErrIDTaken, in.ID)
@@ -305,10 +311,10 @@ func (db *DB) UpdateSite(ctx context.Context, id int64, u SiteUpdate) error {
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE websites SET url = $2, check_interval = $3, up_regex = NULLIF($4, ''), name = coalesce($5, name),
 		        alert_after = CASE WHEN $6 THEN $7 ELSE alert_after END,
-		        recover_after = CASE WHEN $8 THEN $9 ELSE recover_after END, updated_at = now()
+		        recover_after = CASE WHEN $8 THEN $9 ELSE recover_after END, public = coalesce($10, public), updated_at = now()
 		 WHERE id = $1`,
 		id, site.URL, interval, site.Regex, u.Name, u.AlertAfter != nil, nullInt(u.AlertAfter),
-		u.RecoverAfter != nil, nullInt(u.RecoverAfter)); err != nil {
+		u.RecoverAfter != nil, nullInt(u.RecoverAfter), nullBool(u.Public)); err != nil {
 		return fmt.Errorf("update site %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -413,6 +419,36 @@ func (db *DB) SiteNames(ctx context.Context) (map[int64]string, error) {
 		return nil, fmt.Errorf("list site names: %w", err)
 	}
 	return out, nil
+}
+
+// PrivateSiteIDs returns the ids of the private websites (websites.public
+// false), as a set.
+func (db *DB) PrivateSiteIDs(ctx context.Context) (map[int64]bool, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT id FROM websites WHERE NOT public")
+	if err != nil {
+		return nil, fmt.Errorf("list private sites: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list private sites: %w", err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list private sites: %w", err)
+	}
+	return out, nil
+}
+
+// nullBool is v as a query argument: NULL when nil.
+func nullBool(v *bool) any {
+	if v == nil {
+		return nil
+	}
+	return *v
 }
 
 // nullInt is v as a query argument: NULL when nil.

@@ -70,6 +70,9 @@ type SiteStatus struct {
 	URL string
 	// Name is the website's name, "" when none.
 	Name string
+	// Public is websites.public: false for a private website, which
+	// `sitestat serve` shows to authenticated requests only.
+	Public bool
 	// Interval is the website's check interval.
 	Interval time.Duration
 	// Regex is the website's up_regex, "" when none.
@@ -203,7 +206,7 @@ const windowDowntimeSQL = `
 func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time, alerts AlertOptions) ([]SiteStatus, error) {
 	alerts = alerts.withDefaults()
 	rows, err := tx.QueryContext(ctx, `
-		SELECT w.id, w.url, w.name, w.check_interval, coalesce(w.up_regex, ''), coalesce(w.alert_after, $2),
+		SELECT w.id, w.url, w.name, w.public, w.check_interval, coalesce(w.up_regex, ''), coalesce(w.alert_after, $2),
 		       i.id, i.started_at, `+maintenanceNowSQL+`,
 		       s.probe, s.checked_at, s.up, s.reason, s.status_code, s.response_time_ms, s.error, s.host,
 		       s.fail_streak, s.failing
@@ -222,6 +225,7 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time, alerts 
 			sid       int64
 			url, re   string
 			name      string
+			public    bool
 			interval  int64
 			probe     sql.NullString
 			checkedAt sql.NullTime
@@ -238,12 +242,12 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time, alerts 
 			streak    sql.NullInt64
 			failing   sql.NullBool
 		)
-		if err := rows.Scan(&sid, &url, &name, &interval, &re, &alertAt, &incident, &started, &maint,
+		if err := rows.Scan(&sid, &url, &name, &public, &interval, &re, &alertAt, &incident, &started, &maint,
 			&probe, &checkedAt, &up, &reason, &code, &rt, &errText, &host, &streak, &failing); err != nil {
 			return nil, fmt.Errorf("read websites: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != sid {
-			st := SiteStatus{ID: sid, URL: url, Name: name, Interval: time.Duration(interval) * time.Second, Regex: re,
+			st := SiteStatus{ID: sid, URL: url, Name: name, Public: public, Interval: time.Duration(interval) * time.Second, Regex: re,
 				AlertAfter: alertAt, Maintenance: maint}
 			if incident.Valid {
 				st.Incident = &OpenIncident{ID: incident.Int64, StartedAt: started.Time.UTC()}

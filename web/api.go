@@ -106,6 +106,7 @@ func (s *Server) apiSites(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	sites = s.visibleSites(r, sites)
 	open, err := s.openDown(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -127,7 +128,7 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, now := r.Context(), s.opts.Now().UTC()
 	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20, NoCache: true})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, d.SiteStatus)) {
 		writeJSONError(w, http.StatusNotFound, "no such website")
 		return
 	}
@@ -166,9 +167,11 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 // there is no such website.
 func (s *Server) uptimeOf(r *http.Request, id int64, win time.Duration) (apiWindow, bool, error) {
 	now := s.opts.Now().UTC()
-	if _, err := s.st.SiteState(r.Context(), id, now); errors.Is(err, store.ErrNotFound) {
+	site, err := s.st.SiteState(r.Context(), id, now)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, site)) {
 		return apiWindow{}, false, nil
-	} else if err != nil {
+	}
+	if err != nil {
 		return apiWindow{}, false, err
 	}
 	sums, err := s.st.SiteSummaries(r.Context(), []int64{id}, win, 0, now)
@@ -243,7 +246,7 @@ func (s *Server) apiChecks(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	site, err := s.st.SiteState(r.Context(), id, now)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, site)) {
 		writeJSONError(w, http.StatusNotFound, "no such website")
 		return
 	}
@@ -293,7 +296,7 @@ func (s *Server) apiIncidents(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "open must be true or false")
 		return
 	}
-	ins, err := s.st.Incidents(r.Context(), q)
+	ins, err := s.st.Incidents(r.Context(), s.incidentQuery(r, q))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -358,7 +361,7 @@ func (s *Server) badgeStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	site, err := s.st.SiteState(r.Context(), id, s.opts.Now().UTC())
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, site)) {
 		http.NotFound(w, r)
 		return
 	}

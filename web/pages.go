@@ -67,7 +67,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	all, err := s.st.Incidents(ctx, store.IncidentQuery{Open: true})
+	sites = s.visibleSites(r, sites)
+	all, err := s.st.Incidents(ctx, s.incidentQuery(r, store.IncidentQuery{Open: true}))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -179,7 +180,7 @@ func (s *Server) matches(site store.SiteStatus, q string) bool {
 
 // openDown returns the open down incidents by website.
 func (s *Server) openDown(r *http.Request) (map[int64]*store.Incident, error) {
-	ins, err := s.st.Incidents(r.Context(), store.IncidentQuery{Open: true, Kind: "down"})
+	ins, err := s.st.Incidents(r.Context(), s.incidentQuery(r, store.IncidentQuery{Open: true, Kind: "down"}))
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, now := r.Context(), s.opts.Now().UTC()
 	d, err := s.st.SiteDetailWith(ctx, id, now, store.DetailOptions{Windows: siteWindows, Failed: 20, NoCache: true})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, d.SiteStatus)) {
 		s.htmlError(w, r, http.StatusNotFound, "no such website")
 		return
 	}
@@ -349,7 +350,7 @@ type incidentsPage struct {
 // incidentsPage serves /incidents: open first, then the 200 most recent.
 func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), s.opts.Now().UTC()
-	ins, err := s.st.Incidents(ctx, store.IncidentQuery{Limit: 200})
+	ins, err := s.st.Incidents(ctx, s.incidentQuery(r, store.IncidentQuery{Limit: 200}))
 	if err != nil {
 		s.fail(w, r, err)
 		return
