@@ -314,7 +314,9 @@ ALTER TABLE websites ADD COLUMN IF NOT EXISTS recover_after integer;
 -- fail_streak and ok_streak count the consecutive failed and passed checks up
 -- to checked_at; failing is whether the probe crossed its failure threshold
 -- and has not passed its success threshold since; first_fail_at is the
--- checked_at of the first failure of the current failed streak.
+-- checked_at of the first failure of the current failed streak outside any
+-- maintenance window (NULL while all its failures fell in one), where a down
+-- incident starts (issue 18).
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS fail_streak integer NOT NULL DEFAULT 0;
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS ok_streak integer NOT NULL DEFAULT 0;
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS failing boolean NOT NULL DEFAULT false;
