@@ -277,8 +277,10 @@ CREATE TABLE IF NOT EXISTS incidents (
 -- or failed_at is set.
 CREATE TABLE IF NOT EXISTS notifications (
     id              bigserial   NOT NULL,
-    -- incident_id is NULL once the incident is gone (its site was removed);
-    -- the payload still holds everything to send.
+    -- incident_id is the incident's id, kept after the incident is gone
+    -- (its site was removed): no foreign key, so that the ordering of a
+    -- down and its recovered (ClaimNotifications) still holds then. The
+    -- payload holds everything to send.
     incident_id     bigint,
     -- event is down or recovered; channel is webhook, slack or pagerduty.
     event           text        NOT NULL,
@@ -295,8 +297,6 @@ CREATE TABLE IF NOT EXISTS notifications (
     -- last_error is the last failure, without secrets.
     last_error      text,
     CONSTRAINT notifications_pkey PRIMARY KEY (id),
-    CONSTRAINT notifications_incident_id_fkey FOREIGN KEY (incident_id)
-        REFERENCES incidents (id) ON DELETE SET NULL,
     -- One notification per incident, event and channel, however often the
     -- incident change is applied.
     CONSTRAINT notifications_incident_event_channel_key UNIQUE (incident_id, event, channel),
@@ -320,7 +320,9 @@ ALTER TABLE websites ADD COLUMN IF NOT EXISTS public boolean NOT NULL DEFAULT tr
 -- fail_streak and ok_streak count the consecutive failed and passed checks up
 -- to checked_at; failing is whether the probe crossed its failure threshold
 -- and has not passed its success threshold since; first_fail_at is the
--- checked_at of the first failure of the current failed streak.
+-- checked_at of the first failure of the current failed streak outside any
+-- maintenance window (NULL while all its failures fell in one), where a down
+-- incident starts (issue 18).
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS fail_streak integer NOT NULL DEFAULT 0;
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS ok_streak integer NOT NULL DEFAULT 0;
 ALTER TABLE site_probe_state ADD COLUMN IF NOT EXISTS failing boolean NOT NULL DEFAULT false;
@@ -399,3 +401,59 @@ $$;
 CREATE OR REPLACE TRIGGER websites_notify
     AFTER INSERT OR UPDATE OR DELETE ON websites
     FOR EACH ROW EXECUTE FUNCTION sitestat_websites_notify();
+
+-- Issue 18: a website removed, or its alerting turned off, while an incident
+-- of it is open. Kept at the end of the file, in one section.
+--
+-- Databases made before issue 18 have notifications.incident_id referencing
+-- incidents ON DELETE SET NULL: removing a site blanked the id its
+-- recovered is ordered by. migrate drops that foreign key (rows kept).
+ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_incident_id_fkey;
+
+-- sitestat_resolve_site_incidents resolves, in the transaction that removes
+-- a website (DELETE, before the cascade deletes its incidents) or turns its
+-- alerting off (alert_after set to 0: its down incident only), the open
+-- incidents concerned, and enqueues their recovered, with reason
+-- site_removed or alerting_off, to the channels that have a down of the
+-- incident that has not failed: a copy of the down's payload (the
+-- alert.Message store.EnqueueTx built) with the recovered's fields set. A
+-- trigger rather than store code, so that a removal by hand in SQL is
+-- covered too. The notification loop delivers each after its down.
+CREATE OR REPLACE FUNCTION sitestat_resolve_site_incidents() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    why text := CASE WHEN TG_OP = 'DELETE' THEN 'site_removed' ELSE 'alerting_off' END;
+    site integer := CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END;
+BEGIN
+    WITH resolved AS (
+        UPDATE incidents SET resolved_at = greatest(now(), started_at)
+        WHERE website_id = site AND resolved_at IS NULL
+          AND (TG_OP = 'DELETE' OR kind = 'down')
+        RETURNING id, started_at, resolved_at
+    )
+    INSERT INTO notifications (incident_id, event, channel, payload)
+    SELECT r.id, 'recovered', d.channel,
+           d.payload || jsonb_build_object(
+               'event', 'recovered',
+               'reason', why,
+               'resolved_at', to_char(r.resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'duration_seconds', extract(epoch FROM r.resolved_at - r.started_at))
+    FROM resolved r
+    JOIN notifications d ON d.incident_id = r.id AND d.event = 'down' AND d.failed_at IS NULL
+    ORDER BY d.id
+    ON CONFLICT (incident_id, event, channel) DO NOTHING;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD; -- a BEFORE trigger: the delete goes ahead
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER websites_resolve_on_delete
+    BEFORE DELETE ON websites
+    FOR EACH ROW EXECUTE FUNCTION sitestat_resolve_site_incidents();
+
+CREATE OR REPLACE TRIGGER websites_resolve_on_alerting_off
+    AFTER UPDATE OF alert_after ON websites
+    FOR EACH ROW WHEN (NEW.alert_after = 0 AND OLD.alert_after IS DISTINCT FROM 0)
+    EXECUTE FUNCTION sitestat_resolve_site_incidents();

@@ -45,6 +45,19 @@ const (
 	KindProbeSilent = "probe_silent"
 )
 
+// The reasons of a recovered that is not a recovery: the incident was
+// resolved because nobody watches the site any more. They replace
+// Message.Reason (the check reason that opened the incident) in that
+// recovered only.
+const (
+	// ReasonSiteRemoved: the website was removed (`sitestat sites remove`,
+	// or DELETE FROM websites) while the incident was open.
+	ReasonSiteRemoved = "site_removed"
+	// ReasonAlertingOff: the website's alerting was turned off
+	// (`sitestat sites update --alert-after 0`) while its down was open.
+	ReasonAlertingOff = "alerting_off"
+)
+
 // Message is one event of one incident as it is notified: the generic
 // webhook's JSON body, and what the Slack and PagerDuty messages are made
 // from. It is a snapshot taken when the notification was enqueued, so every
@@ -65,7 +78,10 @@ type Message struct {
 	WebsiteID *int64 `json:"website_id"`
 	// URL is the website's URL, "" when there is none.
 	URL string `json:"url"`
-	// Reason is the check reason that opened the incident (e.g. http_status).
+	// Reason is the check reason that opened the incident (e.g.
+	// http_status); in the recovered of an incident resolved because its
+	// website was removed or its alerting turned off, ReasonSiteRemoved or
+	// ReasonAlertingOff.
 	Reason string `json:"reason"`
 	// Error is the error text of the check that opened it, "" when none.
 	Error string `json:"error"`

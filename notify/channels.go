@@ -315,8 +315,8 @@ func SlackText(m alert.Message) string {
 	subject := subject(m)
 	switch m.Event {
 	case alert.EventRecovered:
-		return fmt.Sprintf(":large_green_circle: RECOVERED %s after %s (incident #%d)",
-			subject, formatDuration(m.DurationSeconds), m.IncidentID)
+		return fmt.Sprintf(":large_green_circle: %s %s after %s (incident #%d)",
+			recoveredWord(m), subject, formatDuration(m.DurationSeconds), m.IncidentID)
 	default:
 		s := fmt.Sprintf(":red_circle: %s %s: %s", strings.ToUpper(eventWord(m)), subject, m.Reason)
 		if m.Error != "" {
@@ -328,6 +328,18 @@ func SlackText(m alert.Message) string {
 		}
 		return s + fmt.Sprintf("; incident #%d)", m.IncidentID)
 	}
+}
+
+// recoveredWord says how a recovered's incident ended: RECOVERED, or, when
+// sitestat stopped watching the site, RESOLVED and why.
+func recoveredWord(m alert.Message) string {
+	switch m.Reason {
+	case alert.ReasonSiteRemoved:
+		return "RESOLVED (site removed from sitestat)"
+	case alert.ReasonAlertingOff:
+		return "RESOLVED (alerting turned off)"
+	}
+	return "RECOVERED"
 }
 
 func eventWord(m alert.Message) string {

@@ -60,7 +60,8 @@ var syncTables = []string{"website_status", "site_probe_state", "website_status_
 // website_status is partitioned, and that each has the unique key its ON
 // CONFLICT names; and what the incident work of InsertResults reads and
 // names: the websites' alert thresholds and the unique index of open
-// incidents. It returns nil, a *DriftError for the first problem found,
+// incidents; and the triggers that resolve the incidents of a website
+// removed or with alerting turned off (checkRemovalTriggers). It returns nil, a *DriftError for the first problem found,
 // or an error reading the catalog.
 func (db *DB) CheckSchema(ctx context.Context) error {
 	live, err := inspect(ctx, db.db)
@@ -121,7 +122,7 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: "incidents", Problem: "unique index " + open + " is missing (an incident could open twice)", Fix: "sitestat migrate"}
 		}
 	}
-	return nil
+	return db.checkRemovalTriggers(ctx)
 }
 
 // checkTable checks that live has table t with every column of it, each of

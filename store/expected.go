@@ -222,8 +222,6 @@ func ExpectedSchema() Schema {
 			{Table: "incidents", Name: "incidents_kind_check", Kind: 'c',
 				Def: "CHECK (kind IN ('down', 'cert_expiry', 'probe_silent'))"},
 			{Table: "notifications", Name: "notifications_pkey", Kind: 'p', Def: "PRIMARY KEY (id)"},
-			{Table: "notifications", Name: "notifications_incident_id_fkey", Kind: 'f',
-				Def: "FOREIGN KEY (incident_id) REFERENCES incidents (id) ON DELETE SET NULL"},
 			{Table: "notifications", Name: "notifications_incident_event_channel_key", Kind: 'u',
 				Def: "UNIQUE (incident_id, event, channel)"},
 			{Table: "notifications", Name: "notifications_event_check", Kind: 'c', Def: "CHECK (event ~ '^[a-z_]{1,32}$')"},

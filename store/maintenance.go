@@ -13,7 +13,10 @@ import (
 var ErrInvalidWindow = errors.New("invalid maintenance window")
 
 // MaintenanceWindow is planned work: while it covers a check's checked_at,
-// no down incident opens for the websites it covers.
+// no down incident opens for the websites it covers, and a down incident
+// opened after it starts at the first failure outside every window (a
+// failure inside one counts towards the failure threshold, not the
+// incident's duration or the site's downtime).
 type MaintenanceWindow struct {
 	// ID is maintenance_windows.id; ignored by AddMaintenance.
 	ID int64

@@ -305,8 +305,9 @@ func (m *migration) advice(d drift) string {
 	return ""
 }
 
-// createdBy lists what appeared between two inspections: new tables, and new
-// constraints and indexes of tables that already existed.
+// createdBy lists what changed between two inspections: new tables, new
+// constraints and indexes of tables that already existed, and constraints
+// schema.sql dropped.
 func createdBy(before, after liveSchema) []string {
 	var out []string
 	var tables []string
@@ -331,6 +332,12 @@ func createdBy(before, after liveSchema) []string {
 			if _, isConstraint := after.constraints[table+"."+name]; !isConstraint {
 				rest = append(rest, fmt.Sprintf("create index %s on %s", name, table))
 			}
+		}
+	}
+	for k := range before.constraints {
+		table, name, _ := strings.Cut(k, ".")
+		if _, ok := after.constraints[k]; !ok && after.hasTable(table) {
+			rest = append(rest, fmt.Sprintf("drop constraint %s on %s", name, table))
 		}
 	}
 	sort.Strings(rest)

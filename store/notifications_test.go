@@ -408,7 +408,8 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 }
 
 // TestNotificationOutlivesItsRemovedSite: removing a website removes its
-// incidents, but a pending notification keeps its payload and stays due.
+// incidents, but a pending notification keeps its incident id and payload
+// and stays due.
 func TestNotificationOutlivesItsRemovedSite(t *testing.T) {
 	db := migratedDB(t)
 	site := mustAddSite(t, db, "https://gone.example/")
@@ -422,8 +423,8 @@ func TestNotificationOutlivesItsRemovedSite(t *testing.T) {
 	if len(c) != 1 {
 		t.Fatalf("claimed %d, want 1", len(c))
 	}
-	if c[0].IncidentID != 0 || c[0].Message.IncidentID != incident || c[0].Message.URL != "https://gone.example/" {
-		t.Errorf("notification %+v: want no incident row but the payload's incident and URL", c[0])
+	if c[0].IncidentID != incident || c[0].Message.IncidentID != incident || c[0].Message.URL != "https://gone.example/" {
+		t.Errorf("notification %+v: want the incident id kept, and the payload's incident and URL", c[0])
 	}
 }
 

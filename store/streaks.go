@@ -129,6 +129,11 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 	for i := range rows {
 		lo, hi = minTime(lo, rows[i].at), maxTime(hi, rows[i].at)
 	}
+	for _, st := range states { // the windows its streaks' first failures fall in too
+		if st.firstFailAt.Valid {
+			lo = minTime(lo, st.firstFailAt.Time)
+		}
+	}
 	sites, err := readSiteAlerts(ctx, tx, ids, lo, hi, opts)
 	if err != nil {
 		return err
@@ -179,15 +184,15 @@ func applyState(ctx context.Context, tx *sql.Tx, rows []storedRow, opts AlertOpt
 			if (st.exists || st.changed) && !after(r, &st.latest) {
 				continue // late: stored and counted, but the state stays
 			}
-			st.advance(r, site.alertAfter, site.recoverAfter)
+			st.advance(r, site)
 			if !r.certUntil.IsZero() {
 				cert = r
 			}
 			v := verdict(site, bySite[id], opts.Quorum)
 			switch {
-			case v.down && !open && !site.inMaintenance(r.at):
+			case v.down && !open && v.started.Valid && !site.inMaintenance(r.at):
 				open = true
-				changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown, started: v.started,
+				changes = append(changes, incidentChange{websiteID: id, kind: alert.KindDown, started: v.started.Time,
 					reason: v.reason, errText: v.errText, probes: v.probes})
 				cur = len(changes) - 1
 			case !v.down && open:
@@ -259,27 +264,31 @@ func after(r, l *storedRow) bool {
 	return r.checkID > l.checkID
 }
 
-// advance applies the check r to the streak.
-func (st *probeState) advance(r *storedRow, alertAfter, recoverAfter int) {
+// advance applies the check r of website site to the streak. Every failure
+// counts towards the failure threshold, but firstFailAt is the first failure
+// of the streak outside the site's maintenance windows (one inside a window,
+// recorded by an older release or before the window was added, is replaced),
+// so that an incident never starts inside a window.
+func (st *probeState) advance(r *storedRow, site *siteAlert) {
 	st.latest, st.changed = *r, true
 	if r.up {
 		st.okStreak++
 		st.failStreak = 0
 		st.firstFailAt = sql.NullTime{}
-		if st.failing && st.okStreak >= recoverAfter {
+		if st.failing && st.okStreak >= site.recoverAfter {
 			st.failing = false
 		}
 	} else {
 		st.failStreak++
 		st.okStreak = 0
-		if st.failStreak == 1 {
+		if !site.inMaintenance(r.at) && (!st.firstFailAt.Valid || site.inMaintenance(st.firstFailAt.Time)) {
 			st.firstFailAt = sql.NullTime{Time: r.at, Valid: true}
 		}
-		if alertAfter > 0 && st.failStreak >= alertAfter {
+		if site.alertAfter > 0 && st.failStreak >= site.alertAfter {
 			st.failing = true
 		}
 	}
-	if alertAfter == 0 {
+	if site.alertAfter == 0 {
 		st.failing = false // alerting off for the site
 	}
 }
@@ -403,8 +412,11 @@ func lockStates(ctx context.Context, tx *sql.Tx, ids []int64) (map[probeKey]*pro
 
 // siteVerdict is whether a website is down by its probes' states.
 type siteVerdict struct {
-	down    bool
-	started time.Time // the earliest first failure of the failing probes
+	down bool
+	// started is the earliest first failure outside maintenance windows of
+	// the failing probes; not valid while every failure of theirs fell in
+	// one (a down incident waits for a failure outside).
+	started sql.NullTime
 	reason  string
 	errText string
 	probes  []string  // the failing probes, sorted
@@ -433,7 +445,7 @@ func verdict(site *siteAlert, probes []*probeState, quorum int) siteVerdict {
 		}
 		failing++
 		v.probes = append(v.probes, st.latest.probe)
-		if first == nil || (st.firstFailAt.Valid && st.firstFailAt.Time.Before(first.firstFailAt.Time)) {
+		if first == nil || earlierStart(site, st, first) {
 			first = st
 		}
 	}
@@ -441,13 +453,30 @@ func verdict(site *siteAlert, probes []*probeState, quorum int) siteVerdict {
 	v.down = need >= 1 && failing >= need
 	if v.down {
 		sort.Strings(v.probes)
-		v.started = first.latest.at
-		if first.firstFailAt.Valid {
-			v.started = first.firstFailAt.Time
+		if startKnown(site, first) {
+			v.started = first.firstFailAt
 		}
 		v.reason, v.errText = first.latest.reason, first.latest.errText
 	}
 	return v
+}
+
+// startKnown reports whether st's streak has a first failure outside the
+// site's maintenance windows.
+func startKnown(site *siteAlert, st *probeState) bool {
+	return st.firstFailAt.Valid && !site.inMaintenance(st.firstFailAt.Time)
+}
+
+// earlierStart reports whether a's streak started (outside maintenance)
+// before b's; a streak with no such start comes last.
+func earlierStart(site *siteAlert, a, b *probeState) bool {
+	switch ka, kb := startKnown(site, a), startKnown(site, b); {
+	case ka != kb:
+		return ka
+	case !ka:
+		return false
+	}
+	return a.firstFailAt.Time.Before(b.firstFailAt.Time)
 }
 
 // applyIncidentChanges writes the batch's incident changes in tx: the

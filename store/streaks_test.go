@@ -212,8 +212,8 @@ func TestMaintenanceWindows(t *testing.T) {
 	if got, want := incidents(all), "0 open, 0 resolved, 0 down, 0 recovered"; got != want {
 		t.Errorf("outage in a window of all sites: %s, want %s", got, want)
 	}
-	// Still failing after the window: the next failure opens it, from the
-	// first failure.
+	// Still failing after the window: the next failure opens it, from that
+	// failure (TestMaintenanceIsNotDowntime checks the start).
 	insert(checks(all, "F", base.Add(3*time.Hour)))
 	if got, want := incidents(all), "1 open, 0 resolved, 1 down, 0 recovered"; got != want {
 		t.Errorf("failing on after the window: %s, want %s", got, want)
