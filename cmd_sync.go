@@ -84,6 +84,7 @@ func runSync(ctx context.Context, e *env) error {
 	s := sink.New(db, dlq, sink.Options{
 		MaxMessage:   e.cfg.SyncMaxMessage,
 		DBTimeout:    e.cfg.SyncDBTimeout,
+		MaxFuture:    e.cfg.SyncMaxFuture,
 		RetentionRaw: e.cfg.RetentionRaw.Duration(),
 		Logger:       log,
 	})
@@ -224,11 +225,15 @@ func (p *pruner) warm(ctx context.Context) {
 	p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
 }
 
+// partitionsAhead is how far ahead the pruner makes website_status's day
+// partitions (a batch makes any other day's it needs itself).
+const partitionsAhead = 48 * time.Hour
+
 // pass runs one pass; a failure is logged and counted, and tried again at
 // the next interval.
 func (p *pruner) pass(ctx context.Context) {
 	now := time.Now()
-	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(sink.MaxFuture)); err != nil && ctx.Err() == nil {
+	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(partitionsAhead)); err != nil && ctx.Err() == nil {
 		p.failures.Add(1)
 		p.log.Warn("make the coming days' partitions", "err", err)
 	}
