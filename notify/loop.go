@@ -23,6 +23,9 @@ type Outbox interface {
 	// RetryNotification reschedules after delay, or fails the notification
 	// once giveUp has passed since it was enqueued (failed true).
 	RetryNotification(ctx context.Context, id int64, attempt int, delay, giveUp time.Duration, errText string) (failed bool, err error)
+	// UnreadableNotifications counts the notifications its claims marked
+	// failed, not returned, because their payload did not decode.
+	UnreadableNotifications() int64
 }
 
 // LoopOptions tune the delivery loop. Zero values take the defaults shown.
@@ -109,6 +112,9 @@ type Stats struct {
 	Stale uint64
 	// ClaimErrors counts failed reads of the outbox.
 	ClaimErrors uint64
+	// Unreadable counts the notifications the outbox's claims failed
+	// because their payload did not decode (never sent).
+	Unreadable uint64
 	// Heartbeats and HeartbeatErrors count heartbeat GETs that succeeded and
 	// failed; HeartbeatsSkipped counts those not sent because the loop was
 	// not healthy.
@@ -164,7 +170,7 @@ func (l *Loop) Stats() Stats {
 	defer l.mu.Unlock()
 	return Stats{
 		Delivered: maps.Clone(l.delivered), Retried: maps.Clone(l.retried), Failed: maps.Clone(l.failed),
-		Stale: l.stale.Load(), ClaimErrors: l.claimErrors.Load(),
+		Stale: l.stale.Load(), ClaimErrors: l.claimErrors.Load(), Unreadable: uint64(max(0, l.outbox.UnreadableNotifications())),
 		Heartbeats: l.beats.Load(), HeartbeatErrors: l.beatErrors.Load(), HeartbeatsSkipped: l.beatSkip.Load(),
 	}
 }
@@ -190,6 +196,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	done := make(chan struct{}, l.opts.Workers)
 	inFlight := 0
 	failures := 0
+	unreadable := l.outbox.UnreadableNotifications()
 	for ctx.Err() == nil {
 		for drained := false; !drained; {
 			select {
@@ -222,6 +229,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			failures = 0
 			l.lastClaimOK.Store(time.Now().UnixNano())
 			claimed = ns
+			unreadable = l.logUnreadable(unreadable)
 		}
 		for _, n := range claimed {
 			inFlight++
@@ -238,6 +246,17 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// logUnreadable logs the notifications failed for an unreadable payload
+// since the count was seen, and returns the count now.
+func (l *Loop) logUnreadable(seen int64) int64 {
+	n := l.outbox.UnreadableNotifications()
+	if n > seen {
+		l.log.Error("notifications with an unreadable payload marked failed, not sent; see sitestat incidents",
+			"count", n-seen)
+	}
+	return n
 }
 
 // waitFor waits d, counting finished deliveries; Wake, or a finished

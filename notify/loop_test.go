@@ -496,3 +496,62 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Errorf("the log does not name the redacted receiver %s and its answer", echo.URL)
 	}
 }
+
+// TestLoopFailsAnUnreadablePayloadAndDeliversTheRest: a notification whose
+// payload does not decode (written by hand) is marked failed with the
+// reason, with the recovered waiting behind it, and counted; the good ones
+// claimed with it are delivered by that same claim, not after a lease.
+func TestLoopFailsAnUnreadablePayloadAndDeliversTheRest(t *testing.T) {
+	db, _ := fixture.MigratedDB(t)
+	log, logs := newLogger(t)
+	rc := newReceiver(t, ok)
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	bad := incident(t, db, true, alert.EventDown, alert.ChannelWebhook)
+	if _, err := db.Enqueue(testContext(t), bad, alert.EventRecovered, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(testContext(t), `UPDATE notifications SET payload = '{"v": 1, "started_at": "yesterday"}'
+		WHERE incident_id = $1 AND event = 'down'`, bad); err != nil {
+		t.Fatal(err)
+	}
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	opts := fastOptions(log)
+	opts.Lease = time.Minute // a good row delivered only after a lease would take a minute
+	l := notify.NewLoop(db, []notify.Sender{notify.NewWebhook(rc.URL, "", notify.Options{})}, opts)
+	startLoop(t, l)
+
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		done := 0
+		for _, r := range rows(t, db) {
+			if r.delivered || r.failed {
+				done++
+			}
+		}
+		return done == 4
+	}, "not every notification is delivered or failed")
+	delivered := 0
+	for id, r := range rows(t, db) {
+		switch {
+		case r.delivered:
+			delivered++
+			if r.attempts != 1 {
+				t.Errorf("notification %d delivered at attempt %d, want 1 (the claim that met the bad one)", id, r.attempts)
+			}
+		case r.event == "down":
+			if !strings.Contains(r.lastError, "unreadable payload") {
+				t.Errorf("the bad notification's last error %q, want the reason", r.lastError)
+			}
+		case !strings.Contains(r.lastError, "down notification of this incident failed"):
+			t.Errorf("the recovered of the bad one: last error %q, want failed with its down", r.lastError)
+		}
+	}
+	if delivered != 2 || len(rc.got()) != 2 {
+		t.Errorf("%d delivered, receiver got %d requests, want 2 and 2", delivered, len(rc.got()))
+	}
+	if n := l.Stats().Unreadable; n != 1 {
+		t.Errorf("Stats().Unreadable = %d, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "unreadable payload marked failed") {
+		t.Error("the unreadable notification is not logged")
+	}
+}
