@@ -56,6 +56,14 @@ func runSync(ctx context.Context, e *env) error {
 		return err
 	}
 	defer db.Close()
+	// The outbox has connections of its own, so a delivery's mark never
+	// waits behind the batches' COPY for a connection (closed after the
+	// tasks have stopped).
+	outbox, err := openOutbox(ctx, e, log)
+	if err != nil {
+		return err
+	}
+	defer outbox.Close()
 	kopts, err := kafkaOptions(e.cfg)
 	if err != nil {
 		return err
@@ -99,7 +107,7 @@ func runSync(ctx context.Context, e *env) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stopTasks()
-	loop := newNotifyLoop(e.cfg, db, log)
+	loop := newNotifyLoop(e.cfg, outbox, log)
 	wg.Go(func() {
 		if err := loop.Run(tasks); err != nil {
 			log.Error("notification loop stopped", "err", err)

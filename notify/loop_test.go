@@ -6,6 +6,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -553,5 +554,68 @@ func TestLoopFailsAnUnreadablePayloadAndDeliversTheRest(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "unreadable payload marked failed") {
 		t.Error("the unreadable notification is not logged")
+	}
+}
+
+// TestLoopMarkOutlastsASlowDatabase: while a delivered notification is
+// marked, another connection holds a lock on its row for longer than one
+// outbox call may take (DBTimeout): the loop keeps trying within the lease,
+// records the delivery once the lock goes, and never sends it a second time.
+func TestLoopMarkOutlastsASlowDatabase(t *testing.T) {
+	db, dbURL := fixture.MigratedDB(t)
+	log, _ := newLogger(t)
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	var id int64
+	for k := range rows(t, db) {
+		id = k
+	}
+	locker := testenv.OpenDB(t, dbURL)
+	locked := make(chan *sql.Tx, 1)
+	rc := newReceiver(t, func(n int, _ request) (int, string) {
+		if n == 1 { // the row is claimed: lock it before answering
+			tx, err := locker.BeginTx(context.Background(), nil)
+			if err == nil {
+				_, err = tx.Exec(`SELECT 1 FROM notifications WHERE id = $1 FOR UPDATE`, id)
+			}
+			if err != nil {
+				t.Errorf("lock the notification: %v", err)
+			}
+			locked <- tx
+		}
+		return http.StatusOK, "ok"
+	})
+	opts := fastOptions(log)
+	opts.Timeout = 500 * time.Millisecond
+	opts.DBTimeout = 300 * time.Millisecond
+	l := notify.NewLoop(db, []notify.Sender{notify.NewWebhook(rc.URL, "", notify.Options{})}, opts)
+	startLoop(t, l)
+
+	var tx *sql.Tx
+	select {
+	case tx = <-locked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the notification is not sent")
+	}
+	// The mark waits behind the lock; keep it waiting three DBTimeouts.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		var n int
+		err := locker.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'
+			  AND query LIKE '%SET delivered_at%'`).Scan(&n)
+		return err == nil && n > 0
+	}, "the mark does not wait behind the lock")
+	time.Sleep(3 * opts.DBTimeout) // the slow database
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return rows(t, db)[id].delivered }, "the delivery is not recorded")
+	if r := rows(t, db)[id]; r.attempts != 1 {
+		t.Errorf("delivered at attempt %d, want 1", r.attempts)
+	}
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
+	}
+	if st := l.Stats(); st.MarkRetries == 0 || st.Unrecorded != 0 || st.Delivered[alert.ChannelWebhook] != 1 {
+		t.Errorf("stats %+v, want the mark retried, then the delivery recorded", st)
 	}
 }
