@@ -136,3 +136,42 @@ func TestCLIMaintenance(t *testing.T) {
 		t.Errorf("status after remove still shows MAINT:\n%s", out)
 	}
 }
+
+// TestCLIIncidentsShowsAnUnreadableNotification: a notification whose payload
+// does not decode, failed by the claim that met it, is shown by `incidents`
+// as failed, with its reason in --json.
+func TestCLIIncidentsShowsAnUnreadableNotification(t *testing.T) {
+	env := migratedDB(t)
+	site := addSite(t, env, "http://127.0.0.1:1/u")
+	db, err := store.Open(context.Background(), env["SITESTAT_DATABASE_URL"],
+		store.Options{Alerts: store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	var rs []checker.Result
+	for i := range 3 {
+		rs = append(rs, result(site, base.Add(time.Duration(i)*time.Second), checker.ReasonTimeout, 0))
+	}
+	insertResults(t, db, rs...)
+	if _, err := db.SQL().Exec(`UPDATE notifications SET payload = '[1, 2]'`); err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := db.ClaimNotifications(context.Background(), 10, time.Minute); err != nil || len(ns) != 0 {
+		t.Fatalf("claim = %v, %v; want nothing to deliver and no error", ns, err)
+	}
+	out, _ := mustRun(t, env, exitOK, "incidents")
+	if l := line(t, out, "/u "); !strings.HasSuffix(l, "down:webhook:failed") {
+		t.Errorf("incident line %q, want its notification failed", l)
+	}
+	out, _ = mustRun(t, env, exitOK, "incidents", "--json")
+	var got []incidentJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Notifications) != 1 || got[0].Notifications[0].State != "failed" ||
+		!strings.Contains(got[0].Notifications[0].LastError, "unreadable payload") {
+		t.Errorf("incidents --json = %+v, want one notification failed for its unreadable payload", got)
+	}
+}

@@ -58,6 +58,14 @@ func runSync(ctx context.Context, e *env) error {
 		return err
 	}
 	defer db.Close()
+	// The outbox has connections of its own, so a delivery's mark never
+	// waits behind the batches' COPY for a connection (closed after the
+	// tasks have stopped).
+	outbox, err := openOutbox(ctx, e, log)
+	if err != nil {
+		return err
+	}
+	defer outbox.Close()
 	kopts, err := kafkaOptions(e.cfg)
 	if err != nil {
 		return err
@@ -86,6 +94,7 @@ func runSync(ctx context.Context, e *env) error {
 	s := sink.New(db, dlq, sink.Options{
 		MaxMessage:   e.cfg.SyncMaxMessage,
 		DBTimeout:    e.cfg.SyncDBTimeout,
+		MaxFuture:    e.cfg.SyncMaxFuture,
 		RetentionRaw: e.cfg.RetentionRaw.Duration(),
 		Logger:       log,
 	})
@@ -100,7 +109,7 @@ func runSync(ctx context.Context, e *env) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stopTasks()
-	loop := newNotifyLoop(e.cfg, db, log)
+	loop := newNotifyLoop(e.cfg, outbox, log)
 	wg.Go(func() {
 		if err := loop.Run(tasks); err != nil {
 			log.Error("notification loop stopped", "err", err)
@@ -256,11 +265,15 @@ func (p *pruner) warm(ctx context.Context) {
 	p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
 }
 
+// partitionsAhead is how far ahead the pruner makes website_status's day
+// partitions (a batch makes any other day's it needs itself).
+const partitionsAhead = 48 * time.Hour
+
 // pass runs one pass; a failure is logged and counted, and tried again at
 // the next interval.
 func (p *pruner) pass(ctx context.Context) {
 	now := time.Now()
-	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(sink.MaxFuture)); err != nil && ctx.Err() == nil {
+	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(partitionsAhead)); err != nil && ctx.Err() == nil {
 		p.failures.Add(1)
 		p.log.Warn("make the coming days' partitions", "err", err)
 	}

@@ -4,7 +4,8 @@ package main
 // the delivery loop and its metrics. `sitestat alerts test` uses the senders;
 // sync runs the loop:
 //
-//	loop := newNotifyLoop(e.cfg, db, log)
+//	outbox, err := openOutbox(ctx, e, log) // connections of its own
+//	loop := newNotifyLoop(e.cfg, outbox, log)
 //	go loop.Run(ctx)                      // returns nil when ctx ends, after the deliveries in flight
 //	…                                     // after a batch commit that enqueued notifications: loop.Wake()
 //	serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
@@ -13,7 +14,9 @@ package main
 // event, alertChannels(e.cfg)) in its own transaction.
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/config"
@@ -74,12 +77,27 @@ func notifyLoopOptions(cfg config.Config, log *slog.Logger) notify.LoopOptions {
 		GiveUp:            cfg.AlertGiveUp,
 		Timeout:           cfg.AlertTimeout,
 		Poll:              cfg.AlertPoll,
-		DBTimeout:         cfg.SyncDBTimeout,
+		DBTimeout:         min(cfg.SyncDBTimeout, outboxDBTimeout),
 		HeartbeatURL:      cfg.AlertHeartbeatURL,
 		HeartbeatInterval: cfg.AlertHeartbeatInterval,
 		HTTP:              notify.Options{UserAgent: "sitestat/" + version},
 		Logger:            log.With("component", "notify"),
 	}
+}
+
+// outboxDBTimeout bounds one call of the delivery loop to the outbox (a claim,
+// a mark) when SITESTAT_SYNC_DB_TIMEOUT is longer: the calls are small and
+// have their own connections, and the lease covers the send timeout plus this
+// (notify.LoopOptions.Lease), so a shorter bound keeps the lease short.
+const outboxDBTimeout = 30 * time.Second
+
+// outboxConns is the size of the outbox's own pool: the claims and the marks
+// of the deliveries in flight take turns on it.
+const outboxConns = 3
+
+// openOutbox opens the delivery loop's own connections to the database.
+func openOutbox(ctx context.Context, e *env, log *slog.Logger) (*store.DB, error) {
+	return openDBWait(ctx, e, log, false, store.Options{MaxOpenConns: outboxConns})
 }
 
 // newNotifyLoop returns the delivery loop of sync over db.

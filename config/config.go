@@ -56,6 +56,7 @@ type Config struct {
 	SyncMaxPending    int           `envconfig:"SYNC_MAX_PENDING" default:"120000" desc:"results held in batches across all the partitions sync reads, at most: with more partitions than SYNC_MAX_PENDING / SYNC_BATCH, batches shrink so that memory stays bounded; 0: no bound"`
 	SyncFlush         time.Duration `envconfig:"SYNC_FLUSH" default:"200ms" desc:"longest a consumed result waits before its batch is written"`
 	SyncDBTimeout     time.Duration `envconfig:"SYNC_DB_TIMEOUT" default:"2m" desc:"longest one database write (a batch's COPY) or lookup of sync may take before it is retried"`
+	SyncMaxFuture     time.Duration `envconfig:"SYNC_MAX_FUTURE" default:"2m" desc:"how far ahead of sync's clock a result's checked_at may be; a later one goes to the dead-letter topic as bad_timestamp (it would make every real result after it late)"`
 	SyncGroup         string        `envconfig:"SYNC_GROUP" default:"sitestat-sync" desc:"Kafka consumer group of sync"`
 	SyncMaxMessage    int           `envconfig:"SYNC_MAX_MESSAGE" default:"65536" desc:"largest message value accepted, in bytes; larger ones go to the dead-letter topic"`
 	RetentionRaw      Days          `envconfig:"RETENTION_RAW" default:"7d" desc:"how long raw check rows are kept (whole UTC days; e.g. 7d, 36h); 0 keeps them forever"`
@@ -249,6 +250,7 @@ func (c *Config) check() error {
 		{"SYNC_MAX_PENDING", c.SyncMaxPending >= 0, "must be 0 (no bound) or positive"},
 		{"SYNC_FLUSH", c.SyncFlush > 0, "must be positive"},
 		{"SYNC_DB_TIMEOUT", c.SyncDBTimeout > 0, "must be positive"},
+		{"SYNC_MAX_FUTURE", c.SyncMaxFuture > 0, "must be positive"},
 		{"PRUNE_INTERVAL", c.PruneInterval > 0, "must be positive"},
 		{"SYNC_MAX_MESSAGE", c.SyncMaxMessage > 0, "must be positive"},
 		{"SHUTDOWN_TIMEOUT", c.ShutdownTimeout > 0, "must be positive"},

@@ -268,6 +268,7 @@ func TestZeroValues(t *testing.T) {
 		{"SITESTAT_SYNC_BATCH", "must be positive", nil},
 		{"SITESTAT_SYNC_FLUSH", "must be positive", nil},
 		{"SITESTAT_SYNC_DB_TIMEOUT", "must be positive", nil},
+		{"SITESTAT_SYNC_MAX_FUTURE", "must be positive", nil},
 		{"SITESTAT_PRUNE_INTERVAL", "must be positive", nil},
 		{"SITESTAT_SYNC_MAX_MESSAGE", "must be positive", nil},
 		{"SITESTAT_SHUTDOWN_TIMEOUT", "must be positive", nil},

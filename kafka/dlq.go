@@ -61,7 +61,9 @@ const (
 	// ClassExpired: checked_at is older than the raw retention (a very late
 	// re-send): storing it would recreate a pruned day.
 	ClassExpired = Class("expired")
-	// ClassBadTimestamp: checked_at is more than two days in the future.
+	// ClassBadTimestamp: checked_at is further ahead of sync's clock than
+	// SITESTAT_SYNC_MAX_FUTURE (a checker's clock is wrong): storing it would
+	// make every real result after it late.
 	ClassBadTimestamp = Class("bad_timestamp")
 )
 

@@ -23,6 +23,9 @@ type Outbox interface {
 	// RetryNotification reschedules after delay, or fails the notification
 	// once giveUp has passed since it was enqueued (failed true).
 	RetryNotification(ctx context.Context, id int64, attempt int, delay, giveUp time.Duration, errText string) (failed bool, err error)
+	// UnreadableNotifications counts the notifications its claims marked
+	// failed, not returned, because their payload did not decode.
+	UnreadableNotifications() int64
 }
 
 // LoopOptions tune the delivery loop. Zero values take the defaults shown.
@@ -36,8 +39,12 @@ type LoopOptions struct {
 	GiveUp time.Duration
 	// Timeout bounds one delivery attempt; default 10 s.
 	Timeout time.Duration
-	// Lease is how long a claimed notification is kept from other loops; it
-	// must exceed Timeout. Default 2×Timeout + 10 s.
+	// Lease is how long a claimed notification is kept from other loops. It
+	// must cover the send and its mark: at least Timeout + DBTimeout +
+	// LeaseGuard; a shorter one (or 0) is Timeout + DBTimeout + 10 s. After
+	// a send, the loop keeps trying to record it (each try bounded by
+	// DBTimeout) until LeaseGuard before the lease ends, so a slow database
+	// delays the mark instead of letting another loop send it again.
 	Lease time.Duration
 	// Poll is how often the outbox is read; default 500 ms.
 	Poll time.Duration
@@ -62,6 +69,15 @@ type LoopOptions struct {
 	Logger *slog.Logger
 }
 
+// LeaseGuard is how long before its lease ends the loop stops trying to
+// record a delivery (the lease is counted from before the claim, so this is
+// slack for the mark's commit and clock rates); LeaseMargin is what the
+// default lease adds to Timeout + DBTimeout.
+const (
+	LeaseGuard  = time.Second
+	LeaseMargin = 10 * time.Second
+)
+
 func (o *LoopOptions) defaults() {
 	if o.Backoff.Min <= 0 {
 		o.Backoff.Min = 5 * time.Second
@@ -75,9 +91,6 @@ func (o *LoopOptions) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	if o.Lease <= o.Timeout {
-		o.Lease = 2*o.Timeout + 10*time.Second
-	}
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
@@ -86,6 +99,9 @@ func (o *LoopOptions) defaults() {
 	}
 	if o.DBTimeout <= 0 {
 		o.DBTimeout = 30 * time.Second
+	}
+	if o.Lease < o.Timeout+o.DBTimeout+LeaseGuard {
+		o.Lease = o.Timeout + o.DBTimeout + LeaseMargin
 	}
 	if o.DBBackoff.Min <= 0 {
 		o.DBBackoff = retry.Backoff{Min: time.Second, Max: 30 * time.Second}
@@ -107,8 +123,16 @@ type Stats struct {
 	// Stale counts deliveries whose mark found the attempt stale (the lease
 	// ran out first: the notification may be delivered again).
 	Stale uint64
+	// Unrecorded counts deliveries the loop could not record within their
+	// lease (the database failed or was too slow): they will be sent again.
+	Unrecorded uint64
+	// MarkRetries counts the repeated tries of recording a delivery.
+	MarkRetries uint64
 	// ClaimErrors counts failed reads of the outbox.
 	ClaimErrors uint64
+	// Unreadable counts the notifications the outbox's claims failed
+	// because their payload did not decode (never sent).
+	Unreadable uint64
 	// Heartbeats and HeartbeatErrors count heartbeat GETs that succeeded and
 	// failed; HeartbeatsSkipped counts those not sent because the loop was
 	// not healthy.
@@ -128,6 +152,7 @@ type Loop struct {
 	mu                          sync.Mutex
 	delivered, retried, failed  map[alert.Channel]uint64
 	stale, claimErrors          atomic.Uint64
+	unrecorded, markRetries     atomic.Uint64
 	beats, beatErrors, beatSkip atomic.Uint64
 	lastClaimOK                 atomic.Int64 // unix nanoseconds of the last successful claim, 0 after a failed one
 }
@@ -164,7 +189,8 @@ func (l *Loop) Stats() Stats {
 	defer l.mu.Unlock()
 	return Stats{
 		Delivered: maps.Clone(l.delivered), Retried: maps.Clone(l.retried), Failed: maps.Clone(l.failed),
-		Stale: l.stale.Load(), ClaimErrors: l.claimErrors.Load(),
+		Stale: l.stale.Load(), ClaimErrors: l.claimErrors.Load(), Unreadable: uint64(max(0, l.outbox.UnreadableNotifications())),
+		Unrecorded: l.unrecorded.Load(), MarkRetries: l.markRetries.Load(),
 		Heartbeats: l.beats.Load(), HeartbeatErrors: l.beatErrors.Load(), HeartbeatsSkipped: l.beatSkip.Load(),
 	}
 }
@@ -190,6 +216,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	done := make(chan struct{}, l.opts.Workers)
 	inFlight := 0
 	failures := 0
+	unreadable := l.outbox.UnreadableNotifications()
 	for ctx.Err() == nil {
 		for drained := false; !drained; {
 			select {
@@ -201,7 +228,11 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		free := l.opts.Workers - inFlight
 		var claimed []alert.Notification
+		var markUntil time.Time
 		if free > 0 {
+			// The lease is counted from before the claim: the database's
+			// now() at the claim is later.
+			markUntil = time.Now().Add(l.opts.Lease - LeaseGuard)
 			cctx, cancel := context.WithTimeout(ctx, l.opts.DBTimeout)
 			ns, err := l.outbox.ClaimNotifications(cctx, free, l.opts.Lease)
 			cancel()
@@ -222,12 +253,13 @@ func (l *Loop) Run(ctx context.Context) error {
 			failures = 0
 			l.lastClaimOK.Store(time.Now().UnixNano())
 			claimed = ns
+			unreadable = l.logUnreadable(unreadable)
 		}
 		for _, n := range claimed {
 			inFlight++
 			wg.Go(func() {
 				defer func() { done <- struct{}{} }()
-				l.deliver(ctx, n)
+				l.deliver(ctx, n, markUntil)
 			})
 		}
 		if len(claimed) > 0 && len(claimed) == free {
@@ -238,6 +270,17 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// logUnreadable logs the notifications failed for an unreadable payload
+// since the count was seen, and returns the count now.
+func (l *Loop) logUnreadable(seen int64) int64 {
+	n := l.outbox.UnreadableNotifications()
+	if n > seen {
+		l.log.Error("notifications with an unreadable payload marked failed, not sent; see sitestat incidents",
+			"count", n-seen)
+	}
+	return n
 }
 
 // waitFor waits d, counting finished deliveries; Wake, or a finished
@@ -263,10 +306,11 @@ func (l *Loop) waitFor(ctx context.Context, d time.Duration, done <-chan struct{
 	}
 }
 
-// deliver makes one attempt of n and records its outcome. The attempt and its
-// mark outlive ctx (bounded by Timeout and DBTimeout), so a stop does not
+// deliver makes one attempt of n and records its outcome; a delivery is
+// recorded by markUntil (within n's lease) or not at all. The attempt and its
+// mark outlive ctx (bounded by Timeout and markUntil), so a stop does not
 // leave a delivered notification unmarked.
-func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
+func (l *Loop) deliver(ctx context.Context, n alert.Notification, markUntil time.Time) {
 	base := context.WithoutCancel(ctx)
 	log := l.log.With("notification_id", n.ID, "incident_id", n.IncidentID, "event", string(n.Event),
 		"channel", string(n.Channel), "attempt", n.Attempt)
@@ -280,16 +324,16 @@ func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
 		err = s.Send(sctx, Delivery{Key: strconv.FormatInt(n.ID, 10), Message: n.Message})
 		cancel()
 	}
-	mctx, cancel := context.WithTimeout(base, l.opts.DBTimeout)
-	defer cancel()
 	if err == nil {
-		marked, merr := l.outbox.MarkDelivered(mctx, n.ID, n.Attempt)
+		marked, merr := l.markDelivered(base, log, n, markUntil)
 		switch {
 		case merr != nil:
 			// The lease runs out and it is sent again: at least once.
-			log.Warn("delivered, but cannot record it; it will be sent again", "err", merr)
+			l.unrecorded.Add(1)
+			log.Warn("delivered, but cannot record it within its lease; it will be sent again", "err", merr)
 		case !marked:
 			l.stale.Add(1)
+			l.unrecorded.Add(1)
 			log.Warn("delivered after its lease ran out; another attempt may repeat it")
 		default:
 			l.count(l.delivered, n.Channel)
@@ -297,6 +341,8 @@ func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
 		}
 		return
 	}
+	mctx, cancel := context.WithTimeout(base, l.opts.DBTimeout)
+	defer cancel()
 	delay := l.opts.Backoff.Delay(n.Attempt - 1)
 	var se *StatusError
 	if errors.As(err, &se) && se.RetryAfter > delay {
@@ -312,6 +358,33 @@ func (l *Loop) deliver(ctx context.Context, n alert.Notification) {
 	default:
 		l.count(l.retried, n.Channel)
 		log.Warn("notification failed, will retry", "err", err, "retry_in", delay)
+	}
+}
+
+// markDelivered records the delivery of n, trying again after a failure
+// (each try bounded by DBTimeout) until until; it returns the last error when
+// no try succeeded by then.
+func (l *Loop) markDelivered(ctx context.Context, log *slog.Logger, n alert.Notification, until time.Time) (bool, error) {
+	for try := 0; ; try++ {
+		deadline := time.Now().Add(l.opts.DBTimeout)
+		if until.Before(deadline) {
+			deadline = until
+		}
+		tctx, cancel := context.WithDeadline(ctx, deadline)
+		marked, err := l.outbox.MarkDelivered(tctx, n.ID, n.Attempt)
+		cancel()
+		if err == nil {
+			return marked, nil
+		}
+		wait := l.opts.DBBackoff.Delay(try)
+		if time.Until(until) < wait {
+			return false, err
+		}
+		l.markRetries.Add(1)
+		log.Warn("delivered, cannot record it yet; retrying within its lease", "err", err, "retry_in", wait)
+		if !retry.Sleep(ctx, wait) {
+			return false, err
+		}
 	}
 }
 

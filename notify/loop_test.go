@@ -6,6 +6,7 @@ package notify_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -494,5 +495,127 @@ func TestNoSecretInLogs(t *testing.T) {
 	}
 	if !strings.Contains(out, "receiver="+echo.URL) || !strings.Contains(out, "HTTP 500") {
 		t.Errorf("the log does not name the redacted receiver %s and its answer", echo.URL)
+	}
+}
+
+// TestLoopFailsAnUnreadablePayloadAndDeliversTheRest: a notification whose
+// payload does not decode (written by hand) is marked failed with the
+// reason, with the recovered waiting behind it, and counted; the good ones
+// claimed with it are delivered by that same claim, not after a lease.
+func TestLoopFailsAnUnreadablePayloadAndDeliversTheRest(t *testing.T) {
+	db, _ := fixture.MigratedDB(t)
+	log, logs := newLogger(t)
+	rc := newReceiver(t, ok)
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	bad := incident(t, db, true, alert.EventDown, alert.ChannelWebhook)
+	if _, err := db.Enqueue(testContext(t), bad, alert.EventRecovered, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(testContext(t), `UPDATE notifications SET payload = '{"v": 1, "started_at": "yesterday"}'
+		WHERE incident_id = $1 AND event = 'down'`, bad); err != nil {
+		t.Fatal(err)
+	}
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	opts := fastOptions(log)
+	opts.Lease = time.Minute // a good row delivered only after a lease would take a minute
+	l := notify.NewLoop(db, []notify.Sender{notify.NewWebhook(rc.URL, "", notify.Options{})}, opts)
+	startLoop(t, l)
+
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		done := 0
+		for _, r := range rows(t, db) {
+			if r.delivered || r.failed {
+				done++
+			}
+		}
+		return done == 4
+	}, "not every notification is delivered or failed")
+	delivered := 0
+	for id, r := range rows(t, db) {
+		switch {
+		case r.delivered:
+			delivered++
+			if r.attempts != 1 {
+				t.Errorf("notification %d delivered at attempt %d, want 1 (the claim that met the bad one)", id, r.attempts)
+			}
+		case r.event == "down":
+			if !strings.Contains(r.lastError, "unreadable payload") {
+				t.Errorf("the bad notification's last error %q, want the reason", r.lastError)
+			}
+		case !strings.Contains(r.lastError, "down notification of this incident failed"):
+			t.Errorf("the recovered of the bad one: last error %q, want failed with its down", r.lastError)
+		}
+	}
+	if delivered != 2 || len(rc.got()) != 2 {
+		t.Errorf("%d delivered, receiver got %d requests, want 2 and 2", delivered, len(rc.got()))
+	}
+	if n := l.Stats().Unreadable; n != 1 {
+		t.Errorf("Stats().Unreadable = %d, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "unreadable payload marked failed") {
+		t.Error("the unreadable notification is not logged")
+	}
+}
+
+// TestLoopMarkOutlastsASlowDatabase: while a delivered notification is
+// marked, another connection holds a lock on its row for longer than one
+// outbox call may take (DBTimeout): the loop keeps trying within the lease,
+// records the delivery once the lock goes, and never sends it a second time.
+func TestLoopMarkOutlastsASlowDatabase(t *testing.T) {
+	db, dbURL := fixture.MigratedDB(t)
+	log, _ := newLogger(t)
+	incident(t, db, false, alert.EventDown, alert.ChannelWebhook)
+	var id int64
+	for k := range rows(t, db) {
+		id = k
+	}
+	locker := testenv.OpenDB(t, dbURL)
+	locked := make(chan *sql.Tx, 1)
+	rc := newReceiver(t, func(n int, _ request) (int, string) {
+		if n == 1 { // the row is claimed: lock it before answering
+			tx, err := locker.BeginTx(context.Background(), nil)
+			if err == nil {
+				_, err = tx.Exec(`SELECT 1 FROM notifications WHERE id = $1 FOR UPDATE`, id)
+			}
+			if err != nil {
+				t.Errorf("lock the notification: %v", err)
+			}
+			locked <- tx
+		}
+		return http.StatusOK, "ok"
+	})
+	opts := fastOptions(log)
+	opts.Timeout = 500 * time.Millisecond
+	opts.DBTimeout = 300 * time.Millisecond
+	l := notify.NewLoop(db, []notify.Sender{notify.NewWebhook(rc.URL, "", notify.Options{})}, opts)
+	startLoop(t, l)
+
+	var tx *sql.Tx
+	select {
+	case tx = <-locked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the notification is not sent")
+	}
+	// The mark waits behind the lock; keep it waiting three DBTimeouts.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		var n int
+		err := locker.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'
+			  AND query LIKE '%SET delivered_at%'`).Scan(&n)
+		return err == nil && n > 0
+	}, "the mark does not wait behind the lock")
+	time.Sleep(3 * opts.DBTimeout) // the slow database
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, func() bool { return rows(t, db)[id].delivered }, "the delivery is not recorded")
+	if r := rows(t, db)[id]; r.attempts != 1 {
+		t.Errorf("delivered at attempt %d, want 1", r.attempts)
+	}
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
+	}
+	if st := l.Stats(); st.MarkRetries == 0 || st.Unrecorded != 0 || st.Delivered[alert.ChannelWebhook] != 1 {
+		t.Errorf("stats %+v, want the mark retried, then the delivery recorded", st)
 	}
 }

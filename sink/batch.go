@@ -93,9 +93,10 @@ func (s *Sync) decode(b *kafka.Batch) *batch {
 				fmt.Sprintf("checked_at %s is older than the raw retention of %s", r.CheckedAt.Format(time.RFC3339), ret)))
 			continue
 		}
-		if r.CheckedAt.After(now.Add(MaxFuture)) {
+		if max := s.opts.MaxFuture; r.CheckedAt.After(now.Add(max)) {
 			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassBadTimestamp,
-				fmt.Sprintf("checked_at %s is more than %s in the future", r.CheckedAt.Format(time.RFC3339), MaxFuture)))
+				fmt.Sprintf("checked_at %s is more than %s ahead of sync's clock (%s)",
+					r.CheckedAt.Format(time.RFC3339), max, now.UTC().Format(time.RFC3339))))
 			continue
 		}
 		if _, ok := seen[r.CheckID]; ok {

@@ -454,8 +454,9 @@ func TestRunSchemaCheck(t *testing.T) {
 }
 
 // TestTimestampBounds: a result older than the raw retention is an expired
-// dead letter (storing it would recreate a pruned day) and one more than two
-// days ahead a bad_timestamp one; the results inside the bounds are stored.
+// dead letter (storing it would recreate a pruned day) and one further ahead
+// than MaxFuture (default 2 minutes) a bad_timestamp one; the results inside
+// the bounds are stored.
 func TestTimestampBounds(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	hs := newHarness(t, Options{RetentionRaw: 7 * 24 * time.Hour, Now: func() time.Time { return now }}, 1)
@@ -464,13 +465,19 @@ func TestTimestampBounds(t *testing.T) {
 		r.CheckedAt = now.Add(d)
 		return hs.resultRec(r)
 	}
-	hs.mustHandle(at(-8*24*time.Hour), at(-6*24*time.Hour), at(0), at(47*time.Hour), at(49*time.Hour))
+	hs.mustHandle(at(-8*24*time.Hour), at(-6*24*time.Hour), at(0), at(2*time.Minute), at(2*time.Minute+time.Millisecond))
 	if got := hs.w.count(); got != 3 {
 		t.Errorf("stored %d rows, want the 3 inside the bounds", got)
 	}
 	st := hs.sync.Stats()
 	if st.DLQ[kafka.ClassExpired] != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
 		t.Errorf("dead letters %v, want one expired and one bad_timestamp", st.DLQ)
+	}
+	// A longer MaxFuture accepts more.
+	hs = newHarness(t, Options{MaxFuture: 48 * time.Hour, Now: func() time.Time { return now }}, 1)
+	hs.mustHandle(at(47*time.Hour), at(49*time.Hour))
+	if got, st := hs.w.count(), hs.sync.Stats(); got != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
+		t.Errorf("MaxFuture 48h: stored %d rows and dead letters %v, want 1 and one bad_timestamp", got, st.DLQ)
 	}
 	// Without a retention nothing expires.
 	hs = newHarness(t, Options{Now: func() time.Time { return now }}, 1)

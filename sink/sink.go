@@ -38,6 +38,7 @@ const (
 	DefaultRetryMin   = 100 * time.Millisecond
 	DefaultRetryMax   = 10 * time.Second
 	DefaultDBTimeout  = 2 * time.Minute
+	DefaultMaxFuture  = 2 * time.Minute
 )
 
 // Options configures a Sync. Zero values take the defaults above.
@@ -58,15 +59,17 @@ type Options struct {
 	// result checked longer ago is an expired dead letter, not a row that
 	// would recreate a pruned day. 0 keeps everything.
 	RetentionRaw time.Duration
+	// MaxFuture is how far ahead of sync's clock a result's checked_at may
+	// be (SITESTAT_SYNC_MAX_FUTURE, default 2m); a later one is a
+	// bad_timestamp dead letter. Storing it would make it the probe's latest
+	// check, and every real result after it late (not moving the state)
+	// until the clock caught up.
+	MaxFuture time.Duration
 	// Now returns the current time; nil means time.Now (tests set it).
 	Now func() time.Time
 	// Logger receives the log lines; nil discards them.
 	Logger *slog.Logger
 }
-
-// MaxFuture is how far in the future a result's checked_at may be before it
-// is a bad_timestamp dead letter.
-const MaxFuture = 48 * time.Hour
 
 func (o Options) withDefaults() Options {
 	if o.MaxMessage <= 0 {
@@ -80,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DBTimeout <= 0 {
 		o.DBTimeout = DefaultDBTimeout
+	}
+	if o.MaxFuture <= 0 {
+		o.MaxFuture = DefaultMaxFuture
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -580,3 +580,67 @@ func TestSyncGiantDeadLetter(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestSyncFutureResultDoesNotFreezeAlerting: one result dated 40 hours ahead
+// (a checker whose clock jumped) goes to the dead-letter topic as
+// bad_timestamp instead of becoming the probe's latest check; the real
+// results after it still move the state and open, then resolve, an incident.
+func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	site := e.addSites(1)[0]
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	at := func(d time.Duration, up bool) checker.Result {
+		r := validResult(site)
+		r.CheckedAt = now.Add(d)
+		if !up {
+			code := 503
+			r.Up, r.Reason, r.StatusCode = false, checker.ReasonHTTPStatus, &code
+		}
+		return r
+	}
+	future := at(40*time.Hour, true)
+	failing := []checker.Result{at(-3*time.Second, false), at(-2*time.Second, false), at(-time.Second, false)}
+	run := e.start(testenv.Name("group"), syncOptions{})
+	// The future-dated result in a batch of its own, before the real ones.
+	e.produceResults([]checker.Result{future})
+	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 1 }, "the future-dated result is not consumed")
+	e.produceResults(failing)
+
+	latest := func() time.Time {
+		var ts time.Time
+		if err := e.sql.QueryRow(`SELECT max(checked_at) FROM site_probe_state WHERE website_id = $1`, site).Scan(&ts); err != nil {
+			t.Logf("read state: %v", err)
+		}
+		return ts
+	}
+	incidents := func(open bool) int {
+		var n int
+		if err := e.sql.QueryRow(`SELECT count(*) FROM incidents WHERE website_id = $1 AND kind = 'down'
+			AND (resolved_at IS NULL) = $2`, site, open).Scan(&n); err != nil {
+			t.Logf("read incidents: %v", err)
+		}
+		return n
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return incidents(true) == 1 },
+		"no down incident opened by the failing results after the future-dated one")
+	if got := latest(); !got.Equal(failing[2].CheckedAt) {
+		t.Errorf("state's latest check %s, want the last real result's %s", got, failing[2].CheckedAt)
+	}
+	dead := e.readDLQ(1, 30*time.Second)
+	if len(dead) == 1 && (dead[0].Class != kafka.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
+		t.Errorf("dead letter %q (%q), want bad_timestamp", dead[0].Class, dead[0].Error)
+	}
+	e.produceResults([]checker.Result{at(time.Second, true), at(2*time.Second, true)})
+	testenv.Eventually(t, 30*time.Second, func() bool { return incidents(false) == 1 && incidents(true) == 0 },
+		"the incident does not resolve after passing results")
+	if got, want := latest(), now.Add(2*time.Second); !got.Equal(want) {
+		t.Errorf("state's latest check %s, want %s", got, want)
+	}
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st := run.s.Stats(); st.DLQ[kafka.ClassBadTimestamp] != 1 || st.Stored != 5 {
+		t.Errorf("stats %+v, want 5 stored and 1 bad_timestamp", st)
+	}
+}

@@ -168,8 +168,19 @@ func downChannels(ctx context.Context, q querier, incidentID int64) ([]alert.Cha
 // that is neither marked delivered nor rescheduled by then (its process died)
 // is due again: delivery is at least once. A recovered is not due while the
 // down of its incident and channel is undelivered.
+//
+// A claimed row whose payload does not decode (an alert.Message) is not
+// returned: in the same transaction it is marked failed with the reason (as
+// a down given up on is, its pending recovered with it) and counted in
+// UnreadableNotifications, so it neither fails the claim nor delays the rows
+// claimed with it.
 func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Duration) ([]alert.Notification, error) {
-	rows, err := db.db.QueryContext(ctx, `
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `
 		WITH due AS MATERIALIZED (
 			SELECT p.id FROM notifications p
 			WHERE p.delivered_at IS NULL AND p.failed_at IS NULL AND p.next_attempt_at <= now()
@@ -190,7 +201,8 @@ func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Dura
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	defer rows.Close()
-	var out []alert.Notification
+	var out, bad []alert.Notification
+	var reasons []string
 	for rows.Next() {
 		var n alert.Notification
 		var event, channel string
@@ -200,7 +212,8 @@ func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Dura
 		}
 		n.Event, n.Channel = alert.Event(event), alert.Channel(channel)
 		if err := json.Unmarshal(payload, &n.Message); err != nil {
-			return nil, fmt.Errorf("claim notifications: payload of %d: %w", n.ID, err)
+			bad, reasons = append(bad, n), append(reasons, unreadableReason(err))
+			continue
 		}
 		n.Message.NotificationID = n.ID
 		out = append(out, n)
@@ -208,7 +221,66 @@ func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Dura
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
+	rows.Close()
+	for i, n := range bad {
+		if err := failTx(ctx, tx, n, reasons[i]); err != nil {
+			return nil, fmt.Errorf("claim notifications: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim notifications: commit: %w", err)
+	}
+	db.unreadable.Add(int64(len(bad)))
 	return out, nil
+}
+
+// unreadableReason is the last_error of a notification whose payload does
+// not decode: what is wrong, never the payload's text (which holds URLs).
+func unreadableReason(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("unreadable payload: not valid JSON (at byte %d); not sent", syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("unreadable payload: field %q is not of type %s; not sent", typ.Field, typ.Type)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("unreadable payload: a JSON %s is not an alert message; not sent", typ.Value)
+	}
+	return "unreadable payload: a field's value cannot be decoded; not sent"
+}
+
+// failTx marks claimed notification n failed with reason; a failed down
+// fails its pending recovered too, which could no longer be sent in order.
+func failTx(ctx context.Context, tx *sql.Tx, n alert.Notification, reason string) error {
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE notifications SET failed_at = now(), last_error = $3
+		WHERE id = $1 AND attempts = $2 AND delivered_at IS NULL AND failed_at IS NULL`,
+		n.ID, n.Attempt, reason); err != nil {
+		return fmt.Errorf("fail notification %d: %w", n.ID, err)
+	}
+	if n.Event != alert.EventDown || n.IncidentID == 0 {
+		return nil
+	}
+	return failRecoveredTx(ctx, tx, n.IncidentID, string(n.Channel))
+}
+
+// failRecoveredTx fails the pending recovered of incident's down on channel.
+func failRecoveredTx(ctx context.Context, tx *sql.Tx, incident int64, channel string) error {
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE notifications
+		SET failed_at = now(), last_error = 'not sent: the down notification of this incident failed'
+		WHERE incident_id = $1 AND channel = $2 AND event = 'recovered'
+		  AND delivered_at IS NULL AND failed_at IS NULL`, incident, channel); err != nil {
+		return fmt.Errorf("fail the recovery of incident %d: %w", incident, err)
+	}
+	return nil
+}
+
+// UnreadableNotifications counts the notifications this DB's claims marked
+// failed because their payload did not decode, since Open.
+func (db *DB) UnreadableNotifications() int64 {
+	return db.unreadable.Load()
 }
 
 // MarkDelivered records that attempt of notification id was delivered. It
@@ -259,12 +331,8 @@ func (db *DB) RetryNotification(ctx context.Context, id int64, attempt int, dela
 		return false, fmt.Errorf("retry notification %d: %w", id, err)
 	}
 	if failed && event == string(alert.EventDown) && incident.Valid {
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE notifications
-			SET failed_at = now(), last_error = 'not sent: the down notification of this incident failed'
-			WHERE incident_id = $1 AND channel = $2 AND event = 'recovered'
-			  AND delivered_at IS NULL AND failed_at IS NULL`, incident.Int64, channel); err != nil {
-			return false, fmt.Errorf("retry notification %d: fail its recovery: %w", id, err)
+		if err := failRecoveredTx(ctx, tx, incident.Int64, channel); err != nil {
+			return false, fmt.Errorf("retry notification %d: %w", id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

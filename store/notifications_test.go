@@ -460,3 +460,47 @@ func TestIncidentNotifications(t *testing.T) {
 		t.Errorf("states %q, want %q", states, want)
 	}
 }
+
+// TestClaimFailsUnreadablePayloads: each kind of payload that does not
+// decode is marked failed by the claim that meets it, with a reason that
+// never quotes the payload, while the good row claimed with it is returned.
+func TestClaimFailsUnreadablePayloads(t *testing.T) {
+	tests := []struct {
+		name, payload, want string
+	}{
+		{"not an object", `"S3cret"`, `a JSON string is not an alert message`},
+		{"wrong type", `{"incident_id": "S3cret"}`, `field "incident_id" is not of type int64`},
+		{"bad time", `{"started_at": "S3cret"}`, `a field's value cannot be decoded`},
+		{"bad list", `{"probes": {"S3cret": 1}}`, `field "probes" is not of type []string`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := migratedDB(t)
+			ctx := testContext(t)
+			good := mustEnqueue(t, db, mustIncident(t, db, 0, false), alert.EventDown, alert.ChannelSlack)[0]
+			bad := mustEnqueue(t, db, mustIncident(t, db, 0, false), alert.EventDown, alert.ChannelSlack)[0]
+			if _, err := db.SQL().ExecContext(ctx, `UPDATE notifications SET payload = $2 WHERE id = $1`, bad, tt.payload); err != nil {
+				t.Fatal(err)
+			}
+			ns := mustClaim(t, db, 10, time.Minute)
+			if len(ns) != 1 || ns[0].ID != good {
+				t.Fatalf("claimed %+v, want only the good notification %d", ns, good)
+			}
+			var lastError string
+			var failed bool
+			if err := db.SQL().QueryRowContext(ctx, `SELECT failed_at IS NOT NULL, coalesce(last_error, '')
+				FROM notifications WHERE id = $1`, bad).Scan(&failed, &lastError); err != nil {
+				t.Fatal(err)
+			}
+			if !failed || !strings.Contains(lastError, "unreadable payload: "+tt.want) || strings.Contains(lastError, "S3cret") {
+				t.Errorf("bad notification: failed %t, last error %q, want failed with %q and no payload text", failed, lastError, tt.want)
+			}
+			if n := db.UnreadableNotifications(); n != 1 {
+				t.Errorf("UnreadableNotifications() = %d, want 1", n)
+			}
+			if ns := mustClaim(t, db, 10, time.Minute); len(ns) != 0 {
+				t.Errorf("claimed again: %+v", ns)
+			}
+		})
+	}
+}

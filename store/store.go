@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -41,6 +42,9 @@ type DB struct {
 	parts  partitionCache
 	alerts AlertOptions
 	tally  incidentCounters
+	// unreadable counts the notifications claimed with a payload that did
+	// not decode (marked failed).
+	unreadable atomic.Int64
 	// dsn and password open ListenSites's own connection.
 	dsn, password string
 }
