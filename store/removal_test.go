@@ -24,7 +24,12 @@ func TestMigrateKeepsRemovedSitesRecoveredInOrder(t *testing.T) {
 	db := newDB(t)
 	mustExec(t, db, string(v3))
 	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (3)")
-	site := mustAddSite(t, db, "https://old.example/")
+	// Written as that release wrote it: it knows no websites.public.
+	var site int64
+	if err := db.SQL().QueryRowContext(testContext(t),
+		"INSERT INTO websites (url, check_interval) VALUES ('https://old.example/', 60) RETURNING id").Scan(&site); err != nil {
+		t.Fatal(err)
+	}
 	incident := mustIncident(t, db, site, false)
 	down := mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelPagerDuty)
 	var drift *store.DriftError
