@@ -8,7 +8,7 @@ SERVICES := scripts/services
 # The packages with tests that restart services or kill processes.
 SERIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build serial' .)))
 
-.PHONY: all build test test-unit test-serial vet services-up services-down test-tools demo bench screenshots clean
+.PHONY: all build test check test-unit test-serial vet services-up services-down test-tools demo bench screenshots clean
 
 all: build
 
@@ -19,14 +19,30 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags serial ./...
 
-# test: start the real services, then vet, the race-enabled suite (integration
-# tests included) and, as a separate serial step, the tests that restart
-# shared services or kill processes.
+# test: start the real services, vet, then two steps:
+#  1. the race-enabled suite (unit and integration tests) and, beside it, the
+#     end-to-end tests that only start and kill their own processes (and the
+#     three-broker cluster's brokers): each writes to its own log, printed
+#     when both are done;
+#  2. alone, the tests that restart the shared PostgreSQL or broker, named
+#     TestSerialRestart… (they would break whatever runs beside them).
 test: services-up test-tools
 	eval "$$($(SERVICES) env test)"; \
-	$(MAKE) --no-print-directory vet && \
-	$(GO) test -race -count=1 -timeout 15m ./... && \
-	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' $(SERIAL_PKGS)
+	$(MAKE) --no-print-directory vet; \
+	logs=$$(mktemp -d); failed=0; \
+	$(GO) test -race -count=1 -timeout 15m ./... >"$$logs/unit" 2>&1 & unit=$$!; \
+	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' -skip '^TestSerialRestart' \
+		$(SERIAL_PKGS) >"$$logs/e2e" 2>&1 & e2e=$$!; \
+	wait $$unit || failed=1; cat "$$logs/unit"; \
+	wait $$e2e || failed=1; cat "$$logs/e2e"; \
+	rm -rf "$$logs"; \
+	if (( failed )); then echo "make test: step 1 failed (see above)" >&2; exit 1; fi; \
+	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerialRestart' $(SERIAL_PKGS)
+
+# check: the unit tests that need no service (integration tests skip without
+# their SITESTAT_TEST_* variables), for the inner loop; under a minute.
+check:
+	env -u CI $$(env | sed -n 's/^\(SITESTAT_TEST_[A-Z_]*\)=.*/-u \1/p') $(GO) test -count=1 ./...
 
 # services-up: PostgreSQL, the single broker every test uses, and the
 # three-broker cluster (own ports and state) of the broker-restart e2e test.

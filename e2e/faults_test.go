@@ -121,10 +121,10 @@ func urlPath(t *testing.T, u string) string {
 	return rest[j:k]
 }
 
-// TestSerialFaults kills sync three times mid-stream, restarts PostgreSQL
+// TestSerialRestartFaults kills sync three times mid-stream, restarts PostgreSQL
 // and then the Kafka broker while check and sync run, and checks that every
 // check produced is stored exactly once.
-func TestSerialFaults(t *testing.T) {
+func TestSerialRestartFaults(t *testing.T) {
 	services := testenv.Var(t, "SITESTAT_TEST_SERVICES")
 	e := newEnv(t)
 	tg := newTargets(t)

@@ -19,12 +19,12 @@ import (
 	"github.com/sitestat/sitestat/internal/testenv"
 )
 
-// TestSerialCheckStartsWhileKafkaIsDown starts `sitestat check` while the
+// TestSerialRestartKafkaBeforeCheck starts `sitestat check` while the
 // broker is stopped and starts the broker 20 s later
 // (SITESTAT_TEST_KAFKA_OUTAGE overrides the length): check must check during
 // the outage, say once per backoff step that Kafka is unreachable, and
 // deliver every result it made once the broker is back.
-func TestSerialCheckStartsWhileKafkaIsDown(t *testing.T) {
+func TestSerialRestartKafkaBeforeCheck(t *testing.T) {
 	services := testenv.Var(t, "SITESTAT_TEST_SERVICES")
 	outage := 20 * time.Second
 	if v := os.Getenv("SITESTAT_TEST_KAFKA_OUTAGE"); v != "" {

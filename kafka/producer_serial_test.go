@@ -23,10 +23,10 @@ func (w testLog) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// TestSerialProducerSurvivesBrokerRestart publishes continuously while the
+// TestSerialRestartBrokerUnderProducer publishes continuously while the
 // broker restarts, then checks that every published check id is on the topic
 // (duplicates allowed: re-sent results may be stored twice).
-func TestSerialProducerSurvivesBrokerRestart(t *testing.T) {
+func TestSerialRestartBrokerUnderProducer(t *testing.T) {
 	services := testenv.Var(t, "SITESTAT_TEST_SERVICES")
 	opts := plainOpts(t)
 	topic := newTopic(t, opts, 3)

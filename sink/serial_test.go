@@ -188,10 +188,10 @@ func TestSerialCrashRestart(t *testing.T) {
 	}
 }
 
-// TestSerialPostgresRestart: PostgreSQL restarts under a running sync fed a
+// TestSerialRestartPostgres: PostgreSQL restarts under a running sync fed a
 // steady stream; sync waits, does not exit, and afterwards every result is
 // stored once.
-func TestSerialPostgresRestart(t *testing.T) {
+func TestSerialRestartPostgres(t *testing.T) {
 	services := testenv.Var(t, "SITESTAT_TEST_SERVICES")
 	e := newEnv(t, 2)
 	site := e.addSites(1)[0]
