@@ -52,7 +52,8 @@ func runServe(ctx context.Context, e *env) error {
 	if err := db.CheckServeSchema(ctx); err != nil {
 		return err
 	}
-	srv := web.New(db, web.Options{BasicAuth: e.cfg.HTTPBasicAuth, PublicURLs: e.cfg.HTTPPublicURLs, Logger: log})
+	srv := web.New(db, web.Options{BasicAuth: e.cfg.HTTPBasicAuth, PublicURLs: e.cfg.HTTPPublicURLs,
+		PublicQuery: e.cfg.HTTPPublicQuery, Logger: log})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", e.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)

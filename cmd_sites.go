@@ -101,7 +101,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, checker.RedactURL(s.URL), int(s.Interval.Seconds()), s.Regex, names[s.ID]})
+							out = append(out, site{s.ID, checker.RedactURL(s.URL, checker.KeepQuery), int(s.Interval.Seconds()), s.Regex, names[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
@@ -117,7 +117,7 @@ A running check picks the site up at its next reload (SITESTAT_CHECK_REFRESH).`,
 						if name == "" {
 							name = "-"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL)), s.Interval, re, name)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL, checker.KeepQuery)), s.Interval, re, name)
 					}
 					return tw.Flush()
 				}),

@@ -201,7 +201,7 @@ func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
 	var out []probeView
 	for _, p := range site.Probes {
 		v := probeView{Probe: p.Probe, State: probeState(p, site.AlertAfter), Checked: text.Ago(now.Sub(p.Last.CheckedAt)), Code: "–",
-			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(site.URL, p.Last.Error)}
+			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(p.Last.Error)}
 		if p.Last.StatusCode != nil {
 			v.Code = strconv.Itoa(*p.Last.StatusCode)
 		}
@@ -312,11 +312,11 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, in := range ins {
-		p.Incidents = append(p.Incidents, s.incidentView(in, p.Title, d.URL, now))
+		p.Incidents = append(p.Incidents, s.incidentView(in, p.Title, now))
 	}
 	for _, f := range d.Failed {
 		v := failedView{At: f.CheckedAt.Format("2006-01-02 15:04:05"), Probe: f.Probe, Reason: string(f.Reason), Code: "–",
-			Error: s.scrub(d.URL, f.Error)}
+			Error: s.scrub(f.Error)}
 		if f.StatusCode != nil {
 			v.Code = strconv.Itoa(*f.StatusCode)
 		}
@@ -325,9 +325,9 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "site", p)
 }
 
-func (s *Server) incidentView(in store.Incident, site, siteURL string, now time.Time) incidentView {
+func (s *Server) incidentView(in store.Incident, site string, now time.Time) incidentView {
 	v := incidentView{ID: in.ID, SiteID: in.WebsiteID, Site: site, Kind: in.Kind, Reason: in.Reason,
-		Error: s.scrub(siteURL, in.Error), Started: in.StartedAt.Format("2006-01-02 15:04"),
+		Error: s.scrub(in.Error), Started: in.StartedAt.Format("2006-01-02 15:04"),
 		Open: in.ResolvedAt == nil, Probes: strings.Join(in.Probes, ", ")}
 	end := now
 	if in.ResolvedAt != nil {
@@ -365,11 +365,11 @@ func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := incidentsPage{Title: "Incidents"}
 	for _, in := range ins {
-		name, u := "all websites", ""
+		name := "all websites"
 		if site, ok := byID[in.WebsiteID]; ok {
-			name, u = s.label(site.ID, site.Name, site.URL), site.URL
+			name = s.label(site.ID, site.Name, site.URL)
 		}
-		p.Incidents = append(p.Incidents, s.incidentView(in, name, u, now))
+		p.Incidents = append(p.Incidents, s.incidentView(in, name, now))
 	}
 	s.render(w, r, "incidents", p)
 }

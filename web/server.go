@@ -40,9 +40,15 @@ type Options struct {
 	// BasicAuth is "user:password"; when set, every route but /healthz,
 	// /readyz and the badges asks for it.
 	BasicAuth string
-	// PublicURLs shows the websites' URLs (their passwords redacted); when
-	// false a website shows as its name, or "website ID".
+	// PublicURLs shows the websites' URLs (through checker.RedactURL: no
+	// user info) and the error texts of checks and incidents; when false a
+	// website shows as its name, or "website ID", and a failure as its
+	// reason only (an error may name a host, an IP address, the up_regex or
+	// a checker's host).
 	PublicURLs bool
+	// PublicQuery shows the query values of the URLs shown; when false they
+	// are masked ("?key=…").
+	PublicQuery bool
 	// PageSize is the number of websites per overview page; 0 means 100.
 	PageSize int
 	// Logger receives one line per failed request; nil discards.
