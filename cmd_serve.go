@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -58,8 +57,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := web.NewHTTPServer(srv)
 	log.Info("serving", "addr", ln.Addr().String(), "auth", e.cfg.HTTPBasicAuth != "", "public_urls", e.cfg.HTTPPublicURLs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

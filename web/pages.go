@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -62,6 +63,12 @@ type overviewPage struct {
 // overview serves /: one row per website, down first, paginated, searchable.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), s.opts.Now().UTC()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > maxQuery {
+		s.htmlError(w, r, http.StatusBadRequest, fmt.Sprintf("q must be at most %d bytes", maxQuery))
+		return
+	}
+	needle := strings.ToLower(q)
 	sites, err := s.st.SiteStates(ctx, now)
 	if err != nil {
 		s.fail(w, r, err)
@@ -73,7 +80,6 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	open := openDownOf(all)
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all)}
 	type entry struct {
 		site  store.SiteStatus
@@ -81,7 +87,11 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	var list []entry
 	others := map[string]int{}
-	for _, site := range sites {
+	for i, site := range sites {
+		if i%256 == 0 && ctx.Err() != nil {
+			s.fail(w, r, fmt.Errorf("overview: %w", context.Cause(ctx)))
+			return
+		}
 		st := stateOf(site, open[site.ID])
 		switch st.Kind {
 		case KindUp:
@@ -92,7 +102,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			others[st.Kind]++
 		}
 		page.Total++
-		if q != "" && !s.matches(site, q) {
+		if needle != "" && !s.matches(site, needle) {
 			continue
 		}
 		list = append(list, entry{site, st})
@@ -168,13 +178,16 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "overview", page)
 }
 
-// matches reports whether the website's name, id or (public) URL contains q.
-func (s *Server) matches(site store.SiteStatus, q string) bool {
-	q = strings.ToLower(q)
-	if strings.Contains(strings.ToLower(site.Name), q) || strconv.FormatInt(site.ID, 10) == q {
+// maxQuery caps the search q, in bytes: matching costs len(q) per website.
+const maxQuery = 200
+
+// matches reports whether the website's name, id or (public) URL contains
+// needle, which is lowercase already.
+func (s *Server) matches(site store.SiteStatus, needle string) bool {
+	if strings.Contains(strings.ToLower(site.Name), needle) || strconv.FormatInt(site.ID, 10) == needle {
 		return true
 	}
-	return s.opts.PublicURLs && strings.Contains(strings.ToLower(s.publicURL(site.URL)), q)
+	return s.opts.PublicURLs && strings.Contains(strings.ToLower(s.publicURL(site.URL)), needle)
 }
 
 // openDown returns the open down incidents by website.
@@ -407,8 +420,19 @@ func (s *Server) htmlError(w http.ResponseWriter, r *http.Request, code int, msg
 	_, _ = buf.WriteTo(w)
 }
 
-// fail logs err and answers 500 (503 when the request was cancelled).
+// fail logs err and answers 500, or 503 when the request's context ended
+// (the client went away, or the request timeout passed).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		s.log.Warn("request stopped", "path", r.URL.Path, "err", err)
+		const msg = "the request took too long; try again"
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSONError(w, http.StatusServiceUnavailable, msg)
+			return
+		}
+		s.htmlError(w, r, http.StatusServiceUnavailable, msg)
+		return
+	}
 	s.log.Error("request failed", "path", r.URL.Path, "err", err)
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSONError(w, http.StatusInternalServerError, "internal error; see the server log")
