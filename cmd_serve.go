@@ -29,7 +29,9 @@ func serveCommand() *cli.Command {
    /badge/ID/status.svg, /badge/ID/uptime/{24h,7d,30d,90d}.{svg,json}
    /healthz, /readyz, /metrics
 SITESTAT_HTTP_BASIC_AUTH=user:password protects everything but /healthz, /readyz
-and the badges; SITESTAT_HTTP_PUBLIC_URLS=false shows websites by name or id only.
+and the badges; SITESTAT_HTTP_PUBLIC_URLS=false shows websites by name or id only
+and failures by reason only. URLs never show user info; query values show as …
+unless SITESTAT_HTTP_PUBLIC_QUERY=true.
 SIGINT/SIGTERM: finish the requests in flight (up to SITESTAT_SHUTDOWN_TIMEOUT), exit 0.`,
 		Action: func(c *cli.Context) error {
 			e, err := setup(c)
