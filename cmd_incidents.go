@@ -135,7 +135,7 @@ func writeIncidentsTable(w io.Writer, ins []store.Incident, urls map[int64]strin
 			reason = "-"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Kind, site,
-			truncateURL(checker.RedactURL(urls[in.WebsiteID]), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
+			truncateURL(checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
 			text.Terminal(reason), text.Terminal(strings.Join(in.Probes, ",")), strings.Join(notes, " "))
 	}
 	if err := tw.Flush(); err != nil {
@@ -183,9 +183,9 @@ func writeIncidentsJSON(w io.Writer, ins []store.Incident, urls map[int64]string
 		if in.WebsiteID != 0 {
 			site = &in.WebsiteID
 		}
-		j := incidentJSON{ID: in.ID, Kind: in.Kind, WebsiteID: site, URL: checker.RedactURL(urls[in.WebsiteID]),
+		j := incidentJSON{ID: in.ID, Kind: in.Kind, WebsiteID: site, URL: checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery),
 			StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt, DurationSeconds: max(0, end.Sub(in.StartedAt).Seconds()),
-			Reason: in.Reason, Error: in.Error, Probes: in.Probes, Notifications: []notificationJSON{}}
+			Reason: in.Reason, Error: checker.RedactText(in.Error, checker.KeepQuery), Probes: in.Probes, Notifications: []notificationJSON{}}
 		if j.Probes == nil {
 			j.Probes = []string{}
 		}

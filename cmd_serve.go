@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,7 +29,9 @@ func serveCommand() *cli.Command {
    /badge/ID/status.svg, /badge/ID/uptime/{24h,7d,30d,90d}.{svg,json}
    /healthz, /readyz, /metrics
 SITESTAT_HTTP_BASIC_AUTH=user:password protects everything but /healthz, /readyz
-and the badges; SITESTAT_HTTP_PUBLIC_URLS=false shows websites by name or id only.
+and the badges; SITESTAT_HTTP_PUBLIC_URLS=false shows websites by name or id only
+and failures by reason only. URLs never show user info; query values show as …
+unless SITESTAT_HTTP_PUBLIC_QUERY=true.
 SIGINT/SIGTERM: finish the requests in flight (up to SITESTAT_SHUTDOWN_TIMEOUT), exit 0.`,
 		Action: func(c *cli.Context) error {
 			e, err := setup(c)
@@ -52,13 +53,13 @@ func runServe(ctx context.Context, e *env) error {
 	if err := db.CheckServeSchema(ctx); err != nil {
 		return err
 	}
-	srv := web.New(db, web.Options{BasicAuth: e.cfg.HTTPBasicAuth, PublicURLs: e.cfg.HTTPPublicURLs, Logger: log})
+	srv := web.New(db, web.Options{BasicAuth: e.cfg.HTTPBasicAuth, PublicURLs: e.cfg.HTTPPublicURLs,
+		PublicQuery: e.cfg.HTTPPublicQuery, Logger: log})
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", e.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := web.NewHTTPServer(srv)
 	log.Info("serving", "addr", ln.Addr().String(), "auth", e.cfg.HTTPBasicAuth != "", "public_urls", e.cfg.HTTPPublicURLs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -15,6 +15,7 @@ import (
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
+	"github.com/sitestat/sitestat/web"
 )
 
 // serveMetrics serves the collectors, plus Go and process metrics, at
@@ -30,7 +31,7 @@ func serveMetrics(ctx context.Context, e *env, log *slog.Logger, cs []prometheus
 	reg.MustRegister(cs...)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := web.NewHTTPServer(web.WithTimeout(mux, web.DefaultRequestTimeout)) // the timeouts of serve
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", e.cfg.MetricsAddr)
 	if err != nil {
 		log.Warn("metrics not served", "addr", e.cfg.MetricsAddr, "err", err)

@@ -2,30 +2,63 @@ package checker
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://example.com/", "https://example.com/"},
-		{"https://user:secret@example.com/x", "https://user:xxxxx@example.com/x"},
-		{"https://user@example.com/", "https://user@example.com/"},
-		{"https://user:@example.com/", "https://user:xxxxx@example.com/"},
-		{"https://u:p@ss@example.com/", "https://u:xxxxx@example.com/"}, // the last @ ends the user info, as url.Parse says
-		{"https://example.com/path?next=a:b@c", "https://example.com/path?next=a:b@c"},
-		{"https://example.com/#a:b@c", "https://example.com/#a:b@c"},
-		{"HTTP://U:P@EXAMPLE.COM", "HTTP://U:xxxxx@EXAMPLE.COM"},
-		{"http://user:secret@[::1", "http://user:xxxxx@[::1"}, // unparsable, still redacted
-		{"no scheme user:secret@host", "no scheme user:secret@host"},
-		{"", ""},
+	tests := []struct {
+		in   string
+		mode QueryMode
+		want string
+	}{
+		{"https://example.com/", KeepQuery, "https://example.com/"},
+		{"https://user:secret@example.com/x", KeepQuery, "https://example.com/x"},
+		{"https://user@example.com/", KeepQuery, "https://example.com/"}, // not even the user name
+		{"https://user:@example.com/", KeepQuery, "https://example.com/"},
+		{"https://u:p@ss@example.com/", KeepQuery, "https://example.com/"}, // the last @ ends the user info, as url.Parse says
+		{"https://example.com/path?next=a:b@c", KeepQuery, "https://example.com/path?next=a:b@c"},
+		{"https://example.com/#a:b@c", KeepQuery, "https://example.com/#a:b@c"},
+		{"HTTP://U:P@EXAMPLE.COM", KeepQuery, "HTTP://EXAMPLE.COM"},
+		{"http://user:secret@[::1", KeepQuery, "http://[::1"}, // unparsable, still redacted
+		{"no scheme user:secret@host", KeepQuery, "no scheme user:secret@host"},
+		{"", KeepQuery, ""},
+		{"https://u:p@example.com/x?key=s3cret&b=&c#frag", MaskQuery, "https://example.com/x?key=…&b=&c#frag"},
+		{"https://example.com/x?key=s3cret&key=two", MaskQuery, "https://example.com/x?key=…&key=…"},
+		{"https://example.com/x?token", MaskQuery, "https://example.com/x?token"},
+		{"https://example.com/x?", MaskQuery, "https://example.com/x?"},
+		{"https://example.com/x?key=s3cret", KeepQuery, "https://example.com/x?key=s3cret"},
 	}
 	for _, tt := range tests {
-		if got := RedactURL(tt.in); got != tt.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := RedactURL(tt.in, tt.mode); got != tt.want {
+			t.Errorf("RedactURL(%q, %v) = %q, want %q", tt.in, tt.mode, got, tt.want)
+		}
+	}
+}
+
+func TestRedactText(t *testing.T) {
+	tests := []struct {
+		in   string
+		mode QueryMode
+		want string
+	}{
+		{"", KeepQuery, ""},
+		{"connection refused", KeepQuery, "connection refused"},
+		{`Get "https://ops:S3cret@intranet/health": EOF`, KeepQuery, `Get "https://intranet/health": EOF`},
+		{"redirect back to http://a:b@h/x?k=v and https://c@h2/", MaskQuery, "redirect back to http://h/x?k=… and https://h2/"},
+		{"back to http://h/x?k=v", KeepQuery, "back to http://h/x?k=v"},
+	}
+	for _, tt := range tests {
+		if got := RedactText(tt.in, tt.mode); got != tt.want {
+			t.Errorf("RedactText(%q, %v) = %q, want %q", tt.in, tt.mode, got, tt.want)
 		}
 	}
 }
@@ -92,5 +125,38 @@ func TestRegexInsts(t *testing.T) {
 	if err := NewTarget(Site{ID: 1, URL: "http://example.com/", Interval: time.Second, Regex: `.{200}`}).Err(); err == nil ||
 		!strings.Contains(err.Error(), "more than 100") {
 		t.Errorf("NewTarget with a 200-instruction regex: %v, want it refused", err)
+	}
+}
+
+// TestSiteTextCapped: the reason phrase a site sends is cut to
+// MaxReasonPhraseLen in the error text, and Decode cuts an error text longer
+// than MaxErrorLen, whichever checker wrote it.
+func TestSiteTextCapped(t *testing.T) {
+	phrase := "<!channel> <https://evil.example|Sign in> " + strings.Repeat("x", 500)
+	addr := rawServer(t, func(c net.Conn) {
+		readRequest(c)
+		_, _ = io.WriteString(c, "HTTP/1.1 503 "+phrase+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		c.Close()
+	})
+	p := NewProber(ProbeOptions{Timeout: 5 * time.Second})
+	defer p.Close()
+	r := p.Probe(context.Background(), NewTarget(Site{ID: 1, URL: "http://" + addr + "/", Interval: time.Minute}))
+	if r.Reason != ReasonHTTPStatus {
+		t.Fatalf("reason = %q (%s), want http_status", r.Reason, r.Error)
+	}
+	want := "HTTP 503 " + text.Truncate(phrase, MaxReasonPhraseLen)
+	if r.Error != want || utf8.RuneCountInString(strings.TrimPrefix(r.Error, "HTTP 503 ")) != MaxReasonPhraseLen {
+		t.Errorf("error = %q, want %q", r.Error, want)
+	}
+
+	long := sampleResult()
+	long.Up, long.Reason, long.Error = false, ReasonConnectionError, strings.Repeat("é", 10*MaxErrorLen)
+	b, _ := long.Encode()
+	got, err := Decode([]byte("42"), b)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if n := utf8.RuneCountInString(got.Error); n != MaxErrorLen {
+		t.Errorf("decoded error has %d characters, want %d", n, MaxErrorLen)
 	}
 }

@@ -36,9 +36,17 @@ const (
 	DefaultProbe        = "default"        // Result.Probe when none is given
 )
 
-// maxErrorLen bounds Result.Error, in characters: it is a short human text,
-// not a dump.
-const maxErrorLen = 240
+// What a monitored site controls is capped before it leaves the checker:
+// Result.Error is a short human text, not a dump, and the HTTP reason phrase
+// it quotes ("HTTP 503 Service Unavailable") is shorter still. Lengths are in
+// characters; a longer text ends with "…". Decode applies MaxErrorLen to
+// results from any checker, so sync stores and alerts nothing longer.
+const (
+	// MaxErrorLen bounds Result.Error.
+	MaxErrorLen = 240
+	// MaxReasonPhraseLen bounds the reason phrase quoted in Result.Error.
+	MaxReasonPhraseLen = 64
+)
 
 // ProbeOptions say how websites are checked. The zero value is usable: every
 // zero field takes its default, except MaxRedirects (0 follows none).
@@ -156,7 +164,7 @@ func compileProg(re string) (*syntax.Prog, error) {
 // (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax,
 // or a program larger than MaxRegexInsts) or a non-positive interval.
 func NewTarget(site Site) *Target {
-	t := &Target{site: site, shownURL: RedactURL(site.URL)}
+	t := &Target{site: site, shownURL: RedactURL(site.URL, KeepQuery)}
 	var errs []error
 	u, err := url.Parse(site.URL)
 	switch {
@@ -420,7 +428,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		end := time.Now()
 		st.finish(end, &r)
 		r.ResponseTimeMs = ms(end.Sub(start))
-		r.Reason, r.Error = ReasonHTTPStatus, shorten("HTTP "+resp.Status)
+		r.Reason, r.Error = ReasonHTTPStatus, shorten(statusText(resp))
 		return r
 	}
 
@@ -778,8 +786,19 @@ func (st *probeState) finish(end time.Time, r *Result) {
 // ms converts d to milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// shorten bounds an error text to maxErrorLen characters.
-func shorten(s string) string { return text.Truncate(s, maxErrorLen) }
+// shorten bounds an error text to MaxErrorLen characters.
+func shorten(s string) string { return text.Truncate(s, MaxErrorLen) }
+
+// statusText is the error text of a non-2xx answer: "HTTP", the code and the
+// reason phrase cut to MaxReasonPhraseLen characters.
+func statusText(resp *http.Response) string {
+	code := strconv.Itoa(resp.StatusCode)
+	phrase := strings.TrimSpace(strings.TrimPrefix(resp.Status, code))
+	if phrase == "" {
+		return "HTTP " + code
+	}
+	return "HTTP " + code + " " + text.Truncate(phrase, MaxReasonPhraseLen)
+}
 
 // newUUID returns a random (version 4) UUID in canonical text form.
 func newUUID() string {

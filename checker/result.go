@@ -136,7 +136,8 @@ type Result struct {
 	BodyBytes int64 `json:"body_bytes"`
 	// RegexMatched is whether up_regex matched the body read; nil when the site has no regex or no body was read.
 	RegexMatched *bool `json:"regex_matched"`
-	// Error is a short human explanation; empty when Reason is "ok".
+	// Error is a short human explanation, at most MaxErrorLen characters
+	// (Decode cuts a longer one); empty when Reason is "ok".
 	Error string `json:"error"`
 	// TLSVersion is the negotiated TLS version ("TLS 1.3") for https, empty otherwise.
 	TLSVersion string `json:"tls_version,omitempty"`
@@ -239,6 +240,7 @@ func Decode(key, value []byte) (Result, error) {
 	}
 	r := w.Result
 	r.V, r.CheckID, r.WebsiteID, r.CheckedAt, r.Up, r.Reason = *w.V, *w.CheckID, *w.WebsiteID, w.CheckedAt.UTC(), *w.Up, *w.Reason
+	r.Error = text.Truncate(r.Error, MaxErrorLen) // whatever the checker that wrote it
 	r.Raw = value
 	return r, nil
 }

@@ -205,7 +205,7 @@ func (r *Runner) Once(ctx context.Context) error {
 		}
 		t := NewTarget(s)
 		if err := t.Err(); err != nil {
-			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL), "err", err)
+			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL, KeepQuery), "err", err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -475,7 +475,7 @@ func (s *scheduler) apply(sites []Site) {
 		}
 		t := NewTarget(site)
 		if err := t.Err(); err != nil {
-			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL), "err", err)
+			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL, KeepQuery), "err", err)
 		}
 		iv := site.Interval
 		if iv <= 0 {

@@ -79,7 +79,8 @@ type Config struct {
 	AlertHeartbeatInterval time.Duration `envconfig:"ALERT_HEARTBEAT_INTERVAL" default:"1m" desc:"how often SITESTAT_ALERT_HEARTBEAT_URL is requested"`
 	HTTPAddr               string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address sitestat serve listens on (the status page, JSON API and badges)"`
 	HTTPBasicAuth          string        `envconfig:"HTTP_BASIC_AUTH" desc:"user:password asked by sitestat serve on every route but /healthz, /readyz and badges (never logged)"`
-	HTTPPublicURLs         bool          `envconfig:"HTTP_PUBLIC_URLS" default:"true" desc:"false: sitestat serve shows websites by name or id, never their URLs"`
+	HTTPPublicURLs         bool          `envconfig:"HTTP_PUBLIC_URLS" default:"true" desc:"false: sitestat serve shows websites by name or id, never their URLs, and failures by reason only (no error text)"`
+	HTTPPublicQuery        bool          `envconfig:"HTTP_PUBLIC_QUERY" default:"false" desc:"true: sitestat serve shows the query values of the URLs it shows (by default ?key=…)"`
 	AlertAfter             int           `envconfig:"ALERT_AFTER" default:"3" desc:"consecutive failed checks before a probe is failing (a site's --alert-after overrides it)"`
 	AlertRecoverAfter      int           `envconfig:"ALERT_RECOVER_AFTER" default:"2" desc:"consecutive passed checks before a failing probe passes again (a site's --recover-after overrides it)"`
 	AlertQuorum            int           `envconfig:"ALERT_QUORUM" default:"1" desc:"failing probes that make a site down (at most the probes heard from recently)"`

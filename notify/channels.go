@@ -230,7 +230,10 @@ func scrub(err error, secrets []string) error {
 	return &scrubbedError{msg: out, status: se}
 }
 
-// Webhook is the generic JSON webhook: it POSTs the alert.Message as JSON,
+// Webhook is the generic JSON webhook: it POSTs the alert.Message as JSON
+// (its texts as stored: URLs without user info, the error capped, but not
+// escaped for any markup — a receiver that renders them must escape them;
+// encoding/json writes "<", ">" and "&" as \u003c, \u003e and \u0026),
 // with the delivery key in Idempotency-Key and, when a secret is set, the
 // attempt's unix time in X-Sitestat-Timestamp and their signature (Sign) in
 // X-Sitestat-Signature as "sha256=<hex>".
@@ -307,11 +310,15 @@ func (s *Slack) Send(ctx context.Context, d Delivery) error {
 	return post(ctx, s.opts, s.url, body, nil)
 }
 
-// SlackText is the one-line text of m, in Slack's markup.
+// SlackText is the one-line text of m, in Slack's markup. Every text from m
+// goes through SiteText and SlackEscape: a reason phrase such as
+// "<!channel> <https://evil.example|Sign in>" shows as typed, pinging no one
+// and linking nowhere.
 func SlackText(m alert.Message) string {
 	if m.Event == alert.EventTest {
 		return ":white_check_mark: sitestat test notification: this channel works."
 	}
+	m = shown(m, SlackEscape)
 	subject := subject(m)
 	switch m.Event {
 	case alert.EventRecovered:
@@ -341,6 +348,35 @@ func recoveredWord(m alert.Message) string {
 	}
 	return "RECOVERED"
 }
+
+// SiteText makes a text of a message (a URL, an error a monitored site
+// wrote, a probe name) fit for any channel: on one line, every control
+// character and escape sequence shown as its Go escape (internal/text). Each
+// channel escapes the result for its own markup on top; a channel added later
+// must do the same.
+func SiteText(s string) string { return text.Terminal(s) }
+
+// SlackEscape escapes the three characters Slack's mrkdwn gives a meaning to
+// ("&", "<", ">"), as Slack's documentation asks: "<!channel>" and
+// "<url|label>" then show as text.
+func SlackEscape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// shown returns m with every text a channel renders through SiteText and then
+// escape.
+func shown(m alert.Message, escape func(string) string) alert.Message {
+	f := func(s string) string { return escape(SiteText(s)) }
+	m.URL, m.Reason, m.Error, m.Kind = f(m.URL), f(m.Reason), f(m.Error), f(m.Kind)
+	probes := make([]string, len(m.Probes))
+	for i, p := range m.Probes {
+		probes[i] = f(p)
+	}
+	m.Probes = probes
+	return m
+}
+
+func plain(s string) string { return s }
 
 func eventWord(m alert.Message) string {
 	switch m.Kind {
@@ -413,6 +449,9 @@ type PagerDutyPayload struct {
 	CustomDetails alert.Message `json:"custom_details"`
 }
 
+// pagerDutySummaryLen is PagerDuty's limit on a summary, in characters.
+const pagerDutySummaryLen = 1024
+
 // DedupKey is the PagerDuty dedup_key of incident id.
 func DedupKey(incidentID int64) string {
 	return "sitestat-incident-" + strconv.FormatInt(incidentID, 10)
@@ -440,7 +479,13 @@ func (p *PagerDuty) Send(ctx context.Context, d Delivery) error {
 	}
 }
 
+// trigger builds the trigger of m. PagerDuty shows summary, source, group
+// and class as plain text: they go through SiteText (one line, no control
+// characters) and the summary is cut to PagerDuty's 1024 characters;
+// custom_details is the message itself, as JSON.
 func (p *PagerDuty) trigger(m alert.Message, dedup string) PagerDutyEvent {
+	details := m
+	m = shown(m, plain)
 	source := m.URL
 	if source == "" {
 		source = "sitestat"
@@ -449,11 +494,9 @@ func (p *PagerDuty) trigger(m alert.Message, dedup string) PagerDutyEvent {
 	if m.Error != "" {
 		summary += " — " + m.Error
 	}
-	if len(summary) > 1024 { // PagerDuty's limit
-		summary = summary[:1024]
-	}
+	summary = text.Truncate(summary, pagerDutySummaryLen)
 	pl := &PagerDutyPayload{Summary: summary, Source: source, Severity: "critical",
-		Group: m.Kind, Class: m.Reason, CustomDetails: m}
+		Group: m.Kind, Class: m.Reason, CustomDetails: details}
 	if !m.StartedAt.IsZero() {
 		pl.Timestamp = m.StartedAt.UTC().Format(time.RFC3339Nano)
 	}

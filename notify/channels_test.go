@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/notify"
@@ -284,5 +285,48 @@ func TestRedact(t *testing.T) {
 		if got := notify.Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestChannelsEscapeSiteText: what a monitored site controls (the reason
+// phrase in the error text, the URL) cannot ping a Slack channel or show a
+// disguised link, nor break a message's line; a PagerDuty summary is cut to
+// 1024 characters without splitting one.
+func TestChannelsEscapeSiteText(t *testing.T) {
+	hostile := downMessage()
+	hostile.URL = "https://shop.example/?a=1&b=<!here>"
+	hostile.Error = "HTTP 503 <!channel> <https://evil.example|Sign in>\nsecond line & more"
+	hostile.Probes = []string{"edge<1>"}
+	rc := newReceiver(t, ok)
+	if err := notify.NewSlack(rc.URL+"/services/T/B/X", notify.Options{}).Send(testContext(t), notify.Delivery{Key: "1", Message: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Text string }
+	if err := json.Unmarshal(rc.got()[0].body, &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<!channel>", "<!here>", "<https://", "edge<1>", "\n"} {
+		if strings.Contains(body.Text, bad) {
+			t.Errorf("slack text %q holds %q", body.Text, bad)
+		}
+	}
+	for _, want := range []string{"&lt;!channel&gt; &lt;https://evil.example|Sign in&gt;", "a=1&amp;b=&lt;!here&gt;", `\nsecond line &amp; more`} {
+		if !strings.Contains(body.Text, want) {
+			t.Errorf("slack text %q lacks %q", body.Text, want)
+		}
+	}
+
+	long := downMessage()
+	long.Error = "x\n" + strings.Repeat("é", 2000)
+	pd := newReceiver(t, func(int, request) (int, string) { return http.StatusAccepted, `{"status":"success"}` })
+	if err := notify.NewPagerDuty(pd.URL+"/v2/enqueue", "R0UT1NGKEY0123456789abcdefabcdef", notify.Options{}).Send(testContext(t), notify.Delivery{Key: "1", Message: long}); err != nil {
+		t.Fatal(err)
+	}
+	var ev notify.PagerDutyEvent
+	if err := json.Unmarshal(pd.got()[0].body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if s := ev.Payload.Summary; !utf8.ValidString(s) || utf8.RuneCountInString(s) > 1024 || strings.Contains(s, "\n") {
+		t.Errorf("pagerduty summary of %d characters, valid UTF-8 %t, newline %t", utf8.RuneCountInString(s), utf8.ValidString(s), strings.Contains(s, "\n"))
 	}
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // EnqueueTx writes, in the caller's transaction tx, the notifications of
@@ -124,6 +126,7 @@ func incidentMessage(ctx context.Context, q querier, id int64, event alert.Event
 	if m.Probes == nil {
 		m.Probes = []string{}
 	}
+	redactMessage(&m)
 	m.StartedAt = m.StartedAt.UTC()
 	end := now
 	if resolved.Valid {
@@ -132,6 +135,15 @@ func incidentMessage(ctx context.Context, q querier, id int64, event alert.Event
 	}
 	m.DurationSeconds = max(0, end.Sub(m.StartedAt).Seconds())
 	return m, nil
+}
+
+// redactMessage makes m fit to leave the building: its URL, and the URLs in
+// its error text, through checker.RedactURL (no user info), the error text cut
+// to checker.MaxErrorLen. Escaping for a channel's markup is the channel's
+// job (package notify).
+func redactMessage(m *alert.Message) {
+	m.URL = checker.RedactURL(m.URL, checker.KeepQuery)
+	m.Error = text.Truncate(checker.RedactText(m.Error, checker.KeepQuery), checker.MaxErrorLen)
 }
 
 // downChannels lists the channels of the incident's down notifications that
@@ -215,6 +227,7 @@ func (db *DB) ClaimNotifications(ctx context.Context, limit int, lease time.Dura
 			bad, reasons = append(bad, n), append(reasons, unreadableReason(err))
 			continue
 		}
+		redactMessage(&n.Message) // a payload an earlier release enqueued
 		n.Message.NotificationID = n.ID
 		out = append(out, n)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
@@ -502,5 +503,44 @@ func TestClaimFailsUnreadablePayloads(t *testing.T) {
 				t.Errorf("claimed again: %+v", ns)
 			}
 		})
+	}
+}
+
+// TestPayloadHoldsNoUserInfo: the outbox payload shows the site's URL (and
+// the URLs its error quotes) without user info, the error cut to
+// checker.MaxErrorLen; a payload an earlier release stored with the raw URL is
+// redacted when claimed.
+func TestPayloadHoldsNoUserInfo(t *testing.T) {
+	db := migratedDB(t)
+	site := mustAddSite(t, db, "https://ops:S3cret@intranet.example/health?key=qs3cret")
+	long := `Get "https://ops:S3cret@intranet.example/health": ` + strings.Repeat("x", 2*checker.MaxErrorLen)
+	var incident int64
+	if err := db.SQL().QueryRowContext(testContext(t), `
+		INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
+		VALUES ($1, 'down', now(), 'connection_error', $2, '{edge-1}') RETURNING id`, site, long).Scan(&incident); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelWebhook)
+	var payload string
+	if err := db.SQL().QueryRow("SELECT payload::text FROM notifications WHERE incident_id = $1", incident).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"S3cret", "ops"} {
+		if strings.Contains(payload, secret) {
+			t.Errorf("notifications.payload holds %q: %s", secret, payload)
+		}
+	}
+	// An earlier release's payload, raw URL and all.
+	mustExec(t, db, `INSERT INTO notifications (incident_id, event, channel, payload)
+		VALUES ($1, 'down', 'slack', jsonb_build_object('v', 1, 'event', 'down', 'kind', 'down',
+		'url', 'https://ops:S3cret@intranet.example/health', 'error', 'back to http://a:S3cret@b/', 'probes', '[]'::jsonb))`, incident)
+	for _, n := range mustClaim(t, db, 10, time.Minute) {
+		m := n.Message
+		if m.URL != "https://intranet.example/health?key=qs3cret" && m.URL != "https://intranet.example/health" {
+			t.Errorf("%s: url = %q, want it without user info", n.Channel, m.URL)
+		}
+		if strings.Contains(m.Error, "S3cret") || utf8.RuneCountInString(m.Error) > checker.MaxErrorLen {
+			t.Errorf("%s: error = %q (%d characters), want no secret and at most %d", n.Channel, m.Error, utf8.RuneCountInString(m.Error), checker.MaxErrorLen)
+		}
 	}
 }

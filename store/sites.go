@@ -60,7 +60,7 @@ func validateURL(rawURL string) error {
 		return fmt.Errorf("%w: url is %d characters long, longer than %d", ErrInvalidSite, n, MaxURLLength)
 	}
 	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
-		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, checker.RedactURL(rawURL))
+		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, checker.RedactURL(rawURL, checker.KeepQuery))
 	}
 	return nil
 }

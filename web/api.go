@@ -92,7 +92,7 @@ func (s *Server) apiSiteOf(site store.SiteStatus, open *store.Incident) apiSite 
 	for _, p := range site.Probes {
 		out.Probes = append(out.Probes, apiProbe{Probe: p.Probe, State: probeState(p, site.AlertAfter).Kind, CheckedAt: p.Last.CheckedAt,
 			Reason: string(p.Last.Reason), StatusCode: p.Last.StatusCode, ResponseTimeMs: p.Last.ResponseTimeMs,
-			Error: s.scrub(site.URL, p.Last.Error)})
+			Error: s.scrub(p.Last.Error)})
 	}
 	return out
 }
@@ -275,7 +275,7 @@ func (s *Server) apiChecks(w http.ResponseWriter, r *http.Request) {
 	}{Checks: []check{}}
 	for _, c := range checks {
 		out.Checks = append(out.Checks, check{CheckID: c.CheckID, CheckedAt: c.CheckedAt, Probe: c.Probe, Up: c.Up,
-			Reason: string(c.Reason), StatusCode: c.StatusCode, ResponseTimeMs: c.ResponseTimeMs, Error: s.scrub(site.URL, c.Error)})
+			Reason: string(c.Reason), StatusCode: c.StatusCode, ResponseTimeMs: c.ResponseTimeMs, Error: s.scrub(c.Error)})
 	}
 	if len(checks) == limit {
 		v := url.Values{"since": {checks[len(checks)-1].CheckedAt.Format(time.RFC3339Nano)}, "limit": {strconv.Itoa(limit)}}
@@ -309,7 +309,7 @@ func (s *Server) apiIncidents(w http.ResponseWriter, r *http.Request) {
 			end = *in.ResolvedAt
 		}
 		a := apiIncident{ID: in.ID, Kind: in.Kind, Open: in.ResolvedAt == nil, StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt,
-			DurationSeconds: int64(end.Sub(in.StartedAt).Seconds()), Reason: in.Reason, Error: s.scrub("", in.Error), Probes: in.Probes}
+			DurationSeconds: int64(end.Sub(in.StartedAt).Seconds()), Reason: in.Reason, Error: s.scrub(in.Error), Probes: in.Probes}
 		if in.WebsiteID != 0 {
 			id := in.WebsiteID
 			a.WebsiteID = &id

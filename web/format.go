@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,58 +11,49 @@ import (
 	"github.com/sitestat/sitestat/store"
 )
 
-// label is how a website is named on the page: its name, else its URL with
-// the password redacted (when URLs are public), else "website ID".
+// label is how a website is named on the page: its name, else its URL
+// through showURL (when URLs are public), else "website ID".
 func (s *Server) label(id int64, name, url string) string {
 	switch {
 	case name != "":
 		return name
 	case s.opts.PublicURLs:
-		return stripUserinfo(url)
+		return s.showURL(url)
 	}
 	return "website " + strconv.FormatInt(id, 10)
 }
 
-// publicURL is the URL shown, "" when URLs are hidden. Its user info (user
-// name and password) is never shown.
+// publicURL is the URL shown, "" when URLs are hidden.
 func (s *Server) publicURL(url string) string {
 	if !s.opts.PublicURLs {
 		return ""
 	}
-	return stripUserinfo(url)
+	return s.showURL(url)
 }
 
-// stripUserinfo removes the user info of the URLs in text: the page shows
-// neither a password nor the user name that goes with it.
-func stripUserinfo(text string) string {
-	return userinfo.ReplaceAllString(text, "${1}")
+// showURL is url through checker.RedactURL: no user info, and query values
+// masked unless PublicQuery.
+func (s *Server) showURL(url string) string {
+	return checker.RedactURL(url, s.queryMode())
 }
 
-var (
-	// userinfo matches the user info of a URL in free text (up to the last
-	// "@" of the authority, as url.Parse reads it).
-	userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@`)
-	// anyURL matches a URL in free text.
-	anyURL = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
-)
+func (s *Server) queryMode() checker.QueryMode {
+	if s.opts.PublicQuery {
+		return checker.KeepQuery
+	}
+	return checker.MaskQuery
+}
 
-// scrub makes a text read from the database (an error may quote URLs) fit
-// to show: the user info of the URLs in it removed (the site's own URL also
-// where it is quoted redacted, or cut), and, when URLs are hidden, the URLs
-// themselves replaced by "[url]".
-func (s *Server) scrub(url, text string) string {
-	if text == "" {
-		return text
+// scrub makes an error text read from the database fit to show. When URLs
+// are hidden it is "": an error may name the host, its IP addresses, the
+// up_regex or a checker's host name, so the page shows the reason only.
+// Otherwise every URL in it goes through checker.RedactText (an error may
+// quote the site's URL, or a redirect's).
+func (s *Server) scrub(text string) string {
+	if text == "" || !s.opts.PublicURLs {
+		return ""
 	}
-	if url != "" {
-		text = strings.ReplaceAll(text, url, stripUserinfo(url))
-		text = strings.ReplaceAll(text, checker.RedactURL(url), stripUserinfo(url))
-	}
-	text = stripUserinfo(text)
-	if !s.opts.PublicURLs {
-		text = anyURL.ReplaceAllString(text, "[url]")
-	}
-	return text
+	return checker.RedactText(text, s.queryMode())
 }
 
 // pct renders an uptime, "–" when there is none.

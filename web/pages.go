@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -62,6 +63,12 @@ type overviewPage struct {
 // overview serves /: one row per website, down first, paginated, searchable.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, now := r.Context(), s.opts.Now().UTC()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > maxQuery {
+		s.htmlError(w, r, http.StatusBadRequest, fmt.Sprintf("q must be at most %d bytes", maxQuery))
+		return
+	}
+	needle := strings.ToLower(q)
 	sites, err := s.st.SiteStates(ctx, now)
 	if err != nil {
 		s.fail(w, r, err)
@@ -74,7 +81,6 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	open := openDownOf(all)
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	page := overviewPage{Title: "Status", Query: q, OpenIncidents: len(all)}
 	type entry struct {
 		site  store.SiteStatus
@@ -82,7 +88,11 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	var list []entry
 	others := map[string]int{}
-	for _, site := range sites {
+	for i, site := range sites {
+		if i%256 == 0 && ctx.Err() != nil {
+			s.fail(w, r, fmt.Errorf("overview: %w", context.Cause(ctx)))
+			return
+		}
 		st := stateOf(site, open[site.ID])
 		switch st.Kind {
 		case KindUp:
@@ -93,7 +103,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			others[st.Kind]++
 		}
 		page.Total++
-		if q != "" && !s.matches(site, q) {
+		if needle != "" && !s.matches(site, needle) {
 			continue
 		}
 		list = append(list, entry{site, st})
@@ -169,13 +179,16 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "overview", page)
 }
 
-// matches reports whether the website's name, id or (public) URL contains q.
-func (s *Server) matches(site store.SiteStatus, q string) bool {
-	q = strings.ToLower(q)
-	if strings.Contains(strings.ToLower(site.Name), q) || strconv.FormatInt(site.ID, 10) == q {
+// maxQuery caps the search q, in bytes: matching costs len(q) per website.
+const maxQuery = 200
+
+// matches reports whether the website's name, id or (public) URL contains
+// needle, which is lowercase already.
+func (s *Server) matches(site store.SiteStatus, needle string) bool {
+	if strings.Contains(strings.ToLower(site.Name), needle) || strconv.FormatInt(site.ID, 10) == needle {
 		return true
 	}
-	return s.opts.PublicURLs && strings.Contains(strings.ToLower(s.publicURL(site.URL)), q)
+	return s.opts.PublicURLs && strings.Contains(strings.ToLower(s.publicURL(site.URL)), needle)
 }
 
 // openDown returns the open down incidents by website.
@@ -202,7 +215,7 @@ func (s *Server) probeViews(site store.SiteStatus, now time.Time) []probeView {
 	var out []probeView
 	for _, p := range site.Probes {
 		v := probeView{Probe: p.Probe, State: probeState(p, site.AlertAfter), Checked: text.Ago(now.Sub(p.Last.CheckedAt)), Code: "–",
-			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(site.URL, p.Last.Error)}
+			Time: ms(p.Last.ResponseTimeMs), Error: s.scrub(p.Last.Error)}
 		if p.Last.StatusCode != nil {
 			v.Code = strconv.Itoa(*p.Last.StatusCode)
 		}
@@ -313,11 +326,11 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, in := range ins {
-		p.Incidents = append(p.Incidents, s.incidentView(in, p.Title, d.URL, now))
+		p.Incidents = append(p.Incidents, s.incidentView(in, p.Title, now))
 	}
 	for _, f := range d.Failed {
 		v := failedView{At: f.CheckedAt.Format("2006-01-02 15:04:05"), Probe: f.Probe, Reason: string(f.Reason), Code: "–",
-			Error: s.scrub(d.URL, f.Error)}
+			Error: s.scrub(f.Error)}
 		if f.StatusCode != nil {
 			v.Code = strconv.Itoa(*f.StatusCode)
 		}
@@ -326,9 +339,9 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "site", p)
 }
 
-func (s *Server) incidentView(in store.Incident, site, siteURL string, now time.Time) incidentView {
+func (s *Server) incidentView(in store.Incident, site string, now time.Time) incidentView {
 	v := incidentView{ID: in.ID, SiteID: in.WebsiteID, Site: site, Kind: in.Kind, Reason: in.Reason,
-		Error: s.scrub(siteURL, in.Error), Started: in.StartedAt.Format("2006-01-02 15:04"),
+		Error: s.scrub(in.Error), Started: in.StartedAt.Format("2006-01-02 15:04"),
 		Open: in.ResolvedAt == nil, Probes: strings.Join(in.Probes, ", ")}
 	end := now
 	if in.ResolvedAt != nil {
@@ -366,11 +379,11 @@ func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := incidentsPage{Title: "Incidents"}
 	for _, in := range ins {
-		name, u := "all websites", ""
+		name := "all websites"
 		if site, ok := byID[in.WebsiteID]; ok {
-			name, u = s.label(site.ID, site.Name, site.URL), site.URL
+			name = s.label(site.ID, site.Name, site.URL)
 		}
-		p.Incidents = append(p.Incidents, s.incidentView(in, name, u, now))
+		p.Incidents = append(p.Incidents, s.incidentView(in, name, now))
 	}
 	s.render(w, r, "incidents", p)
 }
@@ -408,8 +421,19 @@ func (s *Server) htmlError(w http.ResponseWriter, r *http.Request, code int, msg
 	_, _ = buf.WriteTo(w)
 }
 
-// fail logs err and answers 500 (503 when the request was cancelled).
+// fail logs err and answers 500, or 503 when the request's context ended
+// (the client went away, or the request timeout passed).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		s.log.Warn("request stopped", "path", r.URL.Path, "err", err)
+		const msg = "the request took too long; try again"
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSONError(w, http.StatusServiceUnavailable, msg)
+			return
+		}
+		s.htmlError(w, r, http.StatusServiceUnavailable, msg)
+		return
+	}
 	s.log.Error("request failed", "path", r.URL.Path, "err", err)
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSONError(w, http.StatusInternalServerError, "internal error; see the server log")

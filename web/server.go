@@ -42,11 +42,21 @@ type Options struct {
 	// authenticated and see private websites; without it no request is,
 	// and private websites never appear.
 	BasicAuth string
-	// PublicURLs shows the websites' URLs (their passwords redacted); when
-	// false a website shows as its name, or "website ID".
+	// PublicURLs shows the websites' URLs (through checker.RedactURL: no
+	// user info) and the error texts of checks and incidents; when false a
+	// website shows as its name, or "website ID", and a failure as its
+	// reason only (an error may name a host, an IP address, the up_regex or
+	// a checker's host).
 	PublicURLs bool
+	// PublicQuery shows the query values of the URLs shown; when false they
+	// are masked ("?key=…").
+	PublicQuery bool
 	// PageSize is the number of websites per overview page; 0 means 100.
 	PageSize int
+	// RequestTimeout bounds every request: its handler's context ends then,
+	// so queries are cancelled and loops stop, and it answers 503.
+	// 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// Logger receives one line per failed request; nil discards.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
@@ -69,6 +79,9 @@ type Server struct {
 func New(st Store, opts Options) *Server {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 100
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -114,7 +127,7 @@ func New(st Store, opts Options) *Server {
 		s.htmlError(w, r, http.StatusNotFound, "no such page")
 	})
 	open.Handle("/", s.auth(private))
-	s.handler = s.instrument(open)
+	s.handler = WithTimeout(s.instrument(open), opts.RequestTimeout)
 	return s
 }
 
@@ -161,6 +174,31 @@ func (s *Server) authenticated(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	got := sha256.Sum256([]byte(user + ":" + pass))
 	return ok && subtle.ConstantTimeCompare(got[:], s.authHash[:]) == 1
+}
+
+// DefaultRequestTimeout is how long a request of `serve` (and of the metrics
+// server of `check` and `sync`) may take: its context ends then.
+const DefaultRequestTimeout = 30 * time.Second
+
+// WithTimeout gives every request of next a context that ends after d, so a
+// handler that follows its context stops then. net/http's WriteTimeout alone
+// does not stop a handler: it only makes its writes fail.
+func WithTimeout(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// NewHTTPServer returns the http.Server of h with sitestat's timeouts, the
+// same for `serve` and the metrics server: headers within 5 s, the request
+// within 30 s, the answer within the request timeout plus 5 s, idle
+// connections closed after 2 minutes. Wrap h in WithTimeout (web.New does)
+// so handlers stop before the write timeout.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: DefaultRequestTimeout + 5*time.Second, IdleTimeout: 2 * time.Minute}
 }
 
 // statusRecorder keeps the status code written.
