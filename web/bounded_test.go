@@ -30,7 +30,7 @@ func (m manySites) SiteStates(ctx context.Context, _ time.Time) ([]store.SiteSta
 	out := make([]store.SiteStatus, m.n)
 	for i := range out {
 		out[i] = store.SiteStatus{ID: int64(i + 1), Name: fmt.Sprintf("Shop number %d", i+1),
-			URL: fmt.Sprintf("https://shop%d.example/health", i+1), Interval: time.Minute}
+			URL: fmt.Sprintf("https://shop%d.example/health", i+1), Interval: time.Minute, Public: true}
 	}
 	return out, nil
 }
