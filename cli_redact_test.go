@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/config"
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 	"github.com/sitestat/sitestat/web"
 )
 

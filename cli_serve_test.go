@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/config"
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // TestCLIServe runs `sitestat serve` in-process: it serves with basic auth

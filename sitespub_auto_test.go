@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/config"
-	"github.com/sitestat/sitestat/internal/fixture"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // testEnv reads the configuration from a clean SITESTAT_* environment plus

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // propagation is the bound: a change to websites reaches the topic

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // protocolHint is the explanation of a port whose protocol does not match

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // TestSerialSchemaDrift breaks copies of a migrated database and checks that

@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
-	"github.com/sitestat/sitestat/internal/target"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/target"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // bin is the sitestat binary TestMain builds.

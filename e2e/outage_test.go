@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // TestSerialRestartKafkaBeforeCheck starts `sitestat check` while the

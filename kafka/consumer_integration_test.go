@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/fixture"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // collector is a Handler that records the offsets it accepted; reject, when

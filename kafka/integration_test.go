@@ -19,7 +19,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // testCtx returns a context that ends with the test or after d.

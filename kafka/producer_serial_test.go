@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // testLog writes slog output to the test log.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/retry"
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // errNoAnswer makes fakeAP keep a message without ever answering for it.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // flakyProxy is a TCP proxy in front of a real broker that can be told to

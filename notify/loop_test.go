@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/internal/retry"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/notify"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // Compile-time check: the store is an outbox.

@@ -17,10 +17,10 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/notify"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // openDown adds a website to db and stores three failed checks of it, so

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // sqlErr is a server error with a SQLSTATE, like *pq.Error.

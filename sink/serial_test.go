@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // The environment of TestHelperSyncProcess.

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 func testLogger(t testing.TB) *slog.Logger {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/testenv"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // TestExpectedSchemaMatchesSchemaSQL applies schema.sql alone to a fresh

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // schemaSQL returns ../schema.sql, the script main embeds.

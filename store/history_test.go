@@ -17,8 +17,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // rollupRow is one row of a rollup table, or its expected value.

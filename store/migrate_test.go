@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 func TestMigrateTwice(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // TestCheckSitesTrigger: a database of the previous release (no websites

@@ -10,8 +10,8 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 func TestRedactURL(t *testing.T) {

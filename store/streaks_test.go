@@ -19,8 +19,8 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // alertingDB returns a migrated database opened with alerting options.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/fixture"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
 )
 

@@ -22,9 +22,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/target"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/target"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 // listenAddrs spreads listeners over 127.0.0.1..127.0.0.ips and ports

@@ -35,8 +35,8 @@ import (
 
 	_ "github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 func main() {

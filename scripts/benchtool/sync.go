@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/checker"
-	"github.com/sitestat/sitestat/internal/testenv"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 const statusColumns = "website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms"

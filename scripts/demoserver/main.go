@@ -1,4 +1,4 @@
-// Command demoserver serves the local target website (internal/target) for
+// Command demoserver serves the local target website (testutil/target) for
 // `make demo`: /ok, /status/{code}, /slow, /redirect/{n}, /loop, /big and
 // /drip, on a loopback address only.
 //
@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sitestat/sitestat/internal/target"
+	"github.com/sitestat/sitestat/testutil/target"
 )
 
 func main() {
