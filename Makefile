@@ -8,12 +8,19 @@ SERVICES := scripts/services
 # The packages with tests that restart services or kill processes.
 SERIAL_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^//go:build serial' .)))
 
-.PHONY: all build test check test-unit test-serial vet services-up services-down test-tools demo bench screenshots clean
+.PHONY: all build generate test check test-unit test-serial vet services-up services-down test-tools demo bench screenshots clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
+
+# generate: rewrite schema/expected_gen.go from schema.sql (schema/gen applies
+# it to a scratch database of the test PostgreSQL and reads the catalog).
+# Run it after changing schema.sql and commit the result; a test fails while
+# the committed file differs.
+generate: services-up
+	eval "$$($(SERVICES) env test)"; $(GO) generate ./schema/
 
 vet:
 	$(GO) vet ./...

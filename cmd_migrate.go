@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -38,7 +39,7 @@ Needs SITESTAT_DATABASE_URL.`,
 			&cli.BoolFlag{Name: "fix-types", Usage: "also change columns of the wrong type (may rewrite the table)"},
 		},
 		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
-			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{
+			rep, err := schema.Migrate(c.Context, db, schemaSQL, schema.MigrateOptions{
 				DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types"), RawRetention: e.cfg.RetentionRaw.Duration(),
 				Progress: func(l string) { fmt.Fprintln(e.stderr, l) },
 			})

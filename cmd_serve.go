@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/web"
 )
@@ -50,7 +51,7 @@ func runServe(ctx context.Context, e *env) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckServeSchema(ctx); err != nil {
+	if err := schema.CheckServe(ctx, db.SQL()); err != nil {
 		return err
 	}
 	srv := web.New(db, web.Options{BasicAuth: e.cfg.HTTPBasicAuth, PublicURLs: e.cfg.HTTPPublicURLs,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
 )
@@ -91,7 +92,7 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	s := sink.New(db, dlq, sink.Options{
+	s := sink.New(schema.SyncDB{DB: db}, dlq, sink.Options{
 		MaxMessage:   e.cfg.SyncMaxMessage,
 		DBTimeout:    e.cfg.SyncDBTimeout,
 		MaxFuture:    e.cfg.SyncMaxFuture,

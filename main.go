@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -58,7 +59,7 @@ func exitCode(err error) int {
 	var ue usageError
 	var ec cli.ExitCoder
 	switch {
-	case errors.Is(err, store.ErrSchemaDrift):
+	case errors.Is(err, schema.ErrDrift):
 		return exitSchemaDrift
 	case errors.As(err, &ce), errors.As(err, &ue),
 		errors.Is(err, store.ErrInvalidSite), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidWindow):

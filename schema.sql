@@ -6,8 +6,10 @@
 -- applying it to a database that already has the schema changes nothing, so it
 -- can also be run by hand: psql "$DATABASE_URL" -1 -f schema.sql
 --
--- Keep store.ExpectedSchema (store/expected.go) in step with this file: the
--- tests fail when they disagree.
+-- After changing this file run `make generate`: it rewrites
+-- schema/expected_gen.go (the expected schema the drift checks and migrate
+-- compare with, read from the catalog once this file is applied to a scratch
+-- database); a test fails while the committed file differs.
 
 CREATE TABLE IF NOT EXISTS schema_version (
     version    integer     NOT NULL PRIMARY KEY,
@@ -381,7 +383,7 @@ CREATE INDEX IF NOT EXISTS notifications_due_idx
 -- (payload: the website id), so the publisher of the sites topic (sync with
 -- SITESTAT_SYNC_PUBLISH_SITES) sends it on at once. The publisher reads the
 -- row again, so a dropped notification costs nothing but time: its periodic
--- full reconcile publishes what it missed. store.DB.CheckSitesTrigger
+-- full reconcile publishes what it missed. schema.CheckSitesTrigger
 -- reports when the function or trigger is missing.
 CREATE OR REPLACE FUNCTION sitestat_websites_notify() RETURNS trigger
     LANGUAGE plpgsql AS $$

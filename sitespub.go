@@ -15,6 +15,7 @@ import (
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -328,7 +329,7 @@ func openSitesDB(ctx context.Context, e *env) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.CheckSitesTrigger(ctx); err != nil {
+	if err := schema.CheckSitesTrigger(ctx, db.SQL()); err != nil {
 		db.Close()
 		return nil, err
 	}

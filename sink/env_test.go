@@ -15,14 +15,16 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
-// The store is the Writer sync runs with.
-var _ sink.Writer = (*store.DB)(nil)
+// The store, with the drift check of what sync writes, is the Writer sync
+// runs with.
+var _ sink.Writer = schema.SyncDB{}
 
 // env is one integration test's world: its own database (migrated), its own
 // results and dead-letter topics.
@@ -100,7 +102,7 @@ func (e *env) newSync(group string, o syncOptions) (*sink.Sync, *kafka.Consumer)
 		e.t.Fatalf("new dead-letter writer: %v", err)
 	}
 	e.t.Cleanup(func() { dlq.Close() })
-	return sink.New(e.db, dlq, o.sink), c
+	return sink.New(schema.SyncDB{DB: e.db}, dlq, o.sink), c
 }
 
 // running is a Sync being Run in the background.

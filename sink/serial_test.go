@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
@@ -63,7 +64,7 @@ func TestHelperSyncProcess(t *testing.T) {
 		t.Fatalf("dead-letter writer: %v", err)
 	}
 	defer dlq.Close()
-	s := sink.New(db, dlq, sink.Options{Logger: log})
+	s := sink.New(schema.SyncDB{DB: db}, dlq, sink.Options{Logger: log})
 	runErr := s.Run(ctx, c)
 	c.Close()
 	b, _ := json.Marshal(s.Stats())

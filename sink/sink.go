@@ -96,7 +96,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Writer is what a Sync needs from the database; *store.DB satisfies it.
+// Writer is what a Sync needs from the database; schema.SyncDB (a
+// *store.DB with the drift check of what sync writes) satisfies it.
 type Writer interface {
 	// InsertResults stores rs in one transaction, skipping those whose
 	// check_id is already stored, and returns how many rows it added. Its

@@ -18,8 +18,8 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
-	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -319,7 +319,7 @@ func TestSyncSchemaDriftAtStart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			err := s.Run(ctx, c)
-			if !errors.Is(err, store.ErrSchemaDrift) {
+			if !errors.Is(err, schema.ErrDrift) {
 				t.Fatalf("Run = %v, want a schema drift", err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -358,7 +358,7 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 	}
 	e.produceResults(batch(50))
 	err := run.wait(30 * time.Second)
-	if !errors.Is(err, store.ErrSchemaDrift) || !strings.Contains(err.Error(), "website_status.request_info") {
+	if !errors.Is(err, schema.ErrDrift) || !strings.Contains(err.Error(), "website_status.request_info") {
 		t.Fatalf("Run = %v, want a schema drift naming website_status.request_info", err)
 	}
 	if lag := e.lag(group)[0]; lag != 50 {
@@ -367,7 +367,7 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := e.db.Migrate(ctx, fixture.SchemaSQL(t), store.MigrateOptions{}); err != nil {
+	if _, err := schema.Migrate(ctx, e.db, fixture.SchemaSQL(t), schema.MigrateOptions{}); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	run = e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})

@@ -2,10 +2,7 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"reflect"
 	"sort"
@@ -17,213 +14,11 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
-
-// rollupRow is one row of a rollup table, or its expected value.
-type rollupRow struct {
-	checks, upChecks int64
-	reasons          map[string]int64
-	rtCount          int64
-	rtSum            float64
-	rtMin, rtMax     sql.NullFloat64
-	hist             store.Histogram
-}
-
-type rollupID struct {
-	site  int64
-	probe string
-	at    string
-}
-
-// expectedRollups aggregates the raw rows of website_status, in Go, per
-// website, probe and UTC hour (or day).
-func expectedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupRow {
-	t.Helper()
-	rows, err := db.SQL().QueryContext(testContext(t),
-		"SELECT website_id, probe, timestamp_utc, up, reason, response_time_ms FROM website_status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[rollupID]*rollupRow{}
-	for rows.Next() {
-		var (
-			id     int64
-			probe  string
-			at     time.Time
-			up     bool
-			reason string
-			rt     sql.NullFloat64
-		)
-		if err := rows.Scan(&id, &probe, &at, &up, &reason, &rt); err != nil {
-			t.Fatal(err)
-		}
-		key := rollupID{id, probe, at.UTC().Truncate(time.Hour).Format(time.RFC3339)}
-		if daily {
-			key.at = at.UTC().Format("2006-01-02")
-		}
-		r := out[key]
-		if r == nil {
-			r = &rollupRow{reasons: map[string]int64{}, hist: store.Histogram{}}
-			out[key] = r
-		}
-		r.checks++
-		if up {
-			r.upChecks++
-		} else {
-			r.reasons[reason]++
-		}
-		if rt.Valid {
-			r.rtCount++
-			r.rtSum += rt.Float64
-			if !r.rtMin.Valid || rt.Float64 < r.rtMin.Float64 {
-				r.rtMin = rt
-			}
-			if !r.rtMax.Valid || rt.Float64 > r.rtMax.Float64 {
-				r.rtMax = rt
-			}
-			r.hist.Add(rt.Float64)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// storedRollups reads the hourly rollups, or the days as readers see them:
-// website_status_daily and the hourly rows not merged into it yet
-// (rollup_fold), summed per day.
-func storedRollups(t *testing.T, db *store.DB, daily bool) map[rollupID]*rollupRow {
-	t.Helper()
-	q := `SELECT website_id, probe, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), checks, up_checks,
-	             reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_hourly`
-	if daily {
-		q = `SELECT website_id, probe, to_char(day, 'YYYY-MM-DD'), checks, up_checks,
-		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_daily
-		     UNION ALL
-		     SELECT website_id, probe, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD'), checks, up_checks,
-		            reasons, rt_count, rt_sum, rt_min, rt_max, rt_hist FROM website_status_hourly
-		     WHERE hour >= (SELECT folded_hour FROM rollup_fold)`
-	}
-	rows, err := db.SQL().QueryContext(testContext(t), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[rollupID]*rollupRow{}
-	for rows.Next() {
-		var (
-			key     rollupID
-			r       rollupRow
-			reasons []byte
-			hist    []int64
-		)
-		if err := rows.Scan(&key.site, &key.probe, &key.at, &r.checks, &r.upChecks, &reasons, &r.rtCount, &r.rtSum,
-			&r.rtMin, &r.rtMax, pq.Array(&hist)); err != nil {
-			t.Fatal(err)
-		}
-		r.reasons = map[string]int64{}
-		if err := json.Unmarshal(reasons, &r.reasons); err != nil {
-			t.Fatal(err)
-		}
-		r.hist = store.Histogram{}
-		if len(hist) > 300 {
-			t.Errorf("%v: histogram of %d elements was never merged", key, len(hist))
-		}
-		for _, e := range hist {
-			r.hist[int(e>>32)] += e & 0xffffffff
-		}
-		if o := out[key]; o != nil {
-			o.merge(&r)
-			continue
-		}
-		out[key] = &r
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// merge adds the rollup b to r.
-func (r *rollupRow) merge(b *rollupRow) {
-	r.checks += b.checks
-	r.upChecks += b.upChecks
-	for k, n := range b.reasons {
-		r.reasons[k] += n
-	}
-	r.rtCount += b.rtCount
-	r.rtSum += b.rtSum
-	if b.rtMin.Valid && (!r.rtMin.Valid || b.rtMin.Float64 < r.rtMin.Float64) {
-		r.rtMin = b.rtMin
-	}
-	if b.rtMax.Valid && (!r.rtMax.Valid || b.rtMax.Float64 > r.rtMax.Float64) {
-		r.rtMax = b.rtMax
-	}
-	for k, n := range b.hist {
-		r.hist[k] += n
-	}
-}
-
-// foldRollups merges hours into days as sync does at now, and returns
-// rollup_fold's hour after it.
-func foldRollups(t *testing.T, db *store.DB, now time.Time) time.Time {
-	t.Helper()
-	if _, err := db.FoldRollups(testContext(t), now); err != nil {
-		t.Fatal(err)
-	}
-	var folded time.Time
-	if err := db.SQL().QueryRowContext(testContext(t), "SELECT folded_hour FROM rollup_fold").Scan(&folded); err != nil {
-		t.Fatal(err)
-	}
-	return folded.UTC()
-}
-
-// compareRollups fails the test where got differs from want.
-func compareRollups(t *testing.T, what string, got, want map[rollupID]*rollupRow) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d rows, want %d", what, len(got), len(want))
-	}
-	for k, w := range want {
-		g := got[k]
-		if g == nil {
-			t.Errorf("%s %v: missing", what, k)
-			continue
-		}
-		if g.checks != w.checks || g.upChecks != w.upChecks || g.rtCount != w.rtCount ||
-			g.rtMin != w.rtMin || g.rtMax != w.rtMax || !reflect.DeepEqual(g.reasons, w.reasons) ||
-			!reflect.DeepEqual(g.hist, w.hist) || math.Abs(g.rtSum-w.rtSum) > 1e-6*math.Max(1, w.rtSum) {
-			t.Errorf("%s %v:\n got %+v\nwant %+v", what, k, *g, *w)
-		}
-	}
-}
-
-// checkState fails the test unless site_probe_state holds, per website and
-// probe, the latest raw row.
-func checkState(t *testing.T, db *store.DB) {
-	t.Helper()
-	var bad, rows, want int64
-	err := db.SQL().QueryRowContext(testContext(t), `
-		WITH latest AS (
-			SELECT DISTINCT ON (website_id, probe) website_id, probe, timestamp_utc, check_id, up, reason,
-			       status_code, response_time_ms, coalesce(request_info->>'error', '') AS error, host
-			FROM website_status ORDER BY website_id, probe, timestamp_utc DESC, check_id DESC)
-		SELECT (SELECT count(*) FROM latest l LEFT JOIN site_probe_state s USING (website_id, probe)
-		        WHERE s.website_id IS NULL OR (l.timestamp_utc, l.check_id, l.up, l.reason, l.error, l.host)
-		              IS DISTINCT FROM (s.checked_at, s.check_id, s.up, s.reason, s.error, s.host)
-		           OR l.status_code IS DISTINCT FROM s.status_code OR l.response_time_ms IS DISTINCT FROM s.response_time_ms),
-		       (SELECT count(*) FROM site_probe_state), (SELECT count(*) FROM latest)`).Scan(&bad, &rows, &want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bad != 0 || rows != want {
-		t.Errorf("site_probe_state: %d rows differ from the latest raw row; %d rows, want %d", bad, rows, want)
-	}
-}
 
 // TestRollupsEqualRawAggregates stores batches with duplicates inside a
 // batch, whole redeliveries, partly redelivered batches, late results and a
@@ -289,29 +84,29 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 		t.Fatal("a batch with an unknown website was stored")
 	}
 	insert("the failed batch's results again", all[300:400], 100)
-	compareRollups(t, "days before any merge", storedRollups(t, db, true), expectedRollups(t, db, true))
+	fixture.CompareRollups(t, "days before any merge", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
 	// The hours that ended an hour ago are merged into days; what comes
 	// before them now (late results) updates both tables.
-	if got, want := foldRollups(t, db, now), now.Truncate(time.Hour).Add(-store.FoldGrace); !got.Equal(want) {
+	if got, want := fixture.FoldRollups(t, db, now), now.Truncate(time.Hour).Add(-store.FoldGrace); !got.Equal(want) {
 		t.Errorf("merged through %s, want %s", got, want)
 	}
-	compareRollups(t, "days after a merge", storedRollups(t, db, true), expectedRollups(t, db, true))
+	fixture.CompareRollups(t, "days after a merge", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
 	insert("late results", all[:200], 200)
 	insert("everything redelivered", all, 0)
 
 	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != int64(len(all)) {
 		t.Fatalf("website_status has %d rows, want %d", got, len(all))
 	}
-	hourly, daily := storedRollups(t, db, false), storedRollups(t, db, true)
-	compareRollups(t, "hourly", hourly, expectedRollups(t, db, false))
-	compareRollups(t, "daily", daily, expectedRollups(t, db, true))
-	checkState(t, db)
+	hourly, daily := fixture.StoredRollups(t, db, false), fixture.StoredRollups(t, db, true)
+	fixture.CompareRollups(t, "hourly", hourly, fixture.ExpectedRollups(t, db, false))
+	fixture.CompareRollups(t, "daily", daily, fixture.ExpectedRollups(t, db, true))
+	fixture.CheckState(t, db)
 	// Every hour merged: website_status_daily alone holds the days.
-	foldRollups(t, db, now.Add(3*time.Hour))
+	fixture.FoldRollups(t, db, now.Add(3*time.Hour))
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
 		t.Errorf("%d hourly rows left to merge", n)
 	}
-	compareRollups(t, "daily table", storedRollups(t, db, true), daily)
+	fixture.CompareRollups(t, "daily table", fixture.StoredRollups(t, db, true), daily)
 
 	// A rebuild from the raw rows gives the same rollups and state.
 	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
@@ -322,9 +117,9 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	if rep.Rows != int64(len(all)) {
 		t.Errorf("rebuild read %d rows, want %d", rep.Rows, len(all))
 	}
-	compareRollups(t, "hourly after rebuild", storedRollups(t, db, false), hourly)
-	compareRollups(t, "daily after rebuild", storedRollups(t, db, true), daily)
-	checkState(t, db)
+	fixture.CompareRollups(t, "hourly after rebuild", fixture.StoredRollups(t, db, false), hourly)
+	fixture.CompareRollups(t, "daily after rebuild", fixture.StoredRollups(t, db, true), daily)
+	fixture.CheckState(t, db)
 }
 
 // TestLateResultKeepsState: a result older than the state's latest check is
@@ -437,7 +232,7 @@ func TestPrune(t *testing.T) {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	foldRollups(t, db, now)
+	fixture.FoldRollups(t, db, now)
 	mustExec(t, db, "ANALYZE website_status")
 	ret := store.Retention{Raw: 7 * 24 * time.Hour, Hourly: 9 * 24 * time.Hour, Daily: 10 * 24 * time.Hour}
 	rawCut := now.Add(-ret.Raw)
@@ -589,10 +384,10 @@ func TestFoldWhileStoring(t *testing.T) {
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status"); n != writers*batches*perBatch {
 		t.Fatalf("website_status has %d rows, want %d", n, writers*batches*perBatch)
 	}
-	compareRollups(t, "days", storedRollups(t, db, true), expectedRollups(t, db, true))
-	foldRollups(t, db, time.Now().Add(3*time.Hour))
-	compareRollups(t, "daily table", storedRollups(t, db, true), expectedRollups(t, db, true))
-	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
+	fixture.CompareRollups(t, "days", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
+	fixture.FoldRollups(t, db, time.Now().Add(3*time.Hour))
+	fixture.CompareRollups(t, "daily table", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
+	fixture.CompareRollups(t, "hourly", fixture.StoredRollups(t, db, false), fixture.ExpectedRollups(t, db, false))
 }
 
 // TestFoldNotStarved: batches whose transactions overlap without a break
@@ -668,16 +463,16 @@ func TestMigrateRestoresRollupFold(t *testing.T) {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	foldRollups(t, db, start.Add(3*time.Hour+store.FoldGrace)) // hours 0-2 merged, 3-5 not
+	fixture.FoldRollups(t, db, start.Add(3*time.Hour+store.FoldGrace)) // hours 0-2 merged, 3-5 not
 	mustExec(t, db, "DROP TABLE rollup_fold")
 
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "create table rollup_fold") || !contains(rep.Actions, "rebuild rollups and site_probe_state from 72 raw rows") {
 		t.Fatalf("migrate: actions %q, problems %q", rep.Actions, rep.Problems)
 	}
-	compareRollups(t, "days", storedRollups(t, db, true), expectedRollups(t, db, true))
-	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
-	if rep := mustMigrate(t, db, store.MigrateOptions{}); !rep.UpToDate() {
+	fixture.CompareRollups(t, "days", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
+	fixture.CompareRollups(t, "hourly", fixture.StoredRollups(t, db, false), fixture.ExpectedRollups(t, db, false))
+	if rep := mustMigrate(t, db, schema.MigrateOptions{}); !rep.UpToDate() {
 		t.Errorf("second migrate: %q", rep.Lines())
 	}
 }

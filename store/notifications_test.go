@@ -11,6 +11,7 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -333,22 +334,22 @@ func TestClaimConcurrentlyNeverTwice(t *testing.T) {
 
 func TestCheckAlertSchema(t *testing.T) {
 	db := migratedDB(t)
-	if err := db.CheckSchema(testContext(t)); err != nil {
+	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Fatalf("fresh schema: %v", err)
 	}
 	mustExec(t, db, "ALTER TABLE notifications DROP COLUMN next_attempt_at")
-	err := db.CheckSchema(testContext(t))
-	var de *store.DriftError
+	err := schema.CheckSync(testContext(t), db.SQL())
+	var de *schema.DriftError
 	if !errors.As(err, &de) || de.Table != "notifications" || de.Column != "next_attempt_at" {
 		t.Fatalf("after dropping a column: %v", err)
 	}
-	mustMigrate(t, db, store.MigrateOptions{})
+	mustMigrate(t, db, schema.MigrateOptions{})
 	mustExec(t, db, "ALTER TABLE notifications DROP CONSTRAINT notifications_incident_event_channel_key")
-	if err := db.CheckSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
+	if err := schema.CheckSync(testContext(t), db.SQL()); !errors.Is(err, schema.ErrDrift) {
 		t.Fatalf("without the unique key: %v", err)
 	}
-	mustMigrate(t, db, store.MigrateOptions{})
-	if err := db.CheckSchema(testContext(t)); err != nil {
+	mustMigrate(t, db, schema.MigrateOptions{})
+	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Fatalf("after migrate: %v", err)
 	}
 }
@@ -380,10 +381,10 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 		VALUES ($1, now(), '{}', gen_random_uuid(), false, 'http_status', 'test')`, site)
 	mustExec(t, db, `INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason)
 		VALUES ($1, 'test', now() - interval '1 second', gen_random_uuid(), false, 'http_status')`, site)
-	if err := db.CheckSchema(testContext(t)); !errors.Is(err, store.ErrSchemaDrift) {
+	if err := schema.CheckSync(testContext(t), db.SQL()); !errors.Is(err, schema.ErrDrift) {
 		t.Fatalf("previous release: CheckSchema = %v, want drift", err)
 	}
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	for _, want := range []string{"create table incidents", "create table notifications"} {
 		if !contains(rep.Actions, want) {
 			t.Errorf("migrate actions %q lack %q", rep.Actions, want)
@@ -392,7 +393,7 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	if len(rep.Problems) > 0 {
 		t.Errorf("problems: %q", rep.Problems)
 	}
-	if err := db.CheckSchema(testContext(t)); err != nil {
+	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Errorf("after migrate: CheckSchema: %v", err)
 	}
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE website_id = $1", site); n != 1 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -17,6 +18,20 @@ func websitesDigest(t *testing.T, db *store.DB) string {
 	if err := db.SQL().QueryRowContext(testContext(t), `
 		SELECT md5(string_agg(concat_ws('|', id, url, check_interval, up_regex, created_at, name, alert_after, recover_after), E'\n' ORDER BY id))
 		FROM websites`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// rowsDigest is an md5 of every stored row's columns written by version 1,
+// in check_id order.
+func rowsDigest(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var s string
+	if err := db.SQL().QueryRowContext(testContext(t), `
+		SELECT md5(string_agg(concat_ws('|', website_id, timestamp_utc, request_info::text, check_id, up, reason,
+		                                 status_code, response_time_ms), E'\n' ORDER BY check_id))
+		FROM website_status`).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -49,12 +64,12 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	}
 	sites, results := websitesDigest(t, db), rowsDigest(t, db)
 
-	var drift *store.DriftError
-	if err := db.CheckServeSchema(ctx); !errors.As(err, &drift) || drift.Table != "websites" || drift.Column != "public" {
+	var drift *schema.DriftError
+	if err := schema.CheckServe(ctx, db.SQL()); !errors.As(err, &drift) || drift.Table != "websites" || drift.Column != "public" {
 		t.Errorf("CheckServeSchema before migrate = %v, want drift on websites.public", err)
 	}
 
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	for _, l := range rep.Lines() {
 		t.Log(l)
 	}
@@ -81,10 +96,10 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if nullable != "NO" || def != "true" {
 		t.Errorf("websites.public nullable %s default %s, want NOT NULL DEFAULT true", nullable, def)
 	}
-	if err := db.CheckServeSchema(ctx); err != nil {
+	if err := schema.CheckServe(ctx, db.SQL()); err != nil {
 		t.Errorf("CheckServeSchema after migrate: %v", err)
 	}
-	if err := db.CheckSchema(ctx); err != nil {
+	if err := schema.CheckSync(ctx, db.SQL()); err != nil {
 		t.Errorf("CheckSchema after migrate: %v", err)
 	}
 	// A version 3 writer (it names no public column) still adds public sites.
@@ -92,7 +107,7 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if n := mustCount(t, db, "SELECT count(*) FROM websites WHERE public"); n != 4 {
 		t.Errorf("a site added without naming public is not public")
 	}
-	if again := mustMigrate(t, db, store.MigrateOptions{}); !again.UpToDate() {
+	if again := mustMigrate(t, db, schema.MigrateOptions{}); !again.UpToDate() {
 		t.Errorf("second migrate: actions %q, problems %q; want up to date", again.Actions, again.Problems)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -32,15 +33,15 @@ func TestMigrateKeepsRemovedSitesRecoveredInOrder(t *testing.T) {
 	}
 	incident := mustIncident(t, db, site, false)
 	down := mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelPagerDuty)
-	var drift *store.DriftError
-	if err := db.CheckSchema(testContext(t)); !errors.As(err, &drift) || drift.Table != "websites" {
+	var drift *schema.DriftError
+	if err := schema.CheckSync(testContext(t), db.SQL()); !errors.As(err, &drift) || drift.Table != "websites" {
 		t.Fatalf("previous release: CheckSchema = %v, want drift of the websites triggers", err)
 	}
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "drop constraint notifications_incident_id_fkey on notifications") || len(rep.Problems) > 0 {
 		t.Errorf("migrate actions %q problems %q: want the foreign key dropped, no problem", rep.Actions, rep.Problems)
 	}
-	if err := db.CheckSchema(testContext(t)); err != nil {
+	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Errorf("after migrate: CheckSchema: %v", err)
 	}
 	if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE id = $1 AND incident_id = $2", down[0], incident); n != 1 {

@@ -24,31 +24,6 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// serveTables are the tables `sitestat serve` reads.
-var serveTables = []string{"websites", "site_probe_state", "website_status_hourly", "website_status_daily", "rollup_fold", "incidents", "notifications"}
-
-// CheckServeSchema checks that the tables `sitestat serve` reads exist with
-// every column it reads, each of the expected type. It returns nil, a
-// *DriftError for the first problem found, or an error reading the catalog.
-func (db *DB) CheckServeSchema(ctx context.Context) error {
-	live, err := inspect(ctx, db.db)
-	if err != nil {
-		return fmt.Errorf("check schema: %w", err)
-	}
-	return checkTables(live, serveTables)
-}
-
-// checkTables checks the tables names of live against ExpectedSchema.
-func checkTables(live liveSchema, names []string) error {
-	exp := ExpectedSchema()
-	for _, name := range names {
-		if err := checkTable(live, exp.table(name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // StatusNoP95 is Status over a window shorter than two days without the
 // p95 (no histogram is read, so it costs a fraction of Status): the state of
 // every website and its checks and uptime over the window, exact to the hour.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -59,13 +60,13 @@ func TestSiteName(t *testing.T) {
 	if _, err := db.SQL().ExecContext(ctx, "ALTER TABLE websites DROP COLUMN name"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CheckServeSchema(ctx); err == nil || !strings.Contains(err.Error(), "websites.name: column is missing; run: sitestat migrate") {
+	if err := schema.CheckServe(ctx, db.SQL()); err == nil || !strings.Contains(err.Error(), "websites.name: column is missing; run: sitestat migrate") {
 		t.Errorf("CheckServeSchema without websites.name: %v", err)
 	}
-	if _, err := db.Migrate(ctx, schemaSQL(t), store.MigrateOptions{}); err != nil {
+	if _, err := schema.Migrate(ctx, db, schemaSQL(t), schema.MigrateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CheckServeSchema(ctx); err != nil {
+	if err := schema.CheckServe(ctx, db.SQL()); err != nil {
 		t.Errorf("CheckServeSchema after migrate: %v", err)
 	}
 	if got := name(); got != "" {

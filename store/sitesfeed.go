@@ -34,30 +34,6 @@ func (db *DB) LookupSite(ctx context.Context, id int64) (checker.Site, bool, err
 	return site, true, nil
 }
 
-// CheckSitesTrigger returns a *DriftError when the websites table lacks the
-// trigger (or its function) that announces changes on SitesChannel: without
-// it a change reaches the sites topic only at the next full reconcile.
-func (db *DB) CheckSitesTrigger(ctx context.Context) error {
-	var ok bool
-	err := db.db.QueryRowContext(ctx, `
-		SELECT EXISTS (
-			SELECT 1
-			FROM pg_catalog.pg_trigger t
-			JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-			JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
-			WHERE n.nspname = current_schema() AND c.relname = 'websites'
-			  AND t.tgname = 'websites_notify' AND t.tgenabled <> 'D'
-			  AND p.proname = 'sitestat_websites_notify')`).Scan(&ok)
-	if err != nil {
-		return fmt.Errorf("check sites trigger: %w", err)
-	}
-	if !ok {
-		return &DriftError{Table: "websites", Problem: "trigger websites_notify (function sitestat_websites_notify) is missing or disabled", Fix: "sitestat migrate"}
-	}
-	return nil
-}
-
 // SitesLock is the advisory lock of the sites publisher, held by a
 // connection of its own for as long as the lock is.
 type SitesLock struct {

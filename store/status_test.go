@@ -9,6 +9,7 @@ import (
 
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 func TestStatus(t *testing.T) {
@@ -312,7 +313,7 @@ func TestSiteDetailUptimePerProbe(t *testing.T) {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	foldRollups(t, db, now)
+	fixture.FoldRollups(t, db, now)
 	d, err := db.SiteDetail(ctx, id, now)
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +362,7 @@ func TestWarmWindows(t *testing.T) {
 	if _, err := db.InsertResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	foldRollups(t, db, now)
+	fixture.FoldRollups(t, db, now)
 	if err := db.WarmWindows(ctx, now); err != nil {
 		t.Fatal(err)
 	}

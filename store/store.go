@@ -1,7 +1,8 @@
-// Package store is sitestat's PostgreSQL storage: the websites table (the
-// sites `check` watches), the website_status table (the results `sync`
-// writes), the schema migration and drift check, and the queries behind
-// `sitestat status`. It takes its settings as plain values (Options, a DSN)
+// Package store is sitestat's PostgreSQL storage: the queries on the websites
+// table (the sites `check` watches), the website_status table (the results
+// `sync` writes), the rollups, incidents and outbox, and the reads behind
+// `sitestat status` and `serve`. The schema itself (schema.sql's expected
+// shape, the drift checks, `migrate`) is managed by package schema. It takes its settings as plain values (Options, a DSN)
 // and never reads the environment itself.
 package store
 
@@ -47,6 +48,18 @@ type DB struct {
 	unreadable atomic.Int64
 	// dsn and password open ListenSites's own connection.
 	dsn, password string
+}
+
+// SchemaVersion is the version of schema.sql the queries of this package are
+// written for. Its writes of website_status_daily say so
+// (sitestat.writer_version), and schema.Migrate records it in schema_version.
+const SchemaVersion = 3
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // ErrNotFound is wrapped by the errors of methods given a website id that does

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -27,7 +28,7 @@ import (
 func alertingDB(tb testing.TB, opts store.AlertOptions) *store.DB {
 	tb.Helper()
 	url := testenv.NewDatabase(tb)
-	mustMigrate(tb, openDB(tb, url), store.MigrateOptions{})
+	mustMigrate(tb, openDB(tb, url), schema.MigrateOptions{})
 	db, err := store.Open(testContext(tb), url, store.Options{Alerts: opts})
 	if err != nil {
 		tb.Fatalf("open: %v", err)

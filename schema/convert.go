@@ -1,4 +1,4 @@
-package store
+package schema
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func prepareConversion(ctx context.Context, conn *sql.Conn, opts MigrateOptions)
 	if err != nil {
 		return nil, err
 	}
-	exp := ExpectedSchema().table("website_status")
+	exp := Expected().table("website_status")
 	for _, c := range exp.Columns {
 		lc, ok := live.column("website_status", c.Name)
 		if !contains(phase1Columns, c.Name) {

@@ -1,4 +1,4 @@
-package store
+package schema
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type liveConstraint struct {
 	validated bool
 }
 
-// liveSchema is the part of the current schema Migrate and CheckSchema look at.
+// liveSchema is the part of the current schema Migrate and the drift checks look at.
 type liveSchema struct {
 	tables      map[string]map[string]liveColumn // table → column → column
 	constraints map[string]liveConstraint        // "table.name" → constraint

@@ -1,4 +1,4 @@
-package store_test
+package schema_test
 
 import (
 	"database/sql"
@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/schema"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // TestMigrateAdoptsBriefDatabase: `migrate` alone adopts the brief's tables
@@ -53,7 +54,7 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 			r.site, now.Add(-r.ago), r.info)
 	}
 
-	rep, err := db.Migrate(ctx, schemaSQL(t), store.MigrateOptions{RawRetention: 7 * 24 * time.Hour})
+	rep, err := schema.Migrate(ctx, db, schemaSQL(t), schema.MigrateOptions{RawRetention: 7 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 	if len(rep.Notes) != 1 || !contains(rep.Notes, "1 adopted rows are older than the raw retention") {
 		t.Errorf("notes = %q, want one about the old row", rep.Notes)
 	}
-	if err := db.CheckSchema(ctx); err != nil {
+	if err := schema.CheckSync(ctx, db.SQL()); err != nil {
 		t.Errorf("CheckSchema: %v", err)
 	}
 
@@ -120,8 +121,8 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 		}
 	}
 	var days int64
-	for _, r := range storedRollups(t, db, true) {
-		days += r.checks
+	for _, r := range fixture.StoredRollups(t, db, true) {
+		days += r.Checks
 	}
 	if days != 7 {
 		t.Errorf("daily rollups count %d checks, want 7", days)
@@ -129,7 +130,7 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 	if n := mustCount(t, db, "SELECT count(*) FROM site_probe_state WHERE probe = 'legacy'"); n != 2 {
 		t.Errorf("site_probe_state has %d legacy rows, want 2", n)
 	}
-	if again := mustMigrate(t, db, store.MigrateOptions{}); !again.UpToDate() {
+	if again := mustMigrate(t, db, schema.MigrateOptions{}); !again.UpToDate() {
 		t.Errorf("second migrate: %q %q", again.Actions, again.Problems)
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package schema
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/sitestat/sitestat/store"
 )
 
 // migrateLockID is the pg_advisory_xact_lock key that serialises migrations
@@ -114,10 +116,10 @@ type migration struct {
 // 1 table working; re-running completes it. Then the day partitions from
 // yesterday to opts.DaysAhead days ahead are created, and when the schema
 // version was older the rollups and site_probe_state are rebuilt from the raw
-// rows before SchemaVersion is recorded in schema_version (an interrupted
+// rows before Version is recorded in schema_version (an interrupted
 // rebuild is redone by the next run). They are rebuilt too when rollup_fold
 // was lost: its new row cannot know which hours were merged into days.
-func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions) (Report, error) {
+func Migrate(ctx context.Context, db *store.DB, schemaSQL string, opts MigrateOptions) (Report, error) {
 	report := Report{DryRun: opts.DryRun}
 	if opts.Progress == nil {
 		opts.Progress = func(string) {}
@@ -125,7 +127,7 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	if opts.DaysAhead <= 0 {
 		opts.DaysAhead = 7
 	}
-	conn, err := db.db.Conn(ctx)
+	conn, err := db.SQL().Conn(ctx)
 	if err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
@@ -141,8 +143,8 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	if err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
-	if current > SchemaVersion {
-		return report, fmt.Errorf("migrate: the database has schema version %d, newer than this build's %d: upgrade sitestat", current, SchemaVersion)
+	if current > Version {
+		return report, fmt.Errorf("migrate: the database has schema version %d, newer than this build's %d: upgrade sitestat", current, Version)
 	}
 	// A version 3 database that lost rollup_fold: its new row cannot know
 	// which hours were merged into days, so the rollups are rebuilt.
@@ -171,7 +173,7 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 		return report, fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback()
-	m := &migration{tx: tx, opts: opts, exp: ExpectedSchema(), report: &report, problems: map[string]string{}, conv: conv}
+	m := &migration{tx: tx, opts: opts, exp: Expected(), report: &report, problems: map[string]string{}, conv: conv}
 	if err := m.run(ctx, schemaSQL, current); err != nil {
 		return report, fmt.Errorf("migrate: %w", err)
 	}
@@ -193,9 +195,9 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 	for _, name := range created {
 		report.Actions = append(report.Actions, "create partition "+name)
 	}
-	if (current < SchemaVersion || foldLost) && len(report.Problems) == 0 {
-		rep, err := db.rebuildRollups(ctx, time.Time{}, opts.Progress)
-		if err != nil && current == SchemaVersion {
+	if (current < Version || foldLost) && len(report.Problems) == 0 {
+		rep, err := db.RebuildRollups(ctx, time.Time{}, opts.Progress)
+		if err != nil && current == Version {
 			return report, fmt.Errorf("migrate: %w (run sitestat rollup --rebuild to complete it)", err)
 		}
 		if err != nil {
@@ -205,14 +207,14 @@ func (db *DB) Migrate(ctx context.Context, schemaSQL string, opts MigrateOptions
 			report.Actions = append(report.Actions, fmt.Sprintf("rebuild rollups and site_probe_state from %d raw rows", rep.Rows))
 		}
 	}
-	if current < SchemaVersion && len(report.Problems) == 0 {
-		stmt := fmt.Sprintf("INSERT INTO schema_version (version) VALUES (%d) ON CONFLICT (version) DO NOTHING", SchemaVersion)
+	if current < Version && len(report.Problems) == 0 {
+		stmt := fmt.Sprintf("INSERT INTO schema_version (version) VALUES (%d) ON CONFLICT (version) DO NOTHING", Version)
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return report, fmt.Errorf("migrate: record schema version %d: %w", SchemaVersion, err)
+			return report, fmt.Errorf("migrate: record schema version %d: %w", Version, err)
 		}
-		report.Actions = append(report.Actions, fmt.Sprintf("record schema version %d", SchemaVersion))
+		report.Actions = append(report.Actions, fmt.Sprintf("record schema version %d", Version))
 		report.Statements = append(report.Statements, stmt)
-		report.Version = SchemaVersion
+		report.Version = Version
 	}
 	return report, nil
 }

@@ -1,4 +1,4 @@
-package store_test
+package schema_test
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // phase1DB returns a database made the way the previous release made it:
@@ -65,12 +67,12 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	db := phase1DB(t)
 	ctx := testContext(t)
 	digest := rowsDigest(t, db)
-	if err := db.CheckSchema(ctx); err == nil {
+	if err := schema.CheckSync(ctx, db.SQL()); err == nil {
 		t.Fatal("CheckSchema on a version 1 database = nil, want drift")
 	}
 
 	var progress []string
-	rep, err := db.Migrate(ctx, schemaSQL(t), store.MigrateOptions{Progress: func(l string) { progress = append(progress, l) }})
+	rep, err := schema.Migrate(ctx, db, schemaSQL(t), schema.MigrateOptions{Progress: func(l string) { progress = append(progress, l) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +104,12 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE probe <> 'default' OR host <> ''"); n != 0 {
 		t.Errorf("%d old rows have a probe other than default or a host", n)
 	}
-	if err := db.CheckSchema(ctx); err != nil {
+	if err := schema.CheckSync(ctx, db.SQL()); err != nil {
 		t.Errorf("CheckSchema after the conversion: %v", err)
 	}
-	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
-	compareRollups(t, "daily", storedRollups(t, db, true), expectedRollups(t, db, true))
-	checkState(t, db)
+	fixture.CompareRollups(t, "hourly", fixture.StoredRollups(t, db, false), fixture.ExpectedRollups(t, db, false))
+	fixture.CompareRollups(t, "daily", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
+	fixture.CheckState(t, db)
 
 	// sync's writes: a new result, and an old check again, which is refused.
 	var old checker.Result
@@ -123,7 +125,7 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 		t.Errorf("InsertResults after the conversion = %d, %v; want 1 (the old check refused)", n, err)
 	}
 
-	again := mustMigrate(t, db, store.MigrateOptions{})
+	again := mustMigrate(t, db, schema.MigrateOptions{})
 	if !again.UpToDate() {
 		t.Errorf("second migrate: actions %q, problems %q", again.Actions, again.Problems)
 	}
@@ -147,7 +149,7 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 		VALUES (1, now(), '{}', gen_random_uuid(), true, 'ok')`)
 	digest := rowsDigest(t, db)
 
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if len(rep.Problems) > 0 || !contains(rep.Actions, "attach website_status_phase1 (2001 rows") {
 		t.Fatalf("migrate after an interrupted one: actions %q, problems %q", rep.Actions, rep.Problems)
 	}
@@ -158,12 +160,12 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 	// Interrupted between the conversion's commit and the rebuild.
 	mustExec(t, db, "DELETE FROM schema_version WHERE version = 3")
 	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
-	rep = mustMigrate(t, db, store.MigrateOptions{})
+	rep = mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "rebuild rollups and site_probe_state from 2001 raw rows") || !contains(rep.Actions, "record schema version 3") {
 		t.Errorf("migrate after an interrupted rebuild: actions %q", rep.Actions)
 	}
-	compareRollups(t, "hourly", storedRollups(t, db, false), expectedRollups(t, db, false))
-	checkState(t, db)
+	fixture.CompareRollups(t, "hourly", fixture.StoredRollups(t, db, false), fixture.ExpectedRollups(t, db, false))
+	fixture.CheckState(t, db)
 }
 
 // TestMigrateConvertsEmptyPhase1 drops an empty version 1 table and creates
@@ -175,11 +177,11 @@ func TestMigrateConvertsEmptyPhase1(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, db, string(v1))
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "drop the empty version 1 website_status") || len(rep.Problems) > 0 {
 		t.Errorf("actions %q, problems %q", rep.Actions, rep.Problems)
 	}
-	if err := db.CheckSchema(context.Background()); err != nil {
+	if err := schema.CheckSync(context.Background(), db.SQL()); err != nil {
 		t.Error(err)
 	}
 }
@@ -223,7 +225,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	digest := rowsDigest(t, db)
 	lastHour := mustTime(t, db, "SELECT max(hour) FROM website_status_hourly")
 
-	rep := mustMigrate(t, db, store.MigrateOptions{})
+	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if len(rep.Problems) > 0 || !contains(rep.Actions, "create table rollup_fold") ||
 		!contains(rep.Actions, "rebuild rollups and site_probe_state from 2000 raw rows") || !contains(rep.Actions, "record schema version 3") {
 		t.Fatalf("migrate: actions %q, problems %q", rep.Actions, rep.Problems)
@@ -234,8 +236,8 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if got := mustTime(t, db, "SELECT folded_hour FROM rollup_fold"); !got.Equal(lastHour.Add(time.Hour)) {
 		t.Errorf("folded_hour %s, want %s (the hour after the last hourly row)", got, lastHour.Add(time.Hour))
 	}
-	compareRollups(t, "hourly after the upgrade", storedRollups(t, db, false), expectedRollups(t, db, false))
-	compareRollups(t, "days after the upgrade", storedRollups(t, db, true), expectedRollups(t, db, true))
+	fixture.CompareRollups(t, "hourly after the upgrade", fixture.StoredRollups(t, db, false), fixture.ExpectedRollups(t, db, false))
+	fixture.CompareRollups(t, "days after the upgrade", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
 
 	// Checks stored after the upgrade: one now, one late (in a merged hour).
 	late := newResult(1, lastHour.Add(-5*time.Hour+time.Minute), false, 503, 12)
@@ -243,12 +245,12 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if _, err := db.InsertResults(ctx, []checker.Result{late, fresh}); err != nil {
 		t.Fatal(err)
 	}
-	foldRollups(t, db, now.Add(3*time.Hour))
+	fixture.FoldRollups(t, db, now.Add(3*time.Hour))
 	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
 		t.Errorf("%d hourly rows left to merge", n)
 	}
-	compareRollups(t, "days after new checks and a merge", storedRollups(t, db, true), expectedRollups(t, db, true))
-	checkState(t, db)
+	fixture.CompareRollups(t, "days after new checks and a merge", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
+	fixture.CheckState(t, db)
 
 	// A version 2 sync left running writes every check to its day too: refused.
 	_, err = db.SQL().ExecContext(ctx, `INSERT INTO website_status_daily AS t (website_id, probe, day, checks, up_checks)
@@ -262,7 +264,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		// (42): it retries the batch, and logs this error, until stopped.
 		t.Errorf("refused with SQLSTATE %s, want 55000", pqErr.Code)
 	}
-	compareRollups(t, "days after a version 2 write", storedRollups(t, db, true), expectedRollups(t, db, true))
+	fixture.CompareRollups(t, "days after a version 2 write", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
 }
 
 func mustTime(t *testing.T, db *store.DB, q string) time.Time {

@@ -1,16 +1,19 @@
-package store
+package schema
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/lib/pq"
+
+	"github.com/sitestat/sitestat/store"
 )
 
-// ErrSchemaDrift is matched (errors.Is) by every *DriftError.
-var ErrSchemaDrift = errors.New("schema drift")
+// ErrDrift is matched (errors.Is) by every *DriftError.
+var ErrDrift = errors.New("schema drift")
 
 // DriftError says how the live schema differs from what `sitestat sync`
 // writes. Its message is one line ending with the command that repairs it.
@@ -36,8 +39,8 @@ func (e *DriftError) Error() string {
 	return fmt.Sprintf("schema drift: %s: %s; run: %s", where, e.Problem, e.Fix)
 }
 
-// Is makes errors.Is(err, ErrSchemaDrift) true.
-func (e *DriftError) Is(target error) bool { return target == ErrSchemaDrift }
+// Is makes errors.Is(err, ErrDrift) true.
+func (e *DriftError) Is(target error) bool { return target == ErrDrift }
 
 // conflictKeys are the unique keys sync's ON CONFLICT clauses name, by table.
 var conflictKeys = map[string][]string{
@@ -50,11 +53,11 @@ var conflictKeys = map[string][]string{
 	"probes":                {"name"},
 }
 
-// syncTables are the tables sync writes, in the order CheckSchema checks them.
+// syncTables are the tables sync writes, in the order CheckSync checks them.
 var syncTables = []string{"website_status", "site_probe_state", "website_status_hourly", "website_status_daily",
 	"website_status_window", "rollup_fold", "incidents", "notifications", "maintenance_windows", "probes"}
 
-// CheckSchema checks that the tables sync writes (website_status,
+// CheckSync checks that the tables sync writes (website_status,
 // site_probe_state, the rollups, incidents and the notification outbox) exist with every column
 // it writes, each of the expected type (compared by udt name), that
 // website_status is partitioned, and that each has the unique key its ON
@@ -63,12 +66,12 @@ var syncTables = []string{"website_status", "site_probe_state", "website_status_
 // incidents; and the triggers that resolve the incidents of a website
 // removed or with alerting turned off (checkRemovalTriggers). It returns nil, a *DriftError for the first problem found,
 // or an error reading the catalog.
-func (db *DB) CheckSchema(ctx context.Context) error {
-	live, err := inspect(ctx, db.db)
+func CheckSync(ctx context.Context, db *sql.DB) error {
+	live, err := inspect(ctx, db)
 	if err != nil {
 		return fmt.Errorf("check schema: %w", err)
 	}
-	exp := ExpectedSchema()
+	exp := Expected()
 	for _, name := range syncTables {
 		t := exp.table(name)
 		if err := checkTable(live, t); err != nil {
@@ -82,7 +85,7 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			continue
 		}
 		var unique bool
-		err = db.db.QueryRowContext(ctx, `
+		err = db.QueryRowContext(ctx, `
 			SELECT EXISTS (
 				SELECT 1
 				FROM pg_catalog.pg_index x
@@ -105,7 +108,7 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 		}
 	}
 	var foldRows int
-	if err := db.db.QueryRowContext(ctx, "SELECT count(*) FROM rollup_fold").Scan(&foldRows); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM rollup_fold").Scan(&foldRows); err != nil {
 		return fmt.Errorf("check schema: read rollup_fold: %w", err)
 	}
 	if foldRows != 1 {
@@ -122,7 +125,7 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 			return &DriftError{Table: "incidents", Problem: "unique index " + open + " is missing (an incident could open twice)", Fix: "sitestat migrate"}
 		}
 	}
-	return db.checkRemovalTriggers(ctx)
+	return checkRemovalTriggers(ctx, db)
 }
 
 // checkTable checks that live has table t with every column of it, each of
@@ -143,3 +146,31 @@ func checkTable(live liveSchema, t *Table) error {
 	}
 	return nil
 }
+
+// serveTables are the tables `sitestat serve` reads.
+var serveTables = []string{"websites", "site_probe_state", "website_status_hourly", "website_status_daily", "rollup_fold", "incidents", "notifications"}
+
+// CheckServe checks that the tables `sitestat serve` reads exist with every
+// column it reads, each of the expected type. It returns nil, a *DriftError
+// for the first problem found, or an error reading the catalog.
+func CheckServe(ctx context.Context, db *sql.DB) error {
+	live, err := inspect(ctx, db)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	exp := Expected()
+	for _, name := range serveTables {
+		if err := checkTable(live, exp.table(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SyncDB is the database sync writes through: a *store.DB whose CheckSchema
+// is CheckSync. It satisfies sink.Writer (store cannot: it does not import
+// this package).
+type SyncDB struct{ *store.DB }
+
+// CheckSchema runs CheckSync on the store's connection pool.
+func (d SyncDB) CheckSchema(ctx context.Context) error { return CheckSync(ctx, d.SQL()) }

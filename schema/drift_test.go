@@ -1,10 +1,10 @@
-package store_test
+package schema_test
 
 import (
 	"errors"
 	"testing"
 
-	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/schema"
 )
 
 func TestCheckSchema(t *testing.T) {
@@ -54,7 +54,7 @@ func TestCheckSchema(t *testing.T) {
 			if tt.breakSQL != "" {
 				mustExec(t, db, tt.breakSQL)
 			}
-			err := db.CheckSchema(testContext(t))
+			err := schema.CheckSync(testContext(t), db.SQL())
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("CheckSchema = %v, want nil", err)
@@ -67,10 +67,10 @@ func TestCheckSchema(t *testing.T) {
 			if got := err.Error(); got != tt.want {
 				t.Errorf("CheckSchema =\n%q, want\n%q", got, tt.want)
 			}
-			if !errors.Is(err, store.ErrSchemaDrift) {
+			if !errors.Is(err, schema.ErrDrift) {
 				t.Errorf("errors.Is(%v, ErrSchemaDrift) = false", err)
 			}
-			var de *store.DriftError
+			var de *schema.DriftError
 			table := tt.table
 			if table == "" {
 				table = "website_status"
@@ -79,8 +79,8 @@ func TestCheckSchema(t *testing.T) {
 				t.Errorf("DriftError = %+v, want table %s, column %q", de, table, tt.column)
 			}
 			// And migrate (with --fix-types where asked) repairs it.
-			mustMigrate(t, db, store.MigrateOptions{FixTypes: true})
-			if err := db.CheckSchema(testContext(t)); err != nil {
+			mustMigrate(t, db, schema.MigrateOptions{FixTypes: true})
+			if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 				t.Errorf("CheckSchema after migrate = %v", err)
 			}
 		})

@@ -1,5 +1,8 @@
-package store
+package schema
 
+// The triggers schema.sql creates, checked by name: the catalog comparison of
+// Expected covers tables, columns, constraints and indexes only.
+//
 // Issue 18 item 6: a website removed, or its alerting turned off, while an
 // incident of it is open. The work is done by the trigger function
 // sitestat_resolve_site_incidents (schema.sql), in the transaction of the
@@ -10,17 +13,43 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
+
+// CheckSitesTrigger returns a *DriftError when the websites table lacks the
+// trigger (or its function) that announces changes on store.SitesChannel:
+// without it a change reaches the sites topic only at the next full
+// reconcile.
+func CheckSitesTrigger(ctx context.Context, db *sql.DB) error {
+	var ok bool
+	err := db.QueryRowContext(ctx, `
+		SELECT EXISTS (
+			SELECT 1
+			FROM pg_catalog.pg_trigger t
+			JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+			JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+			WHERE n.nspname = current_schema() AND c.relname = 'websites'
+			  AND t.tgname = 'websites_notify' AND t.tgenabled <> 'D'
+			  AND p.proname = 'sitestat_websites_notify')`).Scan(&ok)
+	if err != nil {
+		return fmt.Errorf("check sites trigger: %w", err)
+	}
+	if !ok {
+		return &DriftError{Table: "websites", Problem: "trigger websites_notify (function sitestat_websites_notify) is missing or disabled", Fix: "sitestat migrate"}
+	}
+	return nil
+}
 
 // checkRemovalTriggers returns a *DriftError when the triggers that resolve
 // a removed (or alerting-off) website's incidents are missing or disabled,
 // or when notifications.incident_id still has the foreign key of older
 // releases, which blanks it when the site is removed.
-func (db *DB) checkRemovalTriggers(ctx context.Context) error {
+func checkRemovalTriggers(ctx context.Context, db *sql.DB) error {
 	var triggers int
 	var fkey bool
-	err := db.db.QueryRowContext(ctx, `
+	err := db.QueryRowContext(ctx, `
 		SELECT (SELECT count(*)
 		        FROM pg_catalog.pg_trigger t
 		        JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid

@@ -1,20 +1,21 @@
-package store
+package schema
 
 import (
 	"context"
 	"database/sql"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
-// TestExpectedSchemaMatchesSchemaSQL applies schema.sql alone to a fresh
-// database and checks that it has exactly what ExpectedSchema describes: no
+// TestExpectedMatchesSchemaSQL applies schema.sql alone to a fresh
+// database and checks that it has exactly what Expected describes: no
 // drift, and nothing more.
-func TestExpectedSchemaMatchesSchemaSQL(t *testing.T) {
+func TestExpectedMatchesSchemaSQL(t *testing.T) {
 	script, err := os.ReadFile("../schema.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -36,9 +37,9 @@ func TestExpectedSchemaMatchesSchemaSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := ExpectedSchema()
+	exp := Expected()
 	for _, d := range diff(exp, live) {
-		t.Errorf("schema.sql differs from ExpectedSchema: %s", d.describe())
+		t.Errorf("schema.sql differs from Expected: %s", d.describe())
 	}
 
 	var want, got []string
@@ -69,7 +70,7 @@ func TestExpectedSchemaMatchesSchemaSQL(t *testing.T) {
 	sort.Strings(want)
 	sort.Strings(got)
 	if a, b := join(want), join(got); a != b {
-		t.Errorf("schema.sql creates:\n%s\nExpectedSchema describes:\n%s", b, a)
+		t.Errorf("schema.sql creates:\n%s\nExpected describes:\n%s", b, a)
 	}
 }
 
@@ -79,4 +80,36 @@ func join(s []string) string {
 		out += x + "\n"
 	}
 	return out
+}
+
+// TestBackfillsNameColumns: each backfill declared by hand names a column of
+// schema.sql and reads a jsonb column of the same table, so a column renamed
+// in schema.sql cannot leave its backfill behind unnoticed.
+func TestBackfillsNameColumns(t *testing.T) {
+	exp := Expected()
+	for key, b := range backfills() {
+		name, col, _ := strings.Cut(key, ".")
+		tb := exp.table(name)
+		if tb == nil {
+			t.Errorf("backfill %s: no table %s in schema.sql", key, name)
+			continue
+		}
+		var found, from *Column
+		for i := range tb.Columns {
+			switch tb.Columns[i].Name {
+			case col:
+				found = &tb.Columns[i]
+			case b.from:
+				from = &tb.Columns[i]
+			}
+		}
+		switch {
+		case found == nil:
+			t.Errorf("backfill %s: no column %s in schema.sql", key, col)
+		case from == nil || from.UDT != "jsonb":
+			t.Errorf("backfill %s: reads %s, which is not a jsonb column of %s", key, b.from, name)
+		case found.Backfill != b.expr || found.BackfillFrom != b.from:
+			t.Errorf("backfill %s: Expected has %q from %q", key, found.Backfill, found.BackfillFrom)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package store_test
+package schema_test
 
 import (
 	"strings"
@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
 func TestMigrateTwice(t *testing.T) {
 	db := newDB(t)
-	first := mustMigrate(t, db, store.MigrateOptions{})
+	first := mustMigrate(t, db, schema.MigrateOptions{})
 	if first.UpToDate() {
 		t.Fatalf("first migrate of an empty database reports up to date: %q", first.Lines())
 	}
@@ -25,12 +26,12 @@ func TestMigrateTwice(t *testing.T) {
 	if len(first.Problems) > 0 {
 		t.Errorf("first migrate problems: %q", first.Problems)
 	}
-	if got, want := first.Version, store.SchemaVersion; got != want {
+	if got, want := first.Version, schema.Version; got != want {
 		t.Errorf("version = %d, want %d", got, want)
 	}
 	snap := schemaSnapshot(t, db)
 
-	second := mustMigrate(t, db, store.MigrateOptions{})
+	second := mustMigrate(t, db, schema.MigrateOptions{})
 	if !second.UpToDate() || len(second.Statements) > 0 {
 		t.Fatalf("second migrate: actions %q, statements %q, problems %q; want none", second.Actions, second.Statements, second.Problems)
 	}
@@ -49,13 +50,13 @@ func TestMigrateConcurrent(t *testing.T) {
 	dbURL := testenv.NewDatabase(t)
 	db1, db2 := openDB(t, dbURL), openDB(t, dbURL)
 	var wg sync.WaitGroup
-	reports := make([]store.Report, 2)
+	reports := make([]schema.Report, 2)
 	errs := make([]error, 2)
 	for i, db := range []*store.DB{db1, db2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = db.Migrate(testContext(t), schemaSQL(t), store.MigrateOptions{})
+			reports[i], errs[i] = schema.Migrate(testContext(t), db, schemaSQL(t), schema.MigrateOptions{})
 		}()
 	}
 	wg.Wait()
@@ -74,7 +75,7 @@ func TestMigrateConcurrent(t *testing.T) {
 
 func TestMigrateDryRun(t *testing.T) {
 	db := newDB(t)
-	rep := mustMigrate(t, db, store.MigrateOptions{DryRun: true})
+	rep := mustMigrate(t, db, schema.MigrateOptions{DryRun: true})
 	if !rep.DryRun || rep.UpToDate() || len(rep.Statements) == 0 {
 		t.Fatalf("dry run report: %+v", rep)
 	}
@@ -85,10 +86,10 @@ func TestMigrateDryRun(t *testing.T) {
 		t.Fatalf("dry run left %d tables", n)
 	}
 
-	mustMigrate(t, db, store.MigrateOptions{})
+	mustMigrate(t, db, schema.MigrateOptions{})
 	mustExec(t, db, "ALTER TABLE website_status DROP COLUMN request_info")
 	snap := schemaSnapshot(t, db)
-	rep = mustMigrate(t, db, store.MigrateOptions{DryRun: true})
+	rep = mustMigrate(t, db, schema.MigrateOptions{DryRun: true})
 	if !contains(rep.Statements, "ALTER TABLE website_status ADD COLUMN request_info jsonb") {
 		t.Errorf("dry run statements %q lack the ADD COLUMN", rep.Statements)
 	}
@@ -112,7 +113,7 @@ func TestMigrateRepairs(t *testing.T) {
 		name     string
 		data     bool
 		breakSQL string
-		opts     store.MigrateOptions
+		opts     schema.MigrateOptions
 		actions  []string // substrings of actions, in order
 		problem  string   // substring of the first problem left, "" for none
 		problems int      // how many problems are left when problem is set; 0 means 1
@@ -154,13 +155,13 @@ func TestMigrateRepairs(t *testing.T) {
 				"ALTER TABLE website_status ALTER COLUMN status_code TYPE smallint USING status_code::smallint",
 			check: "SELECT data_type = 'text' FROM information_schema.columns WHERE table_name = 'website_status' AND column_name = 'status_code'"},
 		{name: "wrong type fixed", data: true, breakSQL: "ALTER TABLE website_status ALTER COLUMN status_code TYPE text",
-			opts:    store.MigrateOptions{FixTypes: true},
+			opts:    schema.MigrateOptions{FixTypes: true},
 			actions: []string{"change type of website_status.status_code from text to smallint"}},
 		{name: "wrong length fixed", breakSQL: "ALTER TABLE websites ALTER COLUMN url TYPE varchar(100)",
-			opts:    store.MigrateOptions{FixTypes: true},
+			opts:    schema.MigrateOptions{FixTypes: true},
 			actions: []string{"change type of websites.url from varchar(100) to varchar(2048)"}},
 		{name: "wrong type with a default fixed", breakSQL: "ALTER TABLE websites ALTER COLUMN check_interval TYPE bigint",
-			opts:    store.MigrateOptions{FixTypes: true},
+			opts:    schema.MigrateOptions{FixTypes: true},
 			actions: []string{"change type of websites.check_interval from bigint to integer"}},
 	}
 	for _, tt := range tests {
@@ -204,7 +205,7 @@ func TestMigrateRepairs(t *testing.T) {
 func TestMigrateRefusesNewerVersion(t *testing.T) {
 	db := migratedDB(t)
 	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (99)")
-	_, err := db.Migrate(testContext(t), schemaSQL(t), store.MigrateOptions{})
+	_, err := schema.Migrate(testContext(t), db, schemaSQL(t), schema.MigrateOptions{})
 	if err == nil || !strings.Contains(err.Error(), "schema version 99, newer than this build's 3") {
 		t.Fatalf("migrate = %v, want a newer-version error", err)
 	}
