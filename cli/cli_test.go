@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Integration tests of the CLI commands against the real services, run
 // in-process through runArgs. Each test has its own database and topics.
