@@ -32,7 +32,7 @@ Exits 0 when every channel accepted it, 1 when one did not, 2 when none is set.`
 					if err != nil {
 						return err
 					}
-					senders := alertSenders(e.cfg)
+					senders := alertSenders(e.cfg, e.userAgent)
 					if len(senders) == 0 {
 						return usagef("no notification channel is configured: set SITESTAT_ALERT_WEBHOOK_URL, SITESTAT_ALERT_SLACK_URL or SITESTAT_ALERT_PAGERDUTY_KEY")
 					}

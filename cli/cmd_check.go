@@ -3,14 +3,18 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/heartbeat"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/sitefeed"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -62,15 +66,13 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		return err
 	}
 	var src checker.SiteSource
-	var feed *siteFeed
+	var feed *sitefeed.Feed
 	if e.cfg.CheckSource == "kafka" {
 		if once {
 			return usagef("--once needs SITESTAT_CHECK_SOURCE=db: a checker reading the sites topic checks only its share of the sites")
 		}
-		if feed, err = startSiteFeed(e, kopts, log); err != nil {
-			return err
-		}
-		src = feed.set
+		feed = startSiteFeed(ctx, e, kopts, log)
+		src = feed.Set()
 	} else {
 		db, err := openDBWait(ctx, e, log, once, store.Options{})
 		if err != nil {
@@ -101,7 +103,7 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 			Timeout:      e.cfg.CheckTimeout,
 			MaxRedirects: e.cfg.CheckMaxRedirects,
 			MaxBody:      e.cfg.CheckMaxBody,
-			UserAgent:    "sitestat/" + version,
+			UserAgent:    e.userAgent,
 			Probe:        e.cfg.Probe,
 			DenyPrivate:  e.cfg.CheckDenyPrivate,
 			Host:         host,
@@ -115,18 +117,18 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	})
 	metrics := checkMetrics(runner, prod)
 	if feed != nil {
-		metrics = append(metrics, feed.metrics()...)
+		metrics = append(metrics, feedMetrics(feed)...)
 	}
 	stopMetrics := serveMetrics(ctx, e, log, metrics)
 	defer stopMetrics()
-	hb := &heartbeater{kopts: kopts, topic: e.cfg.KafkaHeartbeatTopic, every: e.cfg.CheckHeartbeat,
-		probe: e.cfg.Probe, host: host, source: e.cfg.CheckSource, stats: runner.Stats, log: log}
-	defer hb.close()
+	hb := heartbeat.New(heartbeat.Options{Kafka: kopts, Topic: e.cfg.KafkaHeartbeatTopic, Every: e.cfg.CheckHeartbeat,
+		Probe: e.cfg.Probe, Host: host, Source: e.cfg.CheckSource, Stats: runner.Stats, Logger: log})
+	defer hb.Close()
 
 	var runErr error
 	if once {
 		runErr = runner.Once(ctx)
-		hb.beat(ctx) // a cron checker says it is alive once per pass
+		hb.Beat(ctx) // a cron checker says it is alive once per pass
 	} else {
 		log.Info("checking", "topic", e.cfg.KafkaTopic, "concurrency", e.cfg.CheckConcurrency, "source", e.cfg.CheckSource)
 		runCtx := ctx
@@ -142,14 +144,14 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 				case <-ctx.Done():
 				case <-runCtx.Done():
 				}
-				if d := feed.leave(); d > 0 && ctx.Err() != nil {
+				if d := feed.Leave(); d > 0 && ctx.Err() != nil {
 					retry.Sleep(runCtx, d)
 				}
 				stopRun()
 			})
 		}
 		beats, stopBeats := context.WithCancel(runCtx)
-		wg.Go(func() { hb.run(beats) })
+		wg.Go(func() { _ = hb.Run(beats) })
 		runErr = runner.Run(runCtx)
 		stopBeats()
 		wg.Wait()
@@ -167,4 +169,29 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 		return fmt.Errorf("produce results: %w", flushErr)
 	}
 	return nil
+}
+
+// startSiteFeed starts check's site list with SITESTAT_CHECK_SOURCE=kafka:
+// the consumer keeps trying to connect while Kafka is unreachable (the
+// sites of the state file are checked meanwhile), and runs, whatever
+// happens to ctx, until Leave is called.
+func startSiteFeed(ctx context.Context, e *env, kopts kafka.Options, log *slog.Logger) *sitefeed.Feed {
+	f := sitefeed.New(siteFeedOptions(e.cfg, kopts, log))
+	go func() { _ = f.Run(context.WithoutCancel(ctx)) }()
+	return f
+}
+
+// siteFeedOptions turns the configuration into the site feed's options.
+func siteFeedOptions(cfg config.Config, kopts kafka.Options, log *slog.Logger) sitefeed.Options {
+	return sitefeed.Options{
+		Kafka:             kopts,
+		Topic:             cfg.KafkaSitesTopic,
+		Probe:             cfg.Probe,
+		StateDir:          cfg.CheckStateDir,
+		Cooperative:       cfg.CheckCooperative,
+		SessionTimeout:    cfg.CheckSessionTimeout,
+		HeartbeatInterval: cfg.CheckGroupHeartbeat,
+		NoSitesWarn:       cfg.CheckNoSitesWarn,
+		Logger:            log,
+	}
 }

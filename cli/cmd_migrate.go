@@ -8,7 +8,7 @@ import (
 	"github.com/sitestat/sitestat/store"
 )
 
-func migrateCommand() *cli.Command {
+func migrateCommand(schema string) *cli.Command {
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "create the schema, or repair it (missing tables, columns, indexes)",
@@ -38,7 +38,7 @@ Needs SITESTAT_DATABASE_URL.`,
 			&cli.BoolFlag{Name: "fix-types", Usage: "also change columns of the wrong type (may rewrite the table)"},
 		},
 		Action: withDB(func(c *cli.Context, e *env, db *store.DB) error {
-			rep, err := db.Migrate(c.Context, schemaSQL, store.MigrateOptions{
+			rep, err := db.Migrate(c.Context, schema, store.MigrateOptions{
 				DryRun: c.Bool("dry-run"), FixTypes: c.Bool("fix-types"), RawRetention: e.cfg.RetentionRaw.Duration(),
 				Progress: func(l string) { fmt.Fprintln(e.stderr, l) },
 			})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/prune"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -30,7 +31,7 @@ Needs SITESTAT_DATABASE_URL.`,
 			if err != nil {
 				return err
 			}
-			for _, l := range pruneLines(rep) {
+			for _, l := range prune.Lines(rep) {
 				fmt.Fprintln(e.stdout, l)
 			}
 			return nil

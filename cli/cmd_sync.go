@@ -5,15 +5,18 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/heartbeat"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/prune"
+	"github.com/sitestat/sitestat/rollup"
 	"github.com/sitestat/sitestat/sink"
+	"github.com/sitestat/sitestat/sitespub"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -101,7 +104,8 @@ func runSync(ctx context.Context, e *env) error {
 	// Tasks run beside the batches, and stop with them (on a signal, or when
 	// Run returns an error): the notification loop delivers the outbox the
 	// incidents fill and beats the dead man's switch while sync is healthy;
-	// the pruner applies the retention; the heartbeat consumer and the
+	// the pruner applies the retention; the rollup task merges hours into
+	// days and warms the status window cache; the heartbeat consumer and the
 	// silence watch notice a probe that went quiet; the sites publisher
 	// (SITESTAT_SYNC_PUBLISH_SITES) keeps the sites topic in step with the
 	// websites table.
@@ -109,14 +113,17 @@ func runSync(ctx context.Context, e *env) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stopTasks()
-	loop := newNotifyLoop(e.cfg, outbox, log)
+	loop := newNotifyLoop(e, outbox, log)
 	wg.Go(func() {
 		if err := loop.Run(tasks); err != nil {
 			log.Error("notification loop stopped", "err", err)
 		}
 	})
-	pr := &pruner{db: db, ret: retention(e.cfg), every: e.cfg.PruneInterval, log: log.With("task", "prune")}
-	wg.Go(func() { pr.run(tasks) })
+	pr := prune.New(prune.Options{DB: db, Retention: retention(e.cfg), Every: e.cfg.PruneInterval, Logger: log.With("task", "prune")})
+	wg.Go(func() { _ = pr.Run(tasks) })
+	// Hours are merged into days soon after their grace hour has passed.
+	rm := rollup.New(rollup.Options{DB: db, Every: min(e.cfg.PruneInterval, 5*time.Minute), Logger: log.With("task", "prune")})
+	wg.Go(func() { _ = rm.Run(tasks) })
 	// The heartbeats of the check processes: a consumer of their topic in a
 	// group of its own, and the probe_silent watch.
 	hbGroup := e.cfg.SyncGroup + ".heartbeats"
@@ -125,7 +132,7 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	checkers := newKafkaCheckers(db)
+	checkers := heartbeat.NewKafkaCheckers(db)
 	hbs := sink.NewHeartbeats(checkers, sink.Options{DBTimeout: e.cfg.SyncDBTimeout, Logger: log})
 	wg.Go(func() {
 		if err := hbConsumer.Run(tasks, hbs); err != nil && tasks.Err() == nil {
@@ -135,14 +142,14 @@ func runSync(ctx context.Context, e *env) error {
 			log.Warn("leave heartbeat consumer group", "err", err)
 		}
 	})
-	sw := &silenceWatch{db: db, kopts: kopts, group: hbGroup, topic: e.cfg.KafkaHeartbeatTopic, silence: e.cfg.AlertSilence,
-		every: min(e.cfg.AlertSilence/4, 10*time.Second), log: log.With("task", "probe_silence")}
-	wg.Go(func() { sw.run(tasks) })
-	pubMetrics, err := startPublishing(ctx, tasks, &wg, e, log, checkers.seen)
+	sw := heartbeat.NewSilenceWatch(heartbeat.SilenceOptions{DB: db, Kafka: kopts, Group: hbGroup, Topic: e.cfg.KafkaHeartbeatTopic,
+		Silence: e.cfg.AlertSilence, Every: min(e.cfg.AlertSilence/4, 10*time.Second), Logger: log.With("task", "probe_silence")})
+	wg.Go(func() { _ = sw.Run(tasks) })
+	pubMetrics, err := startPublishing(ctx, tasks, &wg, e, log, checkers.Seen())
 	if err != nil {
 		return err
 	}
-	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pr.metrics(),
+	stopMetrics := serveMetrics(ctx, e, log, slices.Concat(syncMetrics(s), notifyMetrics(loop), pruneMetrics(pr, rm),
 		incidentMetrics(db, hbs, sw), pubMetrics))
 	defer stopMetrics()
 	log.Info("syncing", "topic", e.cfg.KafkaTopic, "group", e.cfg.SyncGroup, "dlq_topic", e.cfg.KafkaDLQTopic,
@@ -172,142 +179,43 @@ func startPublishing(ctx, tasks context.Context, wg *sync.WaitGroup, e *env, log
 		})
 		return nil, nil
 	}
-	pub, err := newSitesPublisher(e, log)
+	kopts, err := kafkaOptions(e.cfg)
 	if err != nil {
 		return nil, err
 	}
+	opts := sitespub.Options{Kafka: kopts, Topic: e.cfg.KafkaSitesTopic, Reconcile: e.cfg.SitesReconcile,
+		LockRetry: e.cfg.SitesLockRetry, Logger: log.With("task", "sites_publisher")}
 	if e.cfg.SyncPublishSites == config.PublishSitesAuto {
-		wg.Go(func() {
-			pub.runWhenNeeded(tasks, seen, func(ctx context.Context) (*store.DB, error) { return openSitesDB(ctx, e) })
-		})
-		return pub.metrics(), nil
+		opts.Wait = seen
+		opts.Open = func(ctx context.Context) (*store.DB, error) { return openSitesDB(ctx, e) }
+		pub := sitespub.New(opts)
+		wg.Go(func() { _ = pub.Run(tasks) })
+		return publisherMetrics(pub), nil
 	}
-	if pub.db, err = openSitesDB(ctx, e); err != nil {
+	if opts.DB, err = openSitesDB(ctx, e); err != nil {
 		return nil, err
 	}
+	pub := sitespub.New(opts)
 	wg.Go(func() {
-		defer pub.db.Close()
-		pub.run(tasks)
+		defer opts.DB.Close()
+		_ = pub.Run(tasks)
 	})
-	return pub.metrics(), nil
+	return publisherMetrics(pub), nil
 }
 
-// pruner is sync's retention task: every interval it makes the coming days'
-// partitions and prunes history past its retention (store.DB.Prune runs one
-// pass at a time across sync processes).
-type pruner struct {
-	db    *store.DB
-	ret   store.Retention
-	every time.Duration
-	log   *slog.Logger
-
-	warmed time.Time // the UTC day the window cache was last filled for, or sync started (run's goroutine only)
-
-	runs, partitions, rawRows, rollupRows, mergedRows, failures atomic.Int64
-	lastOK                                                      atomic.Int64 // unix seconds
-}
-
-func (p *pruner) run(ctx context.Context) {
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	// Hours are merged into days soon after their grace hour has passed.
-	fold := time.NewTicker(min(p.every, 5*time.Minute))
-	defer fold.Stop()
-	p.pass(ctx)
-	p.warmed = time.Now().UTC().Truncate(24 * time.Hour)
-	for {
-		p.fold(ctx)
-		p.warm(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			p.pass(ctx)
-		case <-fold.C:
-		}
-	}
-}
-
-// fold merges the hours past their grace hour into days; a failure is
-// logged and counted, and tried again at the next tick.
-func (p *pruner) fold(ctx context.Context) {
-	rep, err := p.db.FoldRollups(ctx, time.Now())
+// openSitesDB opens the publisher's own small pool (one connection holds
+// the lock for as long as it publishes, so it must not take one of sync's)
+// and checks the websites trigger: without it changes would wait for the
+// next full reconcile, so publishing refuses to start (with
+// SITESTAT_SYNC_PUBLISH_SITES=true sync exits 78: run migrate).
+func openSitesDB(ctx context.Context, e *env) (*store.DB, error) {
+	db, err := store.Open(ctx, e.cfg.DatabaseURL, store.Options{MaxOpenConns: 3})
 	if err != nil {
-		if ctx.Err() == nil {
-			p.failures.Add(1)
-			p.log.Warn("merge hours into days failed; will try again", "err", err)
-		}
-		return
+		return nil, err
 	}
-	if rep.To.After(rep.From) {
-		p.mergedRows.Add(rep.DailyRows)
-		p.log.Info("merged hourly rollups into days", "from", rep.From, "to", rep.To, "daily_rows", rep.DailyRows)
+	if err := db.CheckSitesTrigger(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
-}
-
-// warm fills the long windows' cache of `status` when a new UTC day has
-// begun since the last fill (or since the start: a start adds no work), so
-// that nobody's first `status --window 30d` of the day waits for it.
-func (p *pruner) warm(ctx context.Context) {
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	if !today.After(p.warmed) {
-		return
-	}
-	start := time.Now()
-	if err := p.db.WarmWindows(ctx, start); err != nil {
-		if ctx.Err() == nil {
-			p.failures.Add(1)
-			p.log.Warn("fill the status window cache failed; will try again", "err", err)
-		}
-		return
-	}
-	p.warmed = today
-	p.log.Info("filled the status window cache", "took", time.Since(start).Round(time.Millisecond))
-}
-
-// partitionsAhead is how far ahead the pruner makes website_status's day
-// partitions (a batch makes any other day's it needs itself).
-const partitionsAhead = 48 * time.Hour
-
-// pass runs one pass; a failure is logged and counted, and tried again at
-// the next interval.
-func (p *pruner) pass(ctx context.Context) {
-	now := time.Now()
-	if _, err := p.db.EnsurePartitions(ctx, now, now.Add(partitionsAhead)); err != nil && ctx.Err() == nil {
-		p.failures.Add(1)
-		p.log.Warn("make the coming days' partitions", "err", err)
-	}
-	rep, err := p.db.Prune(ctx, p.ret, now, false)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.failures.Add(1)
-			p.log.Warn("prune failed; will try again", "err", err, "retry_in", p.every)
-		}
-		return
-	}
-	p.runs.Add(1)
-	p.lastOK.Store(now.Unix())
-	if rep.Skipped {
-		return
-	}
-	p.partitions.Add(int64(len(rep.Partitions)))
-	p.rawRows.Add(rep.RawRows())
-	p.rollupRows.Add(rep.HourlyRows + rep.DailyRows)
-	for _, l := range pruneLines(rep) {
-		p.log.Info(l)
-	}
-}
-
-// metrics exposes the pruner's counters.
-func (p *pruner) metrics() []prometheus.Collector {
-	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
-	return []prometheus.Collector{
-		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).", load(&p.runs)),
-		counter("sitestat_prune_failures_total", "Pruning passes, partition creations, merges of hours into days or fills of the status window cache that failed.", load(&p.failures)),
-		counter("sitestat_rollup_merge_daily_rows_total", "Daily rollup rows written by merges of hours into days.", load(&p.mergedRows)),
-		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.", load(&p.partitions)),
-		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).", load(&p.rawRows)),
-		counter("sitestat_prune_rollup_rows_total", "Hourly and daily rollup rows deleted past their retention.", load(&p.rollupRows)),
-		gauge("sitestat_prune_last_success_timestamp_seconds", "When the last pruning pass completed, as a Unix time.", load(&p.lastOK)),
-	}
+	return db, nil
 }

@@ -3,12 +3,26 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/sitestat/sitestat/config"
 )
+
+// version is the version the tests run the CLI with.
+const version = "v0.0.0-test"
+
+// run runs the CLI in-process as package main does, with the module's
+// schema.sql (which main embeds) and the test version.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	schema, err := os.ReadFile("../schema.sql")
+	if err != nil {
+		panic("read ../schema.sql: " + err.Error())
+	}
+	return Run(ctx, args, Options{Schema: string(schema), Version: version, Stdout: stdout, Stderr: stderr})
+}
 
 // runArgs runs the app in-process with a clean SITESTAT_* environment plus env.
 func runArgs(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -26,7 +40,7 @@ func runArgs(t *testing.T, env map[string]string, args ...string) (code int, std
 }
 
 func TestEveryVariableIsDocumented(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

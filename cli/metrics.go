@@ -13,8 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/heartbeat"
 	"github.com/sitestat/sitestat/kafka"
+	"github.com/sitestat/sitestat/prune"
+	"github.com/sitestat/sitestat/rollup"
 	"github.com/sitestat/sitestat/sink"
+	"github.com/sitestat/sitestat/sitefeed"
+	"github.com/sitestat/sitestat/sitespub"
+	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/web"
 )
 
@@ -131,4 +137,81 @@ func syncMetrics(s *sink.Sync) []prometheus.Collector {
 		}, st(func(s sink.Stats) float64 { return float64(s.DLQ[c.Class]) })))
 	}
 	return cs
+}
+
+// pruneMetrics exposes the counters of the pruner and of the rollup task
+// (a failure of either counts in sitestat_prune_failures_total).
+func pruneMetrics(p *prune.Pruner, m *rollup.Merger) []prometheus.Collector {
+	ps := func(f func(prune.Stats) float64) func() float64 { return func() float64 { return f(p.Stats()) } }
+	return []prometheus.Collector{
+		counter("sitestat_prune_runs_total", "Pruning passes completed (including those skipped because another sync was pruning).",
+			ps(func(s prune.Stats) float64 { return float64(s.Runs) })),
+		counter("sitestat_prune_failures_total", "Pruning passes, partition creations, merges of hours into days or fills of the status window cache that failed.",
+			func() float64 { return float64(p.Stats().Failures + m.Stats().Failures) }),
+		counter("sitestat_rollup_merge_daily_rows_total", "Daily rollup rows written by merges of hours into days.",
+			func() float64 { return float64(m.Stats().MergedRows) }),
+		counter("sitestat_prune_partitions_dropped_total", "Raw day partitions dropped past SITESTAT_RETENTION_RAW.",
+			ps(func(s prune.Stats) float64 { return float64(s.Partitions) })),
+		counter("sitestat_prune_raw_rows_total", "Raw rows dropped with their partitions (PostgreSQL's estimate).",
+			ps(func(s prune.Stats) float64 { return float64(s.RawRows) })),
+		counter("sitestat_prune_rollup_rows_total", "Hourly and daily rollup rows deleted past their retention.",
+			ps(func(s prune.Stats) float64 { return float64(s.RollupRows) })),
+		gauge("sitestat_prune_last_success_timestamp_seconds", "When the last pruning pass completed, as a Unix time.",
+			ps(func(s prune.Stats) float64 {
+				if s.LastOK.IsZero() {
+					return 0
+				}
+				return float64(s.LastOK.Unix())
+			})),
+	}
+}
+
+// publisherMetrics exposes the sites publisher's counters.
+func publisherMetrics(p *sitespub.Publisher) []prometheus.Collector {
+	ps := func(f func(sitespub.Stats) float64) func() float64 { return func() float64 { return f(p.Stats()) } }
+	return []prometheus.Collector{
+		gauge("sitestat_sites_publisher_holding", "1 while this sync holds the lock and publishes the websites table to the sites topic.",
+			ps(func(s sitespub.Stats) float64 {
+				if s.Holding {
+					return 1
+				}
+				return 0
+			})),
+		counter("sitestat_sites_published_total", "Site records published to the sites topic.", ps(func(s sitespub.Stats) float64 { return float64(s.Published) })),
+		counter("sitestat_sites_tombstones_total", "Tombstones published to the sites topic for removed websites.", ps(func(s sitespub.Stats) float64 { return float64(s.Tombstones) })),
+		counter("sitestat_sites_stale_copies_total", "Stale copies of a site removed from a partition of the sites topic other than the one its record is kept in (left when the partition count grew).", ps(func(s sitespub.Stats) float64 { return float64(s.Stale) })),
+		counter("sitestat_sites_reconciles_total", "Full comparisons of the websites table with the sites topic.", ps(func(s sitespub.Stats) float64 { return float64(s.Reconciles) })),
+		counter("sitestat_sites_publisher_failures_total", "Times the sites publisher stopped on an error (it tries again).", ps(func(s sitespub.Stats) float64 { return float64(s.Failures) })),
+	}
+}
+
+// feedMetrics exposes the site feed's state.
+func feedMetrics(f *sitefeed.Feed) []prometheus.Collector {
+	return []prometheus.Collector{
+		gauge("sitestat_check_sites_partitions", "Partitions of the sites topic whose sites this check process checks (SITESTAT_CHECK_SOURCE=kafka).",
+			func() float64 { return float64(f.Stats().Partitions) }),
+		counter("sitestat_check_sites_bad_total", "Records of the sites topic skipped as unreadable.",
+			func() float64 { return float64(f.Stats().Bad) }),
+	}
+}
+
+// incidentMetrics exposes the incidents sync opened and resolved, the
+// heartbeats it stored, and the probe-silence watch's passes.
+func incidentMetrics(db *store.DB, hbs *sink.Heartbeats, sw *heartbeat.SilenceWatch) []prometheus.Collector {
+	return []prometheus.Collector{
+		counter("sitestat_incidents_opened_total", "Incidents opened (down, cert_expiry, probe_silent).",
+			func() float64 { return float64(db.IncidentStats().Opened) }),
+		counter("sitestat_incidents_resolved_total", "Incidents resolved.",
+			func() float64 { return float64(db.IncidentStats().Resolved) }),
+		counter("sitestat_heartbeats_stored_total", "Heartbeats of check processes stored in probes.",
+			func() float64 { return float64(hbs.Stored()) }),
+		counter("sitestat_heartbeats_bad_total", "Heartbeat messages that did not decode (skipped).",
+			func() float64 { return float64(hbs.Bad()) }),
+		counter("sitestat_probe_silence_passes_total", "Passes of the probe-silence watch.",
+			func() float64 { return float64(sw.Stats().Passes) }),
+		counter("sitestat_probe_silence_behind_total", "Passes skipped because sync was behind on the heartbeats topic.",
+			func() float64 { return float64(sw.Stats().Behind) }),
+		counter("sitestat_probe_silence_errors_total", "Passes that failed (lag or database).",
+			func() float64 { return float64(sw.Stats().Failures) }),
+	}
 }

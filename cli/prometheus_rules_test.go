@@ -34,7 +34,7 @@ func TestPrometheusRules(t *testing.T) {
 		{"test", "rules", "prometheus-rules.test.yml"},
 	} {
 		cmd := exec.Command(bin, args...)
-		cmd.Dir = "docs"
+		cmd.Dir = "../docs"
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -45,7 +45,7 @@ func TestPrometheusRules(t *testing.T) {
 // TestPrometheusRulesNameOnlyOurMetrics checks that every sitestat_* metric
 // the rules use is one that check, sync or the notification loop exports.
 func TestPrometheusRulesNameOnlyOurMetrics(t *testing.T) {
-	rules, err := os.ReadFile("docs/prometheus-rules.yml")
+	rules, err := os.ReadFile("../docs/prometheus-rules.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestSyncPublishesSitesForKafkaCheckers(t *testing.T) {
 	}, "sync stores the heartbeats of the database-sourced checkers")
 	produceHeartbeat(t, opts, hbTopic, "edge", "kafka")
 	testenv.Eventually(t, 20*time.Second, func() bool {
-		_, ok := sitesTopicState(t, opts, sitesTopic)[id]
+		_, ok := fixture.SitesTopic(t, opts, sitesTopic)[id]
 		return ok
 	}, "the site is on the sites topic after a Kafka-sourced checker's heartbeat")
 	// Heartbeats are handled in order: had an earlier one started the

@@ -6,7 +6,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,10 +21,11 @@ import (
 
 // env is what every command starts from: the configuration and a logger.
 type env struct {
-	cfg    config.Config
-	log    *slog.Logger
-	stdout io.Writer
-	stderr io.Writer
+	cfg       config.Config
+	log       *slog.Logger
+	stdout    io.Writer
+	stderr    io.Writer
+	userAgent string // "sitestat/" and the version, for the checks and the notifications
 }
 
 // setup reads the configuration once and builds the logger.
@@ -35,7 +35,7 @@ func setup(c *cli.Context) (*env, error) {
 		return nil, err
 	}
 	w := c.App.ErrWriter
-	return &env{cfg: cfg, log: newLogger(cfg, w), stdout: c.App.Writer, stderr: w}, nil
+	return &env{cfg: cfg, log: newLogger(cfg, w), stdout: c.App.Writer, stderr: w, userAgent: "sitestat/" + c.App.Version}, nil
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -166,41 +166,4 @@ func retention(cfg config.Config) store.Retention {
 		Hourly: cfg.RetentionHourly.Duration(),
 		Daily:  cfg.RetentionDaily.Duration(),
 	}
-}
-
-// pruneLines says what a pruning pass did, one line each.
-func pruneLines(rep store.PruneReport) []string {
-	if rep.Skipped {
-		return []string{"another process is pruning; nothing done"}
-	}
-	verb, prefix := "dropped", ""
-	if rep.DryRun {
-		verb, prefix = "would drop", "would "
-	}
-	var lines []string
-	for _, p := range rep.Partitions {
-		rows := "rows unknown"
-		if p.Rows >= 0 {
-			rows = fmt.Sprintf("about %d rows", p.Rows)
-		}
-		span := ""
-		if !p.From.IsZero() {
-			span = fmt.Sprintf(" (%s to %s, %s, %.1f MB)", p.From.Format("2006-01-02"), p.To.Format("2006-01-02"), rows, float64(p.Bytes)/1e6)
-		}
-		lines = append(lines, fmt.Sprintf("%s partition %s%s", verb, p.Name, span))
-	}
-	cut := func(t time.Time) string {
-		if t.IsZero() {
-			return "kept forever"
-		}
-		return "before " + t.Format(time.RFC3339)
-	}
-	lines = append(lines,
-		fmt.Sprintf("raw: %s %d partition(s), about %d rows (%s)", verb, len(rep.Partitions), rep.RawRows(), cut(rep.RawBefore)),
-		fmt.Sprintf("hourly rollups: %sdelete %d rows (%s)", prefix, rep.HourlyRows, cut(rep.HourlyBefore)),
-		fmt.Sprintf("daily rollups: %sdelete %d rows (%s)", prefix, rep.DailyRows, cut(rep.DailyBefore)))
-	if rep.DryRun {
-		lines = append(lines, "dry run: nothing was changed")
-	}
-	return lines
 }

@@ -5,7 +5,7 @@ package cli
 // sync runs the loop:
 //
 //	outbox, err := openOutbox(ctx, e, log) // connections of its own
-//	loop := newNotifyLoop(e.cfg, outbox, log)
+//	loop := newNotifyLoop(e, outbox, log)
 //	go loop.Run(ctx)                      // returns nil when ctx ends, after the deliveries in flight
 //	…                                     // after a batch commit that enqueued notifications: loop.Wake()
 //	serveMetrics(ctx, e, log, append(syncMetrics(s), notifyMetrics(loop)...))
@@ -29,9 +29,9 @@ import (
 var _ notify.Outbox = (*store.DB)(nil)
 
 // alertSenders returns a sender for every configured channel, in a fixed
-// order: webhook, Slack, PagerDuty.
-func alertSenders(cfg config.Config) []notify.Sender {
-	opts := notify.Options{UserAgent: "sitestat/" + version}
+// order: webhook, Slack, PagerDuty, sending as userAgent.
+func alertSenders(cfg config.Config, userAgent string) []notify.Sender {
+	opts := notify.Options{UserAgent: userAgent}
 	var out []notify.Sender
 	if cfg.AlertWebhookURL != "" {
 		out = append(out, notify.NewWebhook(cfg.AlertWebhookURL, cfg.AlertWebhookSecret, opts))
@@ -48,7 +48,7 @@ func alertSenders(cfg config.Config) []notify.Sender {
 // alertChannels names the configured channels: where a "down" is enqueued.
 func alertChannels(cfg config.Config) []alert.Channel {
 	var out []alert.Channel
-	for _, s := range alertSenders(cfg) {
+	for _, s := range alertSenders(cfg, "") {
 		out = append(out, s.Channel())
 	}
 	return out
@@ -71,7 +71,7 @@ func alertOptions(cfg config.Config) store.AlertOptions {
 }
 
 // notifyLoopOptions turns the configuration into the loop's options.
-func notifyLoopOptions(cfg config.Config, log *slog.Logger) notify.LoopOptions {
+func notifyLoopOptions(cfg config.Config, userAgent string, log *slog.Logger) notify.LoopOptions {
 	return notify.LoopOptions{
 		Backoff:           retry.Backoff{Min: cfg.AlertBackoffMin, Max: cfg.AlertBackoffMax},
 		GiveUp:            cfg.AlertGiveUp,
@@ -80,7 +80,7 @@ func notifyLoopOptions(cfg config.Config, log *slog.Logger) notify.LoopOptions {
 		DBTimeout:         min(cfg.SyncDBTimeout, outboxDBTimeout),
 		HeartbeatURL:      cfg.AlertHeartbeatURL,
 		HeartbeatInterval: cfg.AlertHeartbeatInterval,
-		HTTP:              notify.Options{UserAgent: "sitestat/" + version},
+		HTTP:              notify.Options{UserAgent: userAgent},
 		Logger:            log.With("component", "notify"),
 	}
 }
@@ -101,6 +101,6 @@ func openOutbox(ctx context.Context, e *env, log *slog.Logger) (*store.DB, error
 }
 
 // newNotifyLoop returns the delivery loop of sync over db.
-func newNotifyLoop(cfg config.Config, db *store.DB, log *slog.Logger) *notify.Loop {
-	return notify.NewLoop(db, alertSenders(cfg), notifyLoopOptions(cfg, log))
+func newNotifyLoop(e *env, db *store.DB, log *slog.Logger) *notify.Loop {
+	return notify.NewLoop(db, alertSenders(e.cfg, e.userAgent), notifyLoopOptions(e.cfg, e.userAgent, log))
 }

@@ -1,9 +1,10 @@
+// Package heartbeat holds the jobs of the check processes' heartbeats
+// (issue 12): check's Beater produces one to SITESTAT_KAFKA_HEARTBEAT_TOPIC
+// every SITESTAT_CHECK_HEARTBEAT; sync stores them in probes (sink), notes
+// the checkers that read their sites from Kafka (KafkaCheckers), and its
+// SilenceWatch opens a probe_silent incident for a probe silent for
+// SITESTAT_ALERT_SILENCE, unless sync is itself behind on that topic.
 package heartbeat
-
-// Heartbeats (issue 12): check produces one to SITESTAT_KAFKA_HEARTBEAT_TOPIC
-// every SITESTAT_CHECK_HEARTBEAT; sync stores them in probes and opens a
-// probe_silent incident for a probe silent for SITESTAT_ALERT_SILENCE,
-// unless it is itself behind on that topic.
 
 import (
 	"context"
@@ -13,16 +14,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
-	"github.com/sitestat/sitestat/store"
 )
 
-// heartbeater produces check's heartbeats.
-type heartbeater struct {
+// Options are a Beater's settings.
+type Options struct {
+	Kafka  kafka.Options
+	Topic  string        // SITESTAT_KAFKA_HEARTBEAT_TOPIC
+	Every  time.Duration // SITESTAT_CHECK_HEARTBEAT
+	Probe  string        // SITESTAT_PROBE
+	Host   string        // the host name
+	Source string        // SITESTAT_CHECK_SOURCE
+	Stats  func() checker.RunnerStats
+	Logger *slog.Logger
+}
+
+// Beater produces check's heartbeats.
+type Beater struct {
 	kopts  kafka.Options
 	topic  string
 	every  time.Duration
@@ -36,23 +46,30 @@ type heartbeater struct {
 	sent atomic.Int64
 }
 
-// run produces a heartbeat at once and then every interval until ctx ends.
-// A failure is logged and the next beat tries again (reconnecting).
-func (h *heartbeater) run(ctx context.Context) {
+// New returns the Beater of o; it connects at its first beat.
+func New(o Options) *Beater {
+	return &Beater{kopts: o.Kafka, topic: o.Topic, every: o.Every, probe: o.Probe, host: o.Host,
+		source: o.Source, stats: o.Stats, log: o.Logger}
+}
+
+// Run produces a heartbeat at once and then every interval until ctx ends,
+// and returns nil. A failure is logged and the next beat tries again
+// (reconnecting).
+func (h *Beater) Run(ctx context.Context) error {
 	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
-		h.beat(ctx)
+		h.Beat(ctx)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
 }
 
-// beat produces one heartbeat, within one interval.
-func (h *heartbeater) beat(ctx context.Context) {
+// Beat produces one heartbeat, within one interval.
+func (h *Beater) Beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, h.every)
 	defer cancel()
 	if h.w == nil {
@@ -80,36 +97,40 @@ func (h *heartbeater) beat(ctx context.Context) {
 	h.sent.Add(1)
 }
 
-// close closes the producer.
-func (h *heartbeater) close() {
+// Close closes the producer.
+func (h *Beater) Close() {
 	if h.w != nil {
 		h.w.Close()
 	}
 }
 
-// kafkaCheckers is the HeartbeatWriter of sync's heartbeat consumer: it
+// KafkaCheckers is the HeartbeatWriter of sync's heartbeat consumer: it
 // stores the heartbeats and, at the first one made in the last recent by a
 // check process that reads its sites from Kafka, sends that process's probe
-// on seen (once; seen has room for it). An older heartbeat, read by a new
+// on Seen (once; Seen has room for it). An older heartbeat, read by a new
 // consumer group catching up on the topic, does not count: that checker may
 // be long gone.
-type kafkaCheckers struct {
+type KafkaCheckers struct {
 	sink.HeartbeatWriter
 	recent time.Duration
 	seen   chan string
 	once   sync.Once
 }
 
-// kafkaCheckersRecent is kafkaCheckers.recent.
+// kafkaCheckersRecent is KafkaCheckers.recent.
 const kafkaCheckersRecent = 10 * time.Minute
 
-func newKafkaCheckers(w sink.HeartbeatWriter) *kafkaCheckers {
-	return &kafkaCheckers{HeartbeatWriter: w, recent: kafkaCheckersRecent, seen: make(chan string, 1)}
+// NewKafkaCheckers returns the KafkaCheckers storing heartbeats with w.
+func NewKafkaCheckers(w sink.HeartbeatWriter) *KafkaCheckers {
+	return &KafkaCheckers{HeartbeatWriter: w, recent: kafkaCheckersRecent, seen: make(chan string, 1)}
 }
+
+// Seen receives the probe of the first recent Kafka-sourced heartbeat.
+func (k *KafkaCheckers) Seen() <-chan string { return k.seen }
 
 // RecordHeartbeats notes the first recent Kafka-sourced heartbeat and
 // stores hbs.
-func (k *kafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
+func (k *KafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
 	since := time.Now().Add(-k.recent)
 	for _, hb := range hbs {
 		if hb.Source == checker.SourceKafka && hb.At.After(since) {
@@ -120,11 +141,29 @@ func (k *kafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Hear
 	return k.HeartbeatWriter.RecordHeartbeats(ctx, hbs)
 }
 
-// silenceWatch is sync's probe_silent task: every tick, unless sync's
+// Probes is what the silence watch needs of the database: it opens the
+// probe_silent incidents of the probes silent for longer than silence, and
+// returns their ids (store.DB is one).
+type Probes interface {
+	OpenSilentProbes(ctx context.Context, silence time.Duration) ([]int64, error)
+}
+
+// SilenceOptions are a SilenceWatch's settings.
+type SilenceOptions struct {
+	DB      Probes
+	Kafka   kafka.Options
+	Group   string        // sync's consumer group of the heartbeats topic
+	Topic   string        // SITESTAT_KAFKA_HEARTBEAT_TOPIC
+	Silence time.Duration // SITESTAT_ALERT_SILENCE
+	Every   time.Duration // how often it judges
+	Logger  *slog.Logger
+}
+
+// SilenceWatch is sync's probe_silent task: every tick, unless sync's
 // heartbeat consumer group is behind, it opens the incidents of the probes
 // silent for longer than silence.
-type silenceWatch struct {
-	db      *store.DB
+type SilenceWatch struct {
+	db      Probes
 	kopts   kafka.Options
 	group   string
 	topic   string
@@ -135,21 +174,41 @@ type silenceWatch struct {
 	passes, behind, failures atomic.Int64
 }
 
-func (s *silenceWatch) run(ctx context.Context) {
+// NewSilenceWatch returns the watch of o.
+func NewSilenceWatch(o SilenceOptions) *SilenceWatch {
+	return &SilenceWatch{db: o.DB, kopts: o.Kafka, group: o.Group, topic: o.Topic, silence: o.Silence,
+		every: o.Every, log: o.Logger}
+}
+
+// Run judges every interval until ctx ends, and returns nil; a failed pass
+// is logged and counted.
+func (s *SilenceWatch) Run(ctx context.Context) error {
 	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		s.pass(ctx)
 	}
 }
 
+// SilenceStats counts the watch's passes.
+type SilenceStats struct {
+	Passes   int64 // passes run
+	Behind   int64 // passes skipped: sync was behind on the heartbeats topic
+	Failures int64 // passes that failed (lag or database)
+}
+
+// Stats returns the watch's counters.
+func (s *SilenceWatch) Stats() SilenceStats {
+	return SilenceStats{Passes: s.passes.Load(), Behind: s.behind.Load(), Failures: s.failures.Load()}
+}
+
 // pass checks the lag on the heartbeats topic, then opens the incidents.
-func (s *silenceWatch) pass(ctx context.Context) {
+func (s *SilenceWatch) pass(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(s.every, 10*time.Second))
 	defer cancel()
 	s.passes.Add(1)
@@ -176,26 +235,5 @@ func (s *silenceWatch) pass(ctx context.Context) {
 	}
 	for _, id := range ids {
 		s.log.Warn("probe silent", "incident_id", id, "silence", s.silence)
-	}
-}
-
-// incidentMetrics exposes the incidents sync opened and resolved, the
-// heartbeats it stored, and the probe-silence watch's passes.
-func incidentMetrics(db *store.DB, hbs *sink.Heartbeats, sw *silenceWatch) []prometheus.Collector {
-	return []prometheus.Collector{
-		counter("sitestat_incidents_opened_total", "Incidents opened (down, cert_expiry, probe_silent).",
-			func() float64 { return float64(db.IncidentStats().Opened) }),
-		counter("sitestat_incidents_resolved_total", "Incidents resolved.",
-			func() float64 { return float64(db.IncidentStats().Resolved) }),
-		counter("sitestat_heartbeats_stored_total", "Heartbeats of check processes stored in probes.",
-			func() float64 { return float64(hbs.Stored()) }),
-		counter("sitestat_heartbeats_bad_total", "Heartbeat messages that did not decode (skipped).",
-			func() float64 { return float64(hbs.Bad()) }),
-		counter("sitestat_probe_silence_passes_total", "Passes of the probe-silence watch.",
-			func() float64 { return float64(sw.passes.Load()) }),
-		counter("sitestat_probe_silence_behind_total", "Passes skipped because sync was behind on the heartbeats topic.",
-			func() float64 { return float64(sw.behind.Load()) }),
-		counter("sitestat_probe_silence_errors_total", "Passes that failed (lag or database).",
-			func() float64 { return float64(sw.failures.Load()) }),
 	}
 }

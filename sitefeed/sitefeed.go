@@ -1,7 +1,11 @@
+// Package sitefeed is check's site list with SITESTAT_CHECK_SOURCE=kafka:
+// a consumer of the sites topic in the probe's consumer group filling a
+// siteset.Set, and the watch that warns when the whole topic holds no site.
 package sitefeed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -9,8 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/siteset"
 )
@@ -21,11 +24,24 @@ import (
 // the partitions they got.
 const handoverSlack = 2 * time.Second
 
-// siteFeed is check's site list with SITESTAT_CHECK_SOURCE=kafka: a
+// Options are a Feed's settings.
+type Options struct {
+	Kafka             kafka.Options
+	Topic             string        // SITESTAT_KAFKA_SITES_TOPIC
+	Probe             string        // SITESTAT_PROBE: the group is sitestat-check-<probe>
+	StateDir          string        // SITESTAT_CHECK_STATE_DIR; "" keeps no state file
+	Cooperative       bool          // SITESTAT_CHECK_COOPERATIVE
+	SessionTimeout    time.Duration // SITESTAT_CHECK_SESSION_TIMEOUT
+	HeartbeatInterval time.Duration // SITESTAT_CHECK_GROUP_HEARTBEAT
+	NoSitesWarn       time.Duration // SITESTAT_CHECK_NO_SITES_WARN; 0: no warning
+	Logger            *slog.Logger
+}
+
+// Feed is check's site list with SITESTAT_CHECK_SOURCE=kafka: a
 // siteset.Set filled by a consumer of the sites topic in the group
 // sitestat-check-<probe> (Reread: it never commits and reads each assigned
 // partition from its start).
-type siteFeed struct {
+type Feed struct {
 	set      *siteset.Set
 	kopts    kafka.Options
 	copts    kafka.ConsumerOptions
@@ -35,25 +51,24 @@ type siteFeed struct {
 
 	watchPasses atomic.Int64
 
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	consumer *kafka.Consumer // nil until it connected
+	leaving   chan struct{} // closed by Leave
+	leaveOnce sync.Once
+	ran       chan struct{} // closed when Run returns
+	mu        sync.Mutex
+	consumer  *kafka.Consumer // nil until it connected
 }
 
-// checkGroup is the consumer group of a probe's check processes.
-func checkGroup(probe string) string { return "sitestat-check-" + probe }
+// Group is the consumer group of a probe's check processes.
+func Group(probe string) string { return "sitestat-check-" + probe }
 
-// startSiteFeed loads the state file and starts the consumer, which keeps
-// trying to connect while Kafka is unreachable (the sites of the state file
-// are checked meanwhile).
-func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, error) {
-	log = log.With("task", "sites")
+// New loads the state file and returns the feed; Run starts the consumer.
+func New(o Options) *Feed {
+	log := o.Logger.With("task", "sites")
 	var stateFile string
-	if e.cfg.CheckStateDir != "" {
-		stateFile = filepath.Join(e.cfg.CheckStateDir, "sites-"+e.cfg.Probe+".json")
+	if o.StateDir != "" {
+		stateFile = filepath.Join(o.StateDir, "sites-"+o.Probe+".json")
 	}
-	handover := e.cfg.CheckGroupHeartbeat + handoverSlack
+	handover := o.HeartbeatInterval + handoverSlack
 	set := siteset.New(siteset.Options{StateFile: stateFile, RevokeGrace: handover, Logger: log})
 	n, err := set.Load()
 	if err != nil {
@@ -61,25 +76,56 @@ func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, er
 	} else if stateFile != "" {
 		log.Info("last known sites loaded", "sites", n, "path", stateFile)
 	}
-	f := &siteFeed{set: set, kopts: kopts, handover: handover, noSites: e.cfg.CheckNoSitesWarn, log: log,
+	return &Feed{set: set, kopts: o.Kafka, handover: handover, noSites: o.NoSitesWarn, log: log,
+		leaving: make(chan struct{}), ran: make(chan struct{}),
 		copts: kafka.ConsumerOptions{
-			Group:             checkGroup(e.cfg.Probe),
-			Topics:            []string{e.cfg.KafkaSitesTopic},
+			Group:             Group(o.Probe),
+			Topics:            []string{o.Topic},
 			Flush:             100 * time.Millisecond,
 			Reread:            true,
-			Cooperative:       e.cfg.CheckCooperative,
-			SessionTimeout:    e.cfg.CheckSessionTimeout,
-			HeartbeatInterval: e.cfg.CheckGroupHeartbeat,
+			Cooperative:       o.Cooperative,
+			SessionTimeout:    o.SessionTimeout,
+			HeartbeatInterval: o.HeartbeatInterval,
 			ReleaseTimeout:    time.Second,
 			Logger:            log,
 		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.stop = cancel
-	f.wg.Go(func() { f.run(ctx) })
+}
+
+// Set is the site list the feed fills (a checker.SiteSource).
+func (f *Feed) Set() *siteset.Set { return f.set }
+
+// Run connects the consumer, trying again while Kafka is unreachable (the
+// sites of the state file are checked meanwhile), and reads until ctx ends
+// or Leave is called; it returns nil. Call it once.
+func (f *Feed) Run(ctx context.Context) error {
+	defer close(f.ran)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-f.leaving:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	if f.noSites > 0 {
-		f.wg.Go(func() { f.watchEmpty(ctx) })
+		wg.Go(func() { f.watchEmpty(ctx) })
 	}
-	return f, nil
+	f.consume(ctx)
+	return nil
+}
+
+// Stats counts the feed's work.
+type Stats struct {
+	Partitions int   // partitions of the sites topic assigned to this process
+	Bad        int64 // records skipped as unreadable
+}
+
+// Stats returns the feed's state.
+func (f *Feed) Stats() Stats {
+	return Stats{Partitions: len(f.set.Partitions()), Bad: f.set.Bad()}
 }
 
 // watchEmpty logs one warning when this process has had no site to check
@@ -88,7 +134,7 @@ func startSiteFeed(e *env, kopts kafka.Options, log *slog.Logger) (*siteFeed, er
 // reads the topic only while its own partitions hold no site, and after
 // finding sites elsewhere (this process has none to check, legitimately)
 // not again for a while.
-func (f *siteFeed) watchEmpty(ctx context.Context) {
+func (f *Feed) watchEmpty(ctx context.Context) {
 	every := min(max(f.noSites/4, 100*time.Millisecond), 5*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -125,7 +171,7 @@ func (f *siteFeed) watchEmpty(ctx context.Context) {
 
 // topicSites reads the whole sites topic and returns how many sites it
 // holds (records not undone by a tombstone).
-func (f *siteFeed) topicSites(ctx context.Context) (int, error) {
+func (f *Feed) topicSites(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	live := map[string]bool{}
@@ -141,11 +187,9 @@ func (f *siteFeed) topicSites(ctx context.Context) (int, error) {
 	return len(live), err
 }
 
-// run connects the consumer (retrying) and reads until ctx ends.
-func (f *siteFeed) run(ctx context.Context) {
-	c, err := startWith(ctx, f.log, "kafka", false, func(context.Context) (*kafka.Consumer, error) {
-		return kafka.NewConsumer(f.kopts, f.copts)
-	})
+// consume connects the consumer (retrying) and reads until ctx ends.
+func (f *Feed) consume(ctx context.Context) {
+	c, err := f.connect(ctx)
 	if err != nil {
 		return // stopped before Kafka answered
 	}
@@ -158,14 +202,34 @@ func (f *siteFeed) run(ctx context.Context) {
 	}
 }
 
-// leave freezes the set (its sites go on being checked), stops reading,
-// leaves the group so that its partitions go to the other processes at
-// once, and returns how long to go on checking until they have taken them
-// over (0 when it never joined).
-func (f *siteFeed) leave() time.Duration {
+// connect makes the consumer, trying again with capped exponential backoff
+// and one log line per attempt until it succeeds or ctx ends.
+func (f *Feed) connect(ctx context.Context) (*kafka.Consumer, error) {
+	backoff := retry.Backoff{Min: time.Second, Max: 30 * time.Second}
+	for attempt := 0; ; attempt++ {
+		c, err := kafka.NewConsumer(f.kopts, f.copts)
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, errors.Join(err, ctx.Err())
+		}
+		wait := backoff.Delay(attempt)
+		f.log.Warn("cannot start, retrying", "what", "kafka", "err", err, "retry_in", wait)
+		if !retry.Sleep(ctx, wait) {
+			return nil, errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+// Leave freezes the set (its sites go on being checked), stops reading,
+// waits for Run to return, leaves the group so that its partitions go to
+// the other processes at once, and returns how long to go on checking
+// until they have taken them over (0 when it never joined).
+func (f *Feed) Leave() time.Duration {
 	f.set.Freeze()
-	f.stop()
-	f.wg.Wait()
+	f.leaveOnce.Do(func() { close(f.leaving) })
+	<-f.ran
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.consumer == nil {
@@ -176,14 +240,4 @@ func (f *siteFeed) leave() time.Duration {
 	}
 	f.log.Info("left the group; checking on until the others took the sites over", "for", f.handover)
 	return f.handover
-}
-
-// metrics exposes the site feed's state.
-func (f *siteFeed) metrics() []prometheus.Collector {
-	return []prometheus.Collector{
-		gauge("sitestat_check_sites_partitions", "Partitions of the sites topic whose sites this check process checks (SITESTAT_CHECK_SOURCE=kafka).",
-			func() float64 { return float64(len(f.set.Partitions())) }),
-		counter("sitestat_check_sites_bad_total", "Records of the sites topic skipped as unreadable.",
-			func() float64 { return float64(f.set.Bad()) }),
-	}
 }

@@ -2,6 +2,7 @@ package sitefeed
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +19,14 @@ import (
 // SITESTAT_SYNC_PUBLISH_SITES; one that has sites does not.
 func TestSiteFeedWarnsWhenNoSites(t *testing.T) {
 	opts := fixture.Options(t)
-	start := func(t *testing.T, sitesTopic string) (*siteFeed, *fixture.LogBuffer) {
+	start := func(t *testing.T, sitesTopic string) (*Feed, *fixture.LogBuffer) {
 		t.Helper()
 		log := &fixture.LogBuffer{}
-		e := testEnv(t, map[string]string{
-			"SITESTAT_KAFKA_BROKERS":       strings.Join(opts.Brokers, ","),
-			"SITESTAT_KAFKA_SITES_TOPIC":   sitesTopic,
-			"SITESTAT_CHECK_SOURCE":        "kafka",
-			"SITESTAT_PROBE":               testenv.Name("probe"),
-			"SITESTAT_CHECK_NO_SITES_WARN": "1s",
-		}, log)
-		f, err := startSiteFeed(e, opts, e.log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.leave() })
+		f := New(Options{Kafka: opts, Topic: sitesTopic, Probe: testenv.Name("probe"),
+			Cooperative: true, SessionTimeout: 10 * time.Second, HeartbeatInterval: 3 * time.Second, // SITESTAT_CHECK_*'s defaults
+			NoSitesWarn: time.Second, Logger: slog.New(slog.NewTextHandler(log, nil))})
+		go func() { _ = f.Run(context.Background()) }()
+		t.Cleanup(func() { f.Leave() })
 		return f, log
 	}
 	t.Run("empty topic", func(t *testing.T) {

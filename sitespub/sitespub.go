@@ -1,3 +1,6 @@
+// Package sitespub is sync's sites publisher: it keeps the compacted sites
+// topic, which check reads with SITESTAT_CHECK_SOURCE=kafka, in step with
+// the websites table.
 package sitespub
 
 import (
@@ -10,15 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 )
 
-// sitesPublisher keeps the compacted sites topic in step with the websites
+// Publisher keeps the compacted sites topic in step with the websites
 // table (issue 14). It runs in sync (SITESTAT_SYNC_PUBLISH_SITES: true, or
 // auto once a check process reading the topic was heard from): sync
 // already holds both a database and a Kafka connection and runs wherever the
@@ -34,8 +35,10 @@ import (
 // runs every reconcile, and after the listening connection was lost. Should
 // two publishers briefly overlap (a lock lost with its connection), both
 // publish what the table holds: they agree.
-type sitesPublisher struct {
+type Publisher struct {
 	db        *store.DB
+	open      func(context.Context) (*store.DB, error)
+	wait      <-chan string
 	kopts     kafka.Options
 	topic     string
 	reconcile time.Duration
@@ -47,9 +50,62 @@ type sitesPublisher struct {
 	stale, failures                             atomic.Int64
 }
 
+// Options are a Publisher's settings.
+type Options struct {
+	// DB is the publisher's own pool (one connection holds the lock for as
+	// long as it publishes); the caller closes it. When nil, Open opens one
+	// when publishing starts, which Run closes.
+	DB   *store.DB
+	Open func(context.Context) (*store.DB, error)
+	// Wait, when not nil, makes Run wait for the probe of a check process
+	// that reads its sites from Kafka before it publishes anything
+	// (SITESTAT_SYNC_PUBLISH_SITES=auto).
+	Wait      <-chan string
+	Kafka     kafka.Options
+	Topic     string        // SITESTAT_KAFKA_SITES_TOPIC
+	Reconcile time.Duration // SITESTAT_SITES_RECONCILE: a full comparison this often
+	LockRetry time.Duration // SITESTAT_SITES_LOCK_RETRY
+	Logger    *slog.Logger
+}
+
+// New returns the publisher of o.
+func New(o Options) *Publisher {
+	return &Publisher{db: o.DB, open: o.Open, wait: o.Wait, kopts: o.Kafka, topic: o.Topic,
+		reconcile: o.Reconcile, lockRetry: o.LockRetry, log: o.Logger}
+}
+
+// Run publishes until ctx ends, and returns nil: with Options.Wait, once a
+// Kafka-sourced checker was seen; with no Options.DB, once Open succeeded
+// (trying again every lockRetry).
+func (p *Publisher) Run(ctx context.Context) error {
+	if p.wait != nil || p.db == nil {
+		p.runWhenNeeded(ctx)
+		return nil
+	}
+	p.run(ctx)
+	return nil
+}
+
+// Stats counts the publisher's work.
+type Stats struct {
+	Holding    bool  // this process holds the lock and publishes
+	Attempts   int64 // tries of the lock
+	Reconciles int64 // full comparisons of the table with the topic
+	Published  int64 // site records published
+	Tombstones int64 // tombstones published
+	Stale      int64 // stale copies removed from other partitions
+	Failures   int64 // times it stopped on an error (it tries again)
+}
+
+// Stats returns the publisher's counters.
+func (p *Publisher) Stats() Stats {
+	return Stats{Holding: p.holding.Load(), Attempts: p.attempts.Load(), Reconciles: p.reconciles.Load(),
+		Published: p.published.Load(), Tombstones: p.tombstones.Load(), Stale: p.stale.Load(), Failures: p.failures.Load()}
+}
+
 // run tries to take the lock every lockRetry and publishes while it holds
 // it, until ctx ends.
-func (p *sitesPublisher) run(ctx context.Context) {
+func (p *Publisher) run(ctx context.Context) {
 	for {
 		p.attempts.Add(1)
 		lock, err := p.db.TryLockSites(ctx)
@@ -76,7 +132,7 @@ func (p *sitesPublisher) run(ctx context.Context) {
 
 // lead publishes while lock is held; it returns nil when ctx ends, an error
 // when the lock, the table or the topic fails.
-func (p *sitesPublisher) lead(ctx context.Context, lock *store.SitesLock) error {
+func (p *Publisher) lead(ctx context.Context, lock *store.SitesLock) error {
 	changes, err := p.db.ListenSites(ctx)
 	if err != nil {
 		return err
@@ -158,7 +214,7 @@ type topicState map[int64]copies
 
 // publishOne publishes the current row of website id (a tombstone when
 // there is none) unless the topic already holds it.
-func (p *sitesPublisher) publishOne(ctx context.Context, w *kafka.RecordWriter, last topicState, id int64) error {
+func (p *Publisher) publishOne(ctx context.Context, w *kafka.RecordWriter, last topicState, id int64) error {
 	site, ok, err := p.db.LookupSite(ctx, id)
 	if err != nil {
 		return err
@@ -175,7 +231,7 @@ func (p *sitesPublisher) publishOne(ctx context.Context, w *kafka.RecordWriter, 
 // the key's hash, which moves when partitions are added: checkers that
 // have not seen the new partitions yet keep the site, and no stale copy is
 // left behind. Every other copy gets a tombstone in its own partition.
-func (p *sitesPublisher) converge(ctx context.Context, w *kafka.RecordWriter, last topicState, id int64, value []byte) error {
+func (p *Publisher) converge(ctx context.Context, w *kafka.RecordWriter, last topicState, id int64, value []byte) error {
 	have := last[id]
 	keep := kafka.AnyPartition
 	if value != nil {
@@ -238,7 +294,7 @@ func (c copies) pick(value []byte) int32 {
 
 // reconcileAll makes the topic hold the table, one copy per site: it
 // returns what the topic now holds.
-func (p *sitesPublisher) reconcileAll(ctx context.Context, w *kafka.RecordWriter) (topicState, error) {
+func (p *Publisher) reconcileAll(ctx context.Context, w *kafka.RecordWriter) (topicState, error) {
 	last := topicState{}
 	err := kafka.Scan(ctx, p.kopts, p.topic, func(r kafka.Record) bool {
 		id, err := checker.ParseSiteKey(r.Key)
@@ -289,67 +345,23 @@ func (p *sitesPublisher) reconcileAll(ctx context.Context, w *kafka.RecordWriter
 	return last, nil
 }
 
-// metrics exposes the publisher's counters.
-func (p *sitesPublisher) metrics() []prometheus.Collector {
-	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
-	return []prometheus.Collector{
-		gauge("sitestat_sites_publisher_holding", "1 while this sync holds the lock and publishes the websites table to the sites topic.", func() float64 {
-			if p.holding.Load() {
-				return 1
-			}
-			return 0
-		}),
-		counter("sitestat_sites_published_total", "Site records published to the sites topic.", load(&p.published)),
-		counter("sitestat_sites_tombstones_total", "Tombstones published to the sites topic for removed websites.", load(&p.tombstones)),
-		counter("sitestat_sites_stale_copies_total", "Stale copies of a site removed from a partition of the sites topic other than the one its record is kept in (left when the partition count grew).", load(&p.stale)),
-		counter("sitestat_sites_reconciles_total", "Full comparisons of the websites table with the sites topic.", load(&p.reconciles)),
-		counter("sitestat_sites_publisher_failures_total", "Times the sites publisher stopped on an error (it tries again).", load(&p.failures)),
-	}
-}
-
-// newSitesPublisher returns the publisher of the sites topic, without its
-// database pool (openSitesDB opens it).
-func newSitesPublisher(e *env, log *slog.Logger) (*sitesPublisher, error) {
-	kopts, err := kafkaOptions(e.cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &sitesPublisher{kopts: kopts, topic: e.cfg.KafkaSitesTopic, reconcile: e.cfg.SitesReconcile,
-		lockRetry: e.cfg.SitesLockRetry, log: log.With("task", "sites_publisher")}, nil
-}
-
-// openSitesDB opens the publisher's own small pool (one connection holds
-// the lock for as long as it publishes, so it must not take one of sync's)
-// and checks the websites trigger: without it changes would wait for the
-// next full reconcile, so publishing refuses to start (with
-// SITESTAT_SYNC_PUBLISH_SITES=true sync exits 78: run migrate).
-func openSitesDB(ctx context.Context, e *env) (*store.DB, error) {
-	db, err := store.Open(ctx, e.cfg.DatabaseURL, store.Options{MaxOpenConns: 3})
-	if err != nil {
-		return nil, err
-	}
-	if err := db.CheckSitesTrigger(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 // runWhenNeeded is the publisher of SITESTAT_SYNC_PUBLISH_SITES=auto: it
 // waits for the first heartbeat of a check process that reads its sites
-// from Kafka (seen receives its probe), opens its pool with open (trying
+// from Kafka (wait receives its probe), opens its pool with open (trying
 // again every lockRetry while that fails) and runs until ctx ends. Until
 // then no site URL goes to Kafka.
-func (p *sitesPublisher) runWhenNeeded(ctx context.Context, seen <-chan string, open func(context.Context) (*store.DB, error)) {
-	select {
-	case <-ctx.Done():
-		return
-	case probe := <-seen:
-		p.log.Info("a check process reads its sites from Kafka: publishing the websites table (SITESTAT_SYNC_PUBLISH_SITES=auto)",
-			"probe", probe, "topic", p.topic)
+func (p *Publisher) runWhenNeeded(ctx context.Context) {
+	if p.wait != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case probe := <-p.wait:
+			p.log.Info("a check process reads its sites from Kafka: publishing the websites table (SITESTAT_SYNC_PUBLISH_SITES=auto)",
+				"probe", probe, "topic", p.topic)
+		}
 	}
-	for {
-		db, err := open(ctx)
+	for p.db == nil {
+		db, err := p.open(ctx)
 		if err == nil {
 			p.db = db
 			defer db.Close()

@@ -135,7 +135,7 @@ func TestSitesPublisherPartitionsAdded(t *testing.T) {
 	}, "plant a stale copy in partition %d: %v", plant, err)
 
 	p, _ := startPublisher(t, db, opts, topic)
-	waitFor(t, func() bool { return p.reconciles.Load() > 0 }, "the second publisher reconciled")
+	waitFor(t, func() bool { return p.Stats().Reconciles > 0 }, "the second publisher reconciled")
 	iv := 9
 	for _, id := range ids[:8] {
 		if err := db.UpdateSite(ctx, id, store.SiteUpdate{Interval: &iv}); err != nil {

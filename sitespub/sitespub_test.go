@@ -17,52 +17,15 @@ import (
 // within 5 s.
 const propagation = 5 * time.Second
 
-// sitesTopicState reads the sites topic to its end: the latest value of
-// each key that has one (a tombstone removes the key). A fresh topic's
-// partitions may not have a leader yet: it tries again for a while.
-func sitesTopicState(t *testing.T, opts kafka.Options, topic string) map[int64]string {
-	t.Helper()
-	var err error
-	for range 50 {
-		var state map[int64]string
-		if state, err = readSitesTopic(t, opts, topic); err == nil {
-			return state
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("read sites topic: %v", err)
-	return nil
-}
-
-func readSitesTopic(t *testing.T, opts kafka.Options, topic string) (map[int64]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	state := map[int64]string{}
-	err := kafka.Scan(ctx, opts, topic, func(r kafka.Record) bool {
-		id, err := checker.ParseSiteKey(r.Key)
-		if err != nil {
-			t.Errorf("sites topic: key %q: %v", r.Key, err)
-			return true
-		}
-		if r.Value == nil {
-			delete(state, id)
-		} else {
-			state[id] = string(r.Value)
-		}
-		return true
-	})
-	return state, err
-}
-
 // startPublisher runs a publisher over db until the test ends (or stop is
 // called).
-func startPublisher(t *testing.T, db *store.DB, opts kafka.Options, topic string) (p *sitesPublisher, stop func()) {
+func startPublisher(t *testing.T, db *store.DB, opts kafka.Options, topic string) (p *Publisher, stop func()) {
 	t.Helper()
-	p = &sitesPublisher{db: db, kopts: opts, topic: topic, reconcile: time.Hour, lockRetry: 100 * time.Millisecond,
-		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	p = New(Options{DB: db, Kafka: opts, Topic: topic, Reconcile: time.Hour, LockRetry: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { p.run(ctx) })
+	wg.Go(func() { _ = p.Run(ctx) })
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
@@ -76,7 +39,7 @@ func waitSite(t *testing.T, opts kafka.Options, topic string, id int64, want str
 	start := time.Now()
 	deadline := start.Add(propagation)
 	for {
-		got, ok := sitesTopicState(t, opts, topic)[id]
+		got, ok := fixture.SitesTopic(t, opts, topic)[id]
 		if (want == "" && !ok) || (want != "" && got == want) {
 			return time.Since(start)
 		}
@@ -119,7 +82,7 @@ func TestSitesPublisher(t *testing.T) {
 	p, _ := startPublisher(t, db, opts, topic)
 	waitSite(t, opts, topic, before, encoded(t, db, before), "reconcile at start")
 	waitSite(t, opts, topic, stale, "", "reconcile at start, a site only on the topic")
-	if got := p.tombstones.Load(); got != 1 {
+	if got := p.Stats().Tombstones; got != 1 {
 		t.Errorf("tombstones after the start = %d, want 1", got)
 	}
 
@@ -161,7 +124,7 @@ func TestSitesPublisher(t *testing.T) {
 	t.Logf("slowest change to reach the topic: %v", worst)
 
 	// A change that leaves the published fields as they are publishes nothing.
-	published := p.published.Load()
+	published := p.Stats().Published
 	if _, err := sqlDB.ExecContext(ctx, "UPDATE websites SET name = 'renamed' WHERE id = $1", before); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +133,7 @@ func TestSitesPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSite(t, opts, topic, marker, encoded(t, db, marker), "marker")
-	if got := p.published.Load(); got != published+1 {
+	if got := p.Stats().Published; got != published+1 {
 		t.Errorf("published %d records for a rename and an add, want 1 (the add)", got-published)
 	}
 }
@@ -192,7 +155,7 @@ func TestSitesPublisherLock(t *testing.T) {
 	first, stopFirst := startPublisher(t, db, opts, topic)
 	// Reconciled, not only holding: a reconcile that fails (a topic just
 	// created may have no leader yet) gives the lock up for a retry.
-	waitFor(t, func() bool { return first.holding.Load() && first.reconciles.Load() > 0 }, "the first publisher holds the lock and reconciled")
+	waitFor(t, func() bool { return first.Stats().Holding && first.Stats().Reconciles > 0 }, "the first publisher holds the lock and reconciled")
 	second, _ := startPublisher(t, db2, opts, topic)
 
 	id, err := db.AddSite(ctx, store.SiteInput{URL: "http://127.0.0.1:1/a", Interval: 5})
@@ -200,25 +163,25 @@ func TestSitesPublisherLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSite(t, opts, topic, id, encoded(t, db, id), "add while the first holds the lock")
-	tries := second.attempts.Load()
-	waitFor(t, func() bool { return second.attempts.Load() >= tries+3 }, "the second publisher keeps trying the lock")
-	if second.holding.Load() || second.published.Load() != 0 || second.tombstones.Load() != 0 || second.reconciles.Load() != 0 {
+	tries := second.Stats().Attempts
+	waitFor(t, func() bool { return second.Stats().Attempts >= tries+3 }, "the second publisher keeps trying the lock")
+	if second.Stats().Holding || second.Stats().Published != 0 || second.Stats().Tombstones != 0 || second.Stats().Reconciles != 0 {
 		t.Fatalf("second publisher while the first holds the lock: holding %v, published %d, tombstones %d, reconciles %d",
-			second.holding.Load(), second.published.Load(), second.tombstones.Load(), second.reconciles.Load())
+			second.Stats().Holding, second.Stats().Published, second.Stats().Tombstones, second.Stats().Reconciles)
 	}
-	if first.published.Load() != 1 {
-		t.Errorf("first publisher published %d, want 1", first.published.Load())
+	if first.Stats().Published != 1 {
+		t.Errorf("first publisher published %d, want 1", first.Stats().Published)
 	}
 
 	stopFirst()
-	waitFor(t, second.holding.Load, "the second publisher takes over")
+	waitFor(t, func() bool { return second.Stats().Holding }, "the second publisher takes over")
 	id2, err := db.AddSite(ctx, store.SiteInput{URL: "http://127.0.0.1:1/b", Interval: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitSite(t, opts, topic, id2, encoded(t, db, id2), "add after the takeover")
-	if second.published.Load() != 1 {
-		t.Errorf("second publisher published %d after taking over, want 1 (the first site was on the topic already)", second.published.Load())
+	if second.Stats().Published != 1 {
+		t.Errorf("second publisher published %d after taking over, want 1 (the first site was on the topic already)", second.Stats().Published)
 	}
 }
 
