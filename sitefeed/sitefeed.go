@@ -225,7 +225,8 @@ func (f *Feed) connect(ctx context.Context) (*kafka.Consumer, error) {
 // Leave freezes the set (its sites go on being checked), stops reading,
 // waits for Run to return, leaves the group so that its partitions go to
 // the other processes at once, and returns how long to go on checking
-// until they have taken them over (0 when it never joined).
+// until they have taken them over (0 when it never joined). Run must have
+// been started.
 func (f *Feed) Leave() time.Duration {
 	f.set.Freeze()
 	f.leaveOnce.Do(func() { close(f.leaving) })

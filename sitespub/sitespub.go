@@ -53,8 +53,8 @@ type Publisher struct {
 // Options are a Publisher's settings.
 type Options struct {
 	// DB is the publisher's own pool (one connection holds the lock for as
-	// long as it publishes); the caller closes it. When nil, Open opens one
-	// when publishing starts, which Run closes.
+	// long as it publishes); the caller closes it. When nil, Open (then
+	// required) opens one when publishing starts, which Run closes.
 	DB   *store.DB
 	Open func(context.Context) (*store.DB, error)
 	// Wait, when not nil, makes Run wait for the probe of a check process
