@@ -19,18 +19,6 @@ import (
 	"github.com/sitestat/sitestat/sink"
 )
 
-// Options are a Beater's settings.
-type Options struct {
-	Kafka  kafka.Options
-	Topic  string        // SITESTAT_KAFKA_HEARTBEAT_TOPIC
-	Every  time.Duration // SITESTAT_CHECK_HEARTBEAT
-	Probe  string        // SITESTAT_PROBE
-	Host   string        // the host name
-	Source string        // SITESTAT_CHECK_SOURCE
-	Stats  func() checker.RunnerStats
-	Logger *slog.Logger
-}
-
 // Beater produces check's heartbeats.
 type Beater struct {
 	kopts  kafka.Options
@@ -44,12 +32,6 @@ type Beater struct {
 
 	w    *kafka.RecordWriter
 	sent atomic.Int64
-}
-
-// New returns the Beater of o; it connects at its first beat.
-func New(o Options) *Beater {
-	return &Beater{kopts: o.Kafka, topic: o.Topic, every: o.Every, probe: o.Probe, host: o.Host,
-		source: o.Source, stats: o.Stats, log: o.Logger}
 }
 
 // Run produces a heartbeat at once and then every interval until ctx ends,
@@ -141,24 +123,6 @@ func (k *KafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Hear
 	return k.HeartbeatWriter.RecordHeartbeats(ctx, hbs)
 }
 
-// Probes is what the silence watch needs of the database: it opens the
-// probe_silent incidents of the probes silent for longer than silence, and
-// returns their ids (store.DB is one).
-type Probes interface {
-	OpenSilentProbes(ctx context.Context, silence time.Duration) ([]int64, error)
-}
-
-// SilenceOptions are a SilenceWatch's settings.
-type SilenceOptions struct {
-	DB      Probes
-	Kafka   kafka.Options
-	Group   string        // sync's consumer group of the heartbeats topic
-	Topic   string        // SITESTAT_KAFKA_HEARTBEAT_TOPIC
-	Silence time.Duration // SITESTAT_ALERT_SILENCE
-	Every   time.Duration // how often it judges
-	Logger  *slog.Logger
-}
-
 // SilenceWatch is sync's probe_silent task: every tick, unless sync's
 // heartbeat consumer group is behind, it opens the incidents of the probes
 // silent for longer than silence.
@@ -174,12 +138,6 @@ type SilenceWatch struct {
 	passes, behind, failures atomic.Int64
 }
 
-// NewSilenceWatch returns the watch of o.
-func NewSilenceWatch(o SilenceOptions) *SilenceWatch {
-	return &SilenceWatch{db: o.DB, kopts: o.Kafka, group: o.Group, topic: o.Topic, silence: o.Silence,
-		every: o.Every, log: o.Logger}
-}
-
 // Run judges every interval until ctx ends, and returns nil; a failed pass
 // is logged and counted.
 func (s *SilenceWatch) Run(ctx context.Context) error {
@@ -193,18 +151,6 @@ func (s *SilenceWatch) Run(ctx context.Context) error {
 		}
 		s.pass(ctx)
 	}
-}
-
-// SilenceStats counts the watch's passes.
-type SilenceStats struct {
-	Passes   int64 // passes run
-	Behind   int64 // passes skipped: sync was behind on the heartbeats topic
-	Failures int64 // passes that failed (lag or database)
-}
-
-// Stats returns the watch's counters.
-func (s *SilenceWatch) Stats() SilenceStats {
-	return SilenceStats{Passes: s.passes.Load(), Behind: s.behind.Load(), Failures: s.failures.Load()}
 }
 
 // pass checks the lag on the heartbeats topic, then opens the incidents.
