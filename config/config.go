@@ -1,7 +1,8 @@
 // Package config reads sitestat's configuration from the environment, once,
-// in main, and checks it. Every setting is a SITESTAT_* variable; Usage lists
-// them all with their defaults for --help. Nothing else in sitestat reads the
-// environment: main copies these values into each package's own Options.
+// in the CLI (package cli), and checks it. Every setting is a SITESTAT_*
+// variable; Usage lists them all with their defaults for --help. Nothing
+// else in sitestat reads the environment: cli copies these values into each
+// package's own Options.
 package config
 
 import (
