@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 )
 
@@ -92,7 +93,7 @@ func TestCLIStatusDetail(t *testing.T) {
 		t.Errorf("strip %q has %d days, want 90 with 2 checked", strip, n)
 	}
 	out, _ = mustRun(t, env, exitOK, "status", strconv.FormatInt(id, 10), "--json")
-	var d detailJSON
+	var d api.SiteDetail
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatal(err)
 	}

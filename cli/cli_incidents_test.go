@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/alert"
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/store"
 )
@@ -86,7 +87,7 @@ func TestCLIIncidents(t *testing.T) {
 		t.Errorf("incidents --open:\n%s\nwant only site b's", out)
 	}
 	out, _ = mustRun(t, env, exitOK, "incidents", "--site", strconv.FormatInt(a, 10), "--json")
-	var got []incidentJSON
+	var got []api.IncidentNotices
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestCLIIncidentsShowsAnUnreadableNotification(t *testing.T) {
 		t.Errorf("incident line %q, want its notification failed", l)
 	}
 	out, _ = mustRun(t, env, exitOK, "incidents", "--json")
-	var got []incidentJSON
+	var got []api.IncidentNotices
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}

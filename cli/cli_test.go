@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
@@ -187,7 +188,7 @@ func TestCLIMigrate(t *testing.T) {
 type siteJSON struct {
 	ID       int64  `json:"id"`
 	URL      string `json:"url"`
-	Interval int    `json:"check_interval"`
+	Interval int    `json:"interval_seconds"`
 	Regex    string `json:"up_regex"`
 }
 
@@ -289,11 +290,11 @@ func TestCLIStatus(t *testing.T) {
 	}
 
 	out, _ = mustRun(t, env, exitOK, "status", "--json")
-	var sts []statusJSON
+	var sts []api.Site
 	if err := json.Unmarshal([]byte(out), &sts); err != nil {
 		t.Fatalf("status --json: %v in %q", err, out)
 	}
-	byID := map[int64]statusJSON{}
+	byID := map[int64]api.Site{}
 	for _, s := range sts {
 		byID[s.ID] = s
 	}
@@ -314,7 +315,7 @@ func TestCLIStatus(t *testing.T) {
 	if s := byID[failing]; s.IncidentID != nil || len(s.Probes) != 1 || s.Probes[0].FailStreak != 1 || s.Probes[0].Failing {
 		t.Errorf("status --json of the site failing once: %+v", s)
 	}
-	if s := byID[never]; s.Up != nil || s.CheckedAt != nil || s.Checks != 0 || s.UptimePct != nil || s.IntervalS != 5 {
+	if s := byID[never]; s.Up != nil || s.CheckedAt != nil || s.Checks != 0 || s.UptimePct != nil || s.IntervalSeconds != 5 {
 		t.Errorf("status --json of the never-checked site: %+v", s)
 	}
 }

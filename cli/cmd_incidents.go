@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/internal/text"
@@ -145,56 +146,10 @@ func writeIncidentsTable(w io.Writer, ins []store.Incident, urls map[int64]strin
 	return err
 }
 
-// incidentJSON is one incident of `sitestat incidents --json`.
-type incidentJSON struct {
-	ID              int64              `json:"id"`
-	Kind            string             `json:"kind"`
-	WebsiteID       *int64             `json:"website_id"`
-	URL             string             `json:"url"`
-	StartedAt       time.Time          `json:"started_at"`
-	ResolvedAt      *time.Time         `json:"resolved_at"`
-	DurationSeconds float64            `json:"duration_seconds"`
-	Reason          string             `json:"reason"`
-	Error           string             `json:"error"`
-	Probes          []string           `json:"probes"`
-	Notifications   []notificationJSON `json:"notifications"`
-}
-
-// notificationJSON is one notification of an incident.
-type notificationJSON struct {
-	ID          int64      `json:"id"`
-	Event       string     `json:"event"`
-	Channel     string     `json:"channel"`
-	State       string     `json:"state"`
-	Attempts    int        `json:"attempts"`
-	DeliveredAt *time.Time `json:"delivered_at"`
-	FailedAt    *time.Time `json:"failed_at"`
-	LastError   string     `json:"last_error"`
-}
-
 func writeIncidentsJSON(w io.Writer, ins []store.Incident, urls map[int64]string, now time.Time) error {
-	out := make([]incidentJSON, 0, len(ins))
+	out := make([]api.IncidentNotices, 0, len(ins))
 	for _, in := range ins {
-		end := now
-		if in.ResolvedAt != nil {
-			end = *in.ResolvedAt
-		}
-		var site *int64
-		if in.WebsiteID != 0 {
-			site = &in.WebsiteID
-		}
-		j := incidentJSON{ID: in.ID, Kind: in.Kind, WebsiteID: site, URL: checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery),
-			StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt, DurationSeconds: max(0, end.Sub(in.StartedAt).Seconds()),
-			Reason: in.Reason, Error: checker.RedactText(in.Error, checker.KeepQuery), Probes: in.Probes, Notifications: []notificationJSON{}}
-		if j.Probes == nil {
-			j.Probes = []string{}
-		}
-		for _, n := range in.Notifications {
-			j.Notifications = append(j.Notifications, notificationJSON{ID: n.ID, Event: string(n.Event),
-				Channel: string(n.Channel), State: n.State(), Attempts: n.Attempts, DeliveredAt: n.DeliveredAt,
-				FailedAt: n.FailedAt, LastError: n.LastError})
-		}
-		out = append(out, j)
+		out = append(out, api.IncidentNoticesOf(in, urls[in.WebsiteID], now, jsonShow()))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

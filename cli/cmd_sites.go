@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
@@ -101,17 +102,10 @@ sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 						return err
 					}
 					if c.Bool("json") {
-						type site struct {
-							ID       int64  `json:"id"`
-							URL      string `json:"url"`
-							Interval int    `json:"check_interval"`
-							Regex    string `json:"up_regex,omitempty"`
-							Name     string `json:"name,omitempty"`
-							Public   bool   `json:"public"`
-						}
-						out := make([]site, 0, len(sites))
+						out := make([]api.SiteConfig, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, checker.RedactURL(s.URL, checker.KeepQuery), int(s.Interval.Seconds()), s.Regex, names[s.ID], !private[s.ID]})
+							out = append(out, api.SiteConfig{ID: s.ID, Name: names[s.ID], URL: checker.RedactURL(s.URL, checker.KeepQuery),
+								IntervalSeconds: int(s.Interval.Seconds()), Regex: s.Regex, Public: !private[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")

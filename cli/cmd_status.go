@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
 	"github.com/sitestat/sitestat/internal/text"
@@ -83,7 +84,7 @@ uptime (one character per day), daily p50/p95 for the last 14 days, and its last
 					return err
 				}
 				if c.Bool("json") {
-					return writeStatusJSON(e.stdout, sts, now)
+					return writeStatusJSON(e.stdout, sts, window, now)
 				}
 				return writeStatusTable(e.stdout, sts, now, window, color)
 			}
@@ -233,71 +234,18 @@ func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) s
 	return strings.Join(parts, ", ")
 }
 
-// statusJSON is one line of `sitestat status --json`.
-type statusJSON struct {
-	ID             int64      `json:"id"`
-	URL            string     `json:"url"`
-	IntervalS      int        `json:"check_interval"`
-	Up             *bool      `json:"up"`
-	Reason         string     `json:"reason,omitempty"`
-	StatusCode     *int       `json:"status_code"`
-	ResponseTimeMs *float64   `json:"response_time_ms"`
-	CheckedAt      *time.Time `json:"checked_at"`
-	AgeSeconds     *float64   `json:"age_seconds"`
-	Stale          bool       `json:"stale"`
-	UptimePct      *float64   `json:"uptime_pct"`
-	// AvailabilityPct is 100 × (1 − time in down incidents ÷ window).
-	AvailabilityPct *float64 `json:"availability_pct"`
-	DowntimeS       float64  `json:"downtime_s"`
-	P95ResponseMs   *float64 `json:"p95_response_time_ms"`
-	Checks          int64    `json:"checks"`
-	// IncidentID is the open down incident; the site is down only with one.
-	IncidentID  *int64      `json:"incident_id"`
-	Maintenance bool        `json:"maintenance"`
-	Probes      []probeJSON `json:"probes"`
+// jsonShow is what --json shows: URLs and error texts through the
+// redaction functions (query values kept: the terminal is the operator's),
+// checker hosts, values as read.
+func jsonShow() api.Show {
+	return api.Show{URL: func(u string) string { return checker.RedactURL(u, checker.KeepQuery) },
+		Text: func(t string) string { return checker.RedactText(t, checker.KeepQuery) }, Hosts: true}
 }
 
-// probeJSON is the state of a website as one probe last saw it.
-type probeJSON struct {
-	Probe          string    `json:"probe"`
-	Up             bool      `json:"up"`
-	Stale          bool      `json:"stale"`
-	Reason         string    `json:"reason"`
-	StatusCode     *int      `json:"status_code"`
-	ResponseTimeMs *float64  `json:"response_time_ms"`
-	CheckedAt      time.Time `json:"checked_at"`
-	AgeSeconds     float64   `json:"age_seconds"`
-	Error          string    `json:"error"`
-	Host           string    `json:"host"`
-	FailStreak     int       `json:"fail_streak"`
-	Failing        bool      `json:"failing"`
-}
-
-func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
-	out := []probeJSON{}
-	for _, p := range s.Probes {
-		l := p.Last
-		out = append(out, probeJSON{Probe: p.Probe, Up: l.Up, Stale: p.Stale, Reason: string(l.Reason), StatusCode: l.StatusCode,
-			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: checker.RedactText(l.Error, checker.KeepQuery), Host: l.Host,
-			FailStreak: p.FailStreak, Failing: p.Failing})
-	}
-	return out
-}
-
-func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
-	out := make([]statusJSON, 0, len(sts))
+func writeStatusJSON(w io.Writer, sts []store.SiteStatus, window time.Duration, now time.Time) error {
+	out := make([]api.Site, 0, len(sts))
 	for _, s := range sts {
-		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL, checker.KeepQuery), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
-			UptimePct: s.UptimePct, AvailabilityPct: s.AvailabilityPct, DowntimeS: s.Downtime.Seconds(),
-			P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now), Maintenance: s.Maintenance}
-		if s.Incident != nil {
-			j.IncidentID = &s.Incident.ID
-		}
-		if l := s.Last; l != nil {
-			up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
-			j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age
-		}
-		out = append(out, j)
+		out = append(out, api.SiteOf(s, window, api.OpenDownOf(s), now, jsonShow()))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

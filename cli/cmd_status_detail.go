@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
@@ -157,77 +158,9 @@ func dayChar(d store.DayStatus, paint func(code, s string) string) string {
 	return paint(ansiRed, "▂")
 }
 
-// detailJSON is `sitestat status ID --json`.
-type detailJSON struct {
-	statusJSON
-	Regex   string       `json:"up_regex"`
-	Windows []windowJSON `json:"windows"`
-	Days    []dayJSON    `json:"days"`
-	Failed  []failedJSON `json:"failed_checks"`
-}
-
-type windowJSON struct {
-	Window          string   `json:"window"`
-	Checks          int64    `json:"checks"`
-	UptimePct       *float64 `json:"uptime_pct"`
-	AvailabilityPct *float64 `json:"availability_pct"`
-	DowntimeS       float64  `json:"downtime_s"`
-	P95ResponseMs   *float64 `json:"p95_response_time_ms"`
-	// Probes is the uptime of the window's checks per probe.
-	Probes []probeUptimeJSON `json:"probes"`
-}
-
-type probeUptimeJSON struct {
-	Probe     string   `json:"probe"`
-	Checks    int64    `json:"checks"`
-	UptimePct *float64 `json:"uptime_pct"`
-}
-
-type dayJSON struct {
-	Day       string   `json:"day"`
-	Checks    int64    `json:"checks"`
-	UpChecks  int64    `json:"up_checks"`
-	UptimePct *float64 `json:"uptime_pct"`
-	P50Ms     *float64 `json:"p50_response_time_ms"`
-	P95Ms     *float64 `json:"p95_response_time_ms"`
-}
-
-type failedJSON struct {
-	CheckedAt  time.Time `json:"checked_at"`
-	Probe      string    `json:"probe"`
-	Reason     string    `json:"reason"`
-	StatusCode *int      `json:"status_code"`
-	Error      string    `json:"error"`
-}
-
 func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
-	j := detailJSON{Regex: d.Regex, Windows: []windowJSON{}, Days: []dayJSON{}, Failed: []failedJSON{}}
-	j.statusJSON = statusJSON{ID: d.ID, URL: checker.RedactURL(d.URL, checker.KeepQuery), IntervalS: int(d.Interval / time.Second), Stale: d.Stale,
-		UptimePct: d.UptimePct, AvailabilityPct: d.AvailabilityPct, DowntimeS: d.Downtime.Seconds(),
-		P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now), Maintenance: d.Maintenance}
-	if d.Incident != nil {
-		j.IncidentID = &d.Incident.ID
-	}
-	if l := d.Last; l != nil {
-		up, at, age := l.Up, l.CheckedAt.UTC(), now.Sub(l.CheckedAt).Seconds()
-		j.Up, j.Reason, j.StatusCode, j.ResponseTimeMs, j.CheckedAt, j.AgeSeconds = &up, string(l.Reason), l.StatusCode, l.ResponseTimeMs, &at, &age
-	}
-	for _, win := range d.Windows {
-		wj := windowJSON{Window: shortDuration(win.Window), Checks: win.Checks, UptimePct: win.UptimePct,
-			AvailabilityPct: win.AvailabilityPct, DowntimeS: win.Downtime.Seconds(), P95ResponseMs: win.P95ResponseMs,
-			Probes: []probeUptimeJSON{}}
-		for _, p := range win.Probes {
-			wj.Probes = append(wj.Probes, probeUptimeJSON{Probe: p.Probe, Checks: p.Checks, UptimePct: p.UptimePct})
-		}
-		j.Windows = append(j.Windows, wj)
-	}
-	for _, day := range d.Days {
-		j.Days = append(j.Days, dayJSON{Day: day.Day.Format("2006-01-02"), Checks: day.Checks, UpChecks: day.UpChecks,
-			UptimePct: day.UptimePct(), P50Ms: day.P50Ms, P95Ms: day.P95Ms})
-	}
-	for _, f := range d.Failed {
-		j.Failed = append(j.Failed, failedJSON{CheckedAt: f.CheckedAt, Probe: f.Probe, Reason: string(f.Reason), StatusCode: f.StatusCode, Error: checker.RedactText(f.Error, checker.KeepQuery)})
-	}
+	j := api.DetailOf(d, api.OpenDownOf(d.SiteStatus), now, jsonShow())
+	j.Regex = d.Regex
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(j)

@@ -12,96 +12,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sitestat/sitestat/api"
 	"github.com/sitestat/sitestat/store"
 )
 
-type apiProbe struct {
-	Probe          string    `json:"probe"`
-	State          string    `json:"state"`
-	CheckedAt      time.Time `json:"checked_at"`
-	Reason         string    `json:"reason"`
-	StatusCode     *int      `json:"status_code"`
-	ResponseTimeMs *float64  `json:"response_time_ms"`
-	Error          string    `json:"error"`
-}
-
-type apiSite struct {
-	ID            int64      `json:"id"`
-	Name          string     `json:"name"`
-	URL           string     `json:"url,omitempty"`
-	State         string     `json:"state"`
-	StateText     string     `json:"state_text"`
-	LastCheckedAt *time.Time `json:"last_checked_at"`
-	Probes        []apiProbe `json:"probes"`
-	Checks24h     int64      `json:"checks_24h"`
-	Uptime24hPct  *float64   `json:"uptime_24h_pct"`
-	P95Ms24h      *float64   `json:"p95_24h_ms,omitempty"`
-}
-
-type apiWindow struct {
-	Window    string   `json:"window"`
-	Checks    int64    `json:"checks"`
-	UptimePct *float64 `json:"uptime_pct"`
-	// AvailabilityPct is 100 × (1 − time in down incidents ÷ window): the
-	// quorum's verdict, across probes; null when alerting is off for the site.
-	AvailabilityPct *float64 `json:"availability_pct"`
-	DowntimeSeconds int64    `json:"downtime_seconds"`
-	P95Ms           *float64 `json:"p95_ms"`
-	// Probes is the uptime of the window's checks per probe (a website's
-	// detail only).
-	Probes []apiProbeUptime `json:"probes,omitempty"`
-}
-
-type apiProbeUptime struct {
-	Probe     string   `json:"probe"`
-	Checks    int64    `json:"checks"`
-	UptimePct *float64 `json:"uptime_pct"`
-}
-
-// apiWindowOf is the API form of ws.
-func apiWindowOf(ws store.WindowStatus) apiWindow {
-	w := apiWindow{Window: windowName(ws.Window), Checks: ws.Checks, UptimePct: round(ws.UptimePct, 3),
-		AvailabilityPct: round(ws.AvailabilityPct, 3), DowntimeSeconds: int64(ws.Downtime.Seconds()), P95Ms: round(ws.P95ResponseMs, 1)}
-	for _, p := range ws.Probes {
-		w.Probes = append(w.Probes, apiProbeUptime{Probe: p.Probe, Checks: p.Checks, UptimePct: round(p.UptimePct, 3)})
-	}
-	return w
-}
-
-type apiIncident struct {
-	ID              int64      `json:"id"`
-	WebsiteID       *int64     `json:"website_id"`
-	Kind            string     `json:"kind"`
-	Open            bool       `json:"open"`
-	StartedAt       time.Time  `json:"started_at"`
-	ResolvedAt      *time.Time `json:"resolved_at"`
-	DurationSeconds int64      `json:"duration_seconds"`
-	Reason          string     `json:"reason"`
-	Error           string     `json:"error"`
-	Probes          []string   `json:"probes"`
-}
-
-func (s *Server) apiSiteOf(site store.SiteStatus, open *store.Incident) apiSite {
-	st := stateOf(site, open)
-	out := apiSite{ID: site.ID, Name: site.Name, URL: s.publicURL(site.URL), State: st.Kind, StateText: st.Text,
-		Probes: []apiProbe{}, Checks24h: site.Checks, Uptime24hPct: round(site.UptimePct, 3), P95Ms24h: round(site.P95ResponseMs, 1)}
-	if site.Last != nil {
-		t := site.Last.CheckedAt
-		out.LastCheckedAt = &t
-	}
-	for _, p := range site.Probes {
-		out.Probes = append(out.Probes, apiProbe{Probe: p.Probe, State: probeState(p, site.AlertAfter).Kind, CheckedAt: p.Last.CheckedAt,
-			Reason: string(p.Last.Reason), StatusCode: p.Last.StatusCode, ResponseTimeMs: p.Last.ResponseTimeMs,
-			Error: s.scrub(p.Last.Error)})
-	}
-	return out
+// show is what the API shows: URLs through publicURL, error texts through
+// scrub, no checker hosts, percentages and p95s rounded.
+func (s *Server) show() api.Show {
+	return api.Show{URL: s.publicURL, Text: s.scrub, Round: true}
 }
 
 // apiSites serves /api/v1/sites: every website, its state and 24 h uptime
 // (its p95 is in /api/v1/sites/{id}: merging 10,000 websites' histograms
 // would cost the list seconds).
 func (s *Server) apiSites(w http.ResponseWriter, r *http.Request) {
-	sites, err := s.st.StatusNoP95(r.Context(), 24*time.Hour, s.opts.Now().UTC())
+	now := s.opts.Now().UTC()
+	sites, err := s.st.StatusNoP95(r.Context(), 24*time.Hour, now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -112,9 +38,9 @@ func (s *Server) apiSites(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]apiSite, 0, len(sites))
+	out := make([]api.Site, 0, len(sites))
 	for _, site := range sites {
-		out = append(out, s.apiSiteOf(site, open[site.ID]))
+		out = append(out, api.SiteOf(site, 24*time.Hour, open[site.ID], now, s.show()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sites": out})
 }
@@ -146,17 +72,7 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	type detail struct {
-		apiSite
-		IntervalSeconds int         `json:"interval_seconds"`
-		Windows         []apiWindow `json:"windows"`
-		TLSVersion      string      `json:"tls_version,omitempty"`
-		CertNotAfter    *time.Time  `json:"cert_not_after,omitempty"`
-	}
-	out := detail{apiSite: s.apiSiteOf(d.SiteStatus, open[id]), IntervalSeconds: int(d.Interval / time.Second)}
-	for _, win := range d.Windows {
-		out.Windows = append(out.Windows, apiWindowOf(win))
-	}
+	out := api.DetailOf(d, open[id], now, s.show())
 	if tls != nil {
 		out.TLSVersion, out.CertNotAfter = tls.Version, tls.CertNotAfter
 	}
@@ -165,22 +81,22 @@ func (s *Server) apiSite(w http.ResponseWriter, r *http.Request) {
 
 // uptimeOf reads the uptime of website id over win; found is false when
 // there is no such website.
-func (s *Server) uptimeOf(r *http.Request, id int64, win time.Duration) (apiWindow, bool, error) {
+func (s *Server) uptimeOf(r *http.Request, id int64, win time.Duration) (store.WindowStatus, bool, error) {
 	now := s.opts.Now().UTC()
 	site, err := s.st.SiteState(r.Context(), id, now)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.visible(r, site)) {
-		return apiWindow{}, false, nil
+		return store.WindowStatus{}, false, nil
 	}
 	if err != nil {
-		return apiWindow{}, false, err
+		return store.WindowStatus{}, false, err
 	}
 	sums, err := s.st.SiteSummaries(r.Context(), []int64{id}, win, 0, now)
 	if err != nil {
-		return apiWindow{}, false, err
+		return store.WindowStatus{}, false, err
 	}
 	ws := sums[id].Window
 	ws.Window = win
-	return apiWindowOf(ws), true, nil
+	return ws, true, nil
 }
 
 // apiUptime serves /api/v1/sites/{id}/uptime?window=30d (default 24h).
@@ -199,7 +115,7 @@ func (s *Server) apiUptime(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "window must be 1h..8760h or 1d..365d, e.g. 30d")
 		return
 	}
-	out, found, err := s.uptimeOf(r, id, win)
+	up, found, err := s.uptimeOf(r, id, win)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -208,9 +124,7 @@ func (s *Server) apiUptime(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such website")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "window": out.Window, "checks": out.Checks,
-		"uptime_pct": out.UptimePct, "availability_pct": out.AvailabilityPct, "downtime_seconds": out.DowntimeSeconds,
-		"p95_ms": out.P95Ms})
+	writeJSON(w, http.StatusOK, api.UptimeOf(id, up, s.show()))
 }
 
 // maxChecks is the largest page of /api/v1/sites/{id}/checks.
@@ -259,23 +173,12 @@ func (s *Server) apiChecks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	type check struct {
-		CheckID        string    `json:"check_id"`
-		CheckedAt      time.Time `json:"checked_at"`
-		Probe          string    `json:"probe"`
-		Up             bool      `json:"up"`
-		Reason         string    `json:"reason"`
-		StatusCode     *int      `json:"status_code"`
-		ResponseTimeMs *float64  `json:"response_time_ms"`
-		Error          string    `json:"error"`
-	}
 	out := struct {
-		Checks []check `json:"checks"`
-		Next   string  `json:"next,omitempty"`
-	}{Checks: []check{}}
+		Checks []api.Check `json:"checks"`
+		Next   string      `json:"next,omitempty"`
+	}{Checks: []api.Check{}}
 	for _, c := range checks {
-		out.Checks = append(out.Checks, check{CheckID: c.CheckID, CheckedAt: c.CheckedAt, Probe: c.Probe, Up: c.Up,
-			Reason: string(c.Reason), StatusCode: c.StatusCode, ResponseTimeMs: c.ResponseTimeMs, Error: s.scrub(c.Error)})
+		out.Checks = append(out.Checks, api.CheckOf(c, s.show()))
 	}
 	if len(checks) == limit {
 		v := url.Values{"since": {checks[len(checks)-1].CheckedAt.Format(time.RFC3339Nano)}, "limit": {strconv.Itoa(limit)}}
@@ -302,22 +205,9 @@ func (s *Server) apiIncidents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Now().UTC()
-	out := make([]apiIncident, 0, len(ins))
+	out := make([]api.Incident, 0, len(ins))
 	for _, in := range ins {
-		end := now
-		if in.ResolvedAt != nil {
-			end = *in.ResolvedAt
-		}
-		a := apiIncident{ID: in.ID, Kind: in.Kind, Open: in.ResolvedAt == nil, StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt,
-			DurationSeconds: int64(end.Sub(in.StartedAt).Seconds()), Reason: in.Reason, Error: s.scrub(in.Error), Probes: in.Probes}
-		if in.WebsiteID != 0 {
-			id := in.WebsiteID
-			a.WebsiteID = &id
-		}
-		if a.Probes == nil {
-			a.Probes = []string{}
-		}
-		out = append(out, a)
+		out = append(out, api.IncidentOf(in, "", now, s.show()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
 }
@@ -397,7 +287,7 @@ func (s *Server) badgeUptime(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	up, found, err := s.uptimeOf(r, id, win)
+	ws, found, err := s.uptimeOf(r, id, win)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -406,6 +296,7 @@ func (s *Server) badgeUptime(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	up := api.WindowOf(ws, s.show())
 	label, msg := "uptime "+name, "no data"
 	color := "#6e7781"
 	if up.UptimePct != nil {

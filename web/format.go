@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -68,17 +67,6 @@ func pct(v *float64) string {
 		return fmt.Sprintf("%.2f%%", *v)
 	}
 	return fmt.Sprintf("%.1f%%", *v)
-}
-
-// round returns v rounded to digits decimals, nil for nil: what the API
-// shows of a percentage or a time.
-func round(v *float64, digits int) *float64 {
-	if v == nil {
-		return nil
-	}
-	p := math.Pow(10, float64(digits))
-	r := math.Round(*v*p) / p
-	return &r
 }
 
 // ms renders a response time, "–" when there is none.
