@@ -10,8 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -135,7 +135,7 @@ func writeIncidentsTable(w io.Writer, ins []store.Incident, urls map[int64]strin
 			reason = "-"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Kind, site,
-			truncateURL(checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
+			truncateURL(redact.URL(urls[in.WebsiteID], redact.KeepQuery), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
 			text.Terminal(reason), text.Terminal(strings.Join(in.Probes, ",")), strings.Join(notes, " "))
 	}
 	if err := tw.Flush(); err != nil {
@@ -183,9 +183,9 @@ func writeIncidentsJSON(w io.Writer, ins []store.Incident, urls map[int64]string
 		if in.WebsiteID != 0 {
 			site = &in.WebsiteID
 		}
-		j := incidentJSON{ID: in.ID, Kind: in.Kind, WebsiteID: site, URL: checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery),
+		j := incidentJSON{ID: in.ID, Kind: in.Kind, WebsiteID: site, URL: redact.URL(urls[in.WebsiteID], redact.KeepQuery),
 			StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt, DurationSeconds: max(0, end.Sub(in.StartedAt).Seconds()),
-			Reason: in.Reason, Error: checker.RedactText(in.Error, checker.KeepQuery), Probes: in.Probes, Notifications: []notificationJSON{}}
+			Reason: in.Reason, Error: redact.Text(in.Error, redact.KeepQuery), Probes: in.Probes, Notifications: []notificationJSON{}}
 		if j.Probes == nil {
 			j.Probes = []string{}
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -111,7 +111,7 @@ sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 						}
 						out := make([]site, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, site{s.ID, checker.RedactURL(s.URL, checker.KeepQuery), int(s.Interval.Seconds()), s.Regex, names[s.ID], !private[s.ID]})
+							out = append(out, site{s.ID, redact.URL(s.URL, redact.KeepQuery), int(s.Interval.Seconds()), s.Regex, names[s.ID], !private[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
 						enc.SetIndent("", "  ")
@@ -131,7 +131,7 @@ sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 						if private[s.ID] {
 							visibility = "private"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL, checker.KeepQuery)), s.Interval, re, name, visibility)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(redact.URL(s.URL, redact.KeepQuery)), s.Interval, re, name, visibility)
 					}
 					return tw.Flush()
 				}),

@@ -13,8 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -183,7 +183,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 		if s.P95ResponseMs != nil {
 			p95 = formatMs(*s.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(checker.RedactURL(s.URL, checker.KeepQuery), 60), state, code, rt, checked, uptime, avail, p95, s.Checks)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(redact.URL(s.URL, redact.KeepQuery), 60), state, code, rt, checked, uptime, avail, p95, s.Checks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -278,7 +278,7 @@ func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
 	for _, p := range s.Probes {
 		l := p.Last
 		out = append(out, probeJSON{Probe: p.Probe, Up: l.Up, Stale: p.Stale, Reason: string(l.Reason), StatusCode: l.StatusCode,
-			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: checker.RedactText(l.Error, checker.KeepQuery), Host: l.Host,
+			ResponseTimeMs: l.ResponseTimeMs, CheckedAt: l.CheckedAt, AgeSeconds: now.Sub(l.CheckedAt).Seconds(), Error: redact.Text(l.Error, redact.KeepQuery), Host: l.Host,
 			FailStreak: p.FailStreak, Failing: p.Failing})
 	}
 	return out
@@ -287,7 +287,7 @@ func probesJSON(s store.SiteStatus, now time.Time) []probeJSON {
 func writeStatusJSON(w io.Writer, sts []store.SiteStatus, now time.Time) error {
 	out := make([]statusJSON, 0, len(sts))
 	for _, s := range sts {
-		j := statusJSON{ID: s.ID, URL: checker.RedactURL(s.URL, checker.KeepQuery), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
+		j := statusJSON{ID: s.ID, URL: redact.URL(s.URL, redact.KeepQuery), IntervalS: int(s.Interval / time.Second), Stale: s.Stale,
 			UptimePct: s.UptimePct, AvailabilityPct: s.AvailabilityPct, DowntimeS: s.Downtime.Seconds(),
 			P95ResponseMs: s.P95ResponseMs, Checks: s.Checks, Probes: probesJSON(s, now), Maintenance: s.Maintenance}
 		if s.Incident != nil {

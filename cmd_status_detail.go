@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -21,7 +21,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 		}
 		return code + s + ansiReset
 	}
-	fmt.Fprintf(w, "website %d  %s\n", d.ID, text.Terminal(checker.RedactURL(d.URL, checker.KeepQuery)))
+	fmt.Fprintf(w, "website %d  %s\n", d.ID, text.Terminal(redact.URL(d.URL, redact.KeepQuery)))
 	regex := text.Terminal(d.Regex)
 	if regex == "" {
 		regex = "(none)"
@@ -48,7 +48,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 			rt = formatMs(*l.ResponseTimeMs)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", text.Terminal(p.Probe), state, code, rt, text.Ago(now.Sub(l.CheckedAt)),
-			text.Terminal(l.Host), text.Terminal(checker.RedactText(l.Error, checker.KeepQuery)))
+			text.Terminal(l.Host), text.Terminal(redact.Text(l.Error, redact.KeepQuery)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -136,7 +136,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 			code = fmt.Sprint(*f.StatusCode)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.CheckedAt.Format(time.RFC3339), text.Terminal(f.Probe),
-			text.Terminal(string(f.Reason)), code, text.Terminal(checker.RedactText(f.Error, checker.KeepQuery)))
+			text.Terminal(string(f.Reason)), code, text.Terminal(redact.Text(f.Error, redact.KeepQuery)))
 	}
 	return tw.Flush()
 }
@@ -202,7 +202,7 @@ type failedJSON struct {
 
 func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 	j := detailJSON{Regex: d.Regex, Windows: []windowJSON{}, Days: []dayJSON{}, Failed: []failedJSON{}}
-	j.statusJSON = statusJSON{ID: d.ID, URL: checker.RedactURL(d.URL, checker.KeepQuery), IntervalS: int(d.Interval / time.Second), Stale: d.Stale,
+	j.statusJSON = statusJSON{ID: d.ID, URL: redact.URL(d.URL, redact.KeepQuery), IntervalS: int(d.Interval / time.Second), Stale: d.Stale,
 		UptimePct: d.UptimePct, AvailabilityPct: d.AvailabilityPct, DowntimeS: d.Downtime.Seconds(),
 		P95ResponseMs: d.P95ResponseMs, Checks: d.Checks, Probes: probesJSON(d.SiteStatus, now), Maintenance: d.Maintenance}
 	if d.Incident != nil {
@@ -226,7 +226,7 @@ func writeDetailJSON(w io.Writer, d store.SiteDetail, now time.Time) error {
 			UptimePct: day.UptimePct(), P50Ms: day.P50Ms, P95Ms: day.P95Ms})
 	}
 	for _, f := range d.Failed {
-		j.Failed = append(j.Failed, failedJSON{CheckedAt: f.CheckedAt, Probe: f.Probe, Reason: string(f.Reason), StatusCode: f.StatusCode, Error: checker.RedactText(f.Error, checker.KeepQuery)})
+		j.Failed = append(j.Failed, failedJSON{CheckedAt: f.CheckedAt, Probe: f.Probe, Reason: string(f.Reason), StatusCode: f.StatusCode, Error: redact.Text(f.Error, redact.KeepQuery)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

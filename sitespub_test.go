@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -39,7 +39,7 @@ func readSitesTopic(t *testing.T, opts kafka.Options, topic string) (map[int64]s
 	defer cancel()
 	state := map[int64]string{}
 	err := kafka.Scan(ctx, opts, topic, func(r kafka.Record) bool {
-		id, err := checker.ParseSiteKey(r.Key)
+		id, err := contract.ParseSiteKey(r.Key)
 		if err != nil {
 			t.Errorf("sites topic: key %q: %v", r.Key, err)
 			return true
@@ -93,7 +93,7 @@ func encoded(t *testing.T, db *store.DB, id int64) string {
 	if err != nil || !ok {
 		t.Fatalf("look up site %d: %v, %v", id, ok, err)
 	}
-	return string(checker.EncodeSite(s))
+	return string(contract.EncodeSite(s))
 }
 
 // TestSitesPublisher: the start reconciles (a site already in the table is
@@ -111,8 +111,8 @@ func TestSitesPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := int64(999)
-	if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: checker.SiteKey(stale),
-		Value: checker.EncodeSite(checker.Site{ID: stale, URL: "http://gone/", Interval: time.Second})}}); err != nil {
+	if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: contract.SiteKey(stale),
+		Value: contract.EncodeSite(contract.Site{ID: stale, URL: "http://gone/", Interval: time.Second})}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,7 +135,7 @@ func TestSitesPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := encoded(t, db, id)
-	if got, _ := checker.DecodeSite(id, []byte(want)); got.Interval != 7*time.Second {
+	if got, _ := contract.DecodeSite(id, []byte(want)); got.Interval != 7*time.Second {
 		t.Fatalf("updated site decodes as %+v", got)
 	}
 	note(waitSite(t, opts, topic, id, want, "sites update"))

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -64,7 +65,7 @@ func (h *heartbeater) beat(ctx context.Context) {
 		h.w = w
 	}
 	st := h.stats()
-	hb := checker.Heartbeat{V: checker.HeartbeatVersion, Probe: h.probe, Host: h.host, At: time.Now().UTC(),
+	hb := contract.Heartbeat{V: contract.HeartbeatVersion, Probe: h.probe, Host: h.host, At: time.Now().UTC(),
 		Sites: st.Sites, Checks: st.Checks, Source: h.source}
 	b, err := json.Marshal(hb)
 	if err != nil {
@@ -109,10 +110,10 @@ func newKafkaCheckers(w sink.HeartbeatWriter) *kafkaCheckers {
 
 // RecordHeartbeats notes the first recent Kafka-sourced heartbeat and
 // stores hbs.
-func (k *kafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
+func (k *kafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []contract.Heartbeat) error {
 	since := time.Now().Add(-k.recent)
 	for _, hb := range hbs {
-		if hb.Source == checker.SourceKafka && hb.At.After(since) {
+		if hb.Source == contract.SourceKafka && hb.At.After(since) {
 			k.once.Do(func() { k.seen <- hb.Probe })
 			break
 		}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/retry"
 )
 
@@ -25,7 +27,7 @@ const (
 // SiteSource gives the sites to check (the store reads the websites table).
 type SiteSource interface {
 	// Sites returns every site to check.
-	Sites(ctx context.Context) ([]Site, error)
+	Sites(ctx context.Context) ([]contract.Site, error)
 }
 
 // SiteNotifier is implemented by a SiteSource that knows when its sites
@@ -41,7 +43,7 @@ type SiteNotifier interface {
 // for long: it buffers, and reports its own failures.
 type Publisher interface {
 	// Publish hands r over for delivery.
-	Publish(ctx context.Context, r Result)
+	Publish(ctx context.Context, r contract.Result)
 }
 
 // RunnerOptions configure a Runner. The zero value is usable: every zero
@@ -205,7 +207,7 @@ func (r *Runner) Once(ctx context.Context) error {
 		}
 		t := NewTarget(s)
 		if err := t.Err(); err != nil {
-			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL, KeepQuery), "err", err)
+			r.log.Warn("invalid site", "site_id", s.ID, "url", redact.URL(s.URL, redact.KeepQuery), "err", err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -229,7 +231,7 @@ func (r *Runner) Once(ctx context.Context) error {
 // added, removed and changed sites take effect without a restart; when a
 // reload fails the last list is kept.
 func (r *Runner) Run(ctx context.Context) error {
-	lists := make(chan []Site, 1)
+	lists := make(chan []contract.Site, 1)
 	var loader sync.WaitGroup
 	loader.Go(func() { r.load(ctx, lists) })
 
@@ -246,8 +248,8 @@ func (r *Runner) Run(ctx context.Context) error {
 // load sends the site list to out at start (retrying with backoff until it
 // succeeds or ctx ends) and then every Refresh. Only the newest list waits
 // in out.
-func (r *Runner) load(ctx context.Context, out chan []Site) {
-	send := func(sites []Site) {
+func (r *Runner) load(ctx context.Context, out chan []contract.Site) {
+	send := func(sites []contract.Site) {
 		select {
 		case <-out: // drop a list the scheduler has not taken yet
 		default:
@@ -353,7 +355,7 @@ type scheduler struct {
 	skipped map[int64]string // sites of the last list skipped as unusable, warned about once
 }
 
-func (s *scheduler) run(ctx context.Context, lists <-chan []Site) {
+func (s *scheduler) run(ctx context.Context, lists <-chan []contract.Site) {
 	work := context.WithoutCancel(ctx) // checks in flight outlive ctx
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -443,7 +445,7 @@ func (r *Runner) runJob(ctx context.Context, j job) {
 // a positive id its results could not be keyed, and without a URL there is
 // nothing to check. Such a site (a hand-made row with NULLs) is skipped; any
 // other invalid setting is checked, as ReasonInvalidConfig.
-func unusable(site Site) string {
+func unusable(site contract.Site) string {
 	switch {
 	case site.ID <= 0:
 		return "no id"
@@ -454,7 +456,7 @@ func unusable(site Site) string {
 }
 
 // apply makes the schedule follow a new site list.
-func (s *scheduler) apply(sites []Site) {
+func (s *scheduler) apply(sites []contract.Site) {
 	now := time.Now()
 	seen := make(map[int64]struct{}, len(sites))
 	skipped := make(map[int64]string)
@@ -475,7 +477,7 @@ func (s *scheduler) apply(sites []Site) {
 		}
 		t := NewTarget(site)
 		if err := t.Err(); err != nil {
-			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL, KeepQuery), "err", err)
+			s.r.log.Warn("invalid site", "site_id", site.ID, "url", redact.URL(site.URL, redact.KeepQuery), "err", err)
 		}
 		iv := site.Interval
 		if iv <= 0 {

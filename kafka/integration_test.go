@@ -18,7 +18,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -420,19 +420,19 @@ func TestNewProducerHonoursContext(t *testing.T) {
 }
 
 // testResults returns n valid results of a few websites, with every optional field used.
-func testResults(n int) []checker.Result {
-	out := make([]checker.Result, n)
+func testResults(n int) []contract.Result {
+	out := make([]contract.Result, n)
 	for i := range out {
 		r := testResult(int64(i%7 + 1))
 		switch i % 3 {
 		case 1:
-			r.Up, r.Reason, r.StatusCode, r.Error = false, checker.ReasonTimeout, nil, "timeout after 5s (phase: connect)"
+			r.Up, r.Reason, r.StatusCode, r.Error = false, contract.ReasonTimeout, nil, "timeout after 5s (phase: connect)"
 		case 2:
 			matched := false
-			r.Up, r.Reason, r.RegexMatched, r.Error = false, checker.ReasonRegexMismatch, &matched, "up_regex did not match"
+			r.Up, r.Reason, r.RegexMatched, r.Error = false, contract.ReasonRegexMismatch, &matched, "up_regex did not match"
 			notAfter := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			r.TLSVersion, r.CertNotAfter = "TLS 1.3", &notAfter
-			r.PhasesMs = checker.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 4, TransferMs: 0.125}
+			r.PhasesMs = contract.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 4, TransferMs: 0.125}
 			r.Redirects = 2
 		}
 		r.Probe = "probe-" + strconv.Itoa(i)
@@ -469,10 +469,10 @@ func TestProducerRoundTrip(t *testing.T) {
 	if len(msgs) != len(want) {
 		t.Fatalf("read %d messages, want %d", len(msgs), len(want))
 	}
-	byID := map[string]checker.Result{}
+	byID := map[string]contract.Result{}
 	partitionOf := map[int64]int32{}
 	for _, m := range msgs {
-		r, err := checker.Decode(m.Key, m.Value)
+		r, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			t.Fatalf("offset %d/%d: %v", m.Partition, m.Offset, err)
 		}

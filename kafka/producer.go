@@ -12,7 +12,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 )
 
@@ -359,7 +359,7 @@ func compressionCodec(name string) (sarama.CompressionCodec, error) {
 
 // Publish queues r for the topic, keyed by its website id, and returns at
 // once. The outcome shows in Stats, in the log, and in what Flush returns.
-func (p *Producer) Publish(ctx context.Context, r checker.Result) {
+func (p *Producer) Publish(ctx context.Context, r contract.Result) {
 	_ = ctx // Publish never waits; ctx is for symmetry with other sinks.
 	value, err := r.Encode()
 	p.mu.Lock()

@@ -17,7 +17,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -103,11 +103,11 @@ func startFake(t *testing.T, popts ProducerOptions, aps ...*fakeAP) *Producer {
 }
 
 // testResult returns a valid Result of website id with a fresh check id.
-func testResult(id int64) checker.Result {
+func testResult(id int64) contract.Result {
 	code := 200
-	return checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: "https://example.com/" + strconv.FormatInt(id, 10),
-		CheckedAt: time.Date(2025, 3, 1, 12, 0, int(id%60), 123456789, time.UTC), Probe: "test", Up: true, Reason: checker.ReasonOK,
+	return contract.Result{
+		V: contract.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: "https://example.com/" + strconv.FormatInt(id, 10),
+		CheckedAt: time.Date(2025, 3, 1, 12, 0, int(id%60), 123456789, time.UTC), Probe: "test", Up: true, Reason: contract.ReasonOK,
 		StatusCode: &code, ResponseTimeMs: 12.5, FinalURL: "https://example.com/", BodyBytes: 10,
 	}
 }
@@ -125,7 +125,7 @@ func TestProducerDelivers(t *testing.T) {
 	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
 		k, _ := m.Key.Encode()
 		v, _ := m.Value.Encode()
-		r, err := checker.Decode(k, v)
+		r, err := contract.Decode(k, v)
 		if err != nil {
 			t.Errorf("message does not decode: %v", err)
 		}
@@ -432,7 +432,7 @@ func TestProducerResendKeepsOrder(t *testing.T) {
 					return errNoAnswer // answered above, once the batch is complete
 				}
 				v, _ := m.Value.Encode()
-				r, err := checker.Decode(nil, v)
+				r, err := contract.Decode(nil, v)
 				if err != nil {
 					t.Errorf("decode: %v", err)
 				}
@@ -546,7 +546,7 @@ func TestStartProducerBuffersUntilConnected(t *testing.T) {
 	var delivered []string
 	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
 		v, _ := m.Value.Encode()
-		r, err := checker.Decode(nil, v)
+		r, err := contract.Decode(nil, v)
 		if err != nil {
 			t.Errorf("decode: %v", err)
 		}

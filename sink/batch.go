@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -65,7 +65,7 @@ func (s *Sync) HandleBatch(ctx context.Context, b *kafka.Batch) error {
 // with the records that carried them, and the dead letters.
 type batch struct {
 	s       *Sync
-	results []checker.Result
+	results []contract.Result
 	recs    []*kafka.Record // recs[i] carried results[i]
 	dead    []kafka.DeadLetter
 	dups    int // results dropped as repeats within the batch
@@ -73,7 +73,7 @@ type batch struct {
 
 // decode sorts the records of b into results, repeats and dead letters.
 func (s *Sync) decode(b *kafka.Batch) *batch {
-	bt := &batch{s: s, results: make([]checker.Result, 0, len(b.Records)), recs: make([]*kafka.Record, 0, len(b.Records))}
+	bt := &batch{s: s, results: make([]contract.Result, 0, len(b.Records)), recs: make([]*kafka.Record, 0, len(b.Records))}
 	seen := make(map[string]struct{}, len(b.Records))
 	now := s.opts.Now()
 	for i := range b.Records {
@@ -83,7 +83,7 @@ func (s *Sync) decode(b *kafka.Batch) *batch {
 				fmt.Sprintf("message value of %d bytes is larger than the limit of %d bytes", len(rec.Value), max)))
 			continue
 		}
-		r, err := checker.Decode(rec.Key, rec.Value)
+		r, err := contract.Decode(rec.Key, rec.Value)
 		if err != nil {
 			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassDecode, err.Error()))
 			continue
@@ -162,7 +162,7 @@ func (bt *batch) checkSites(stop context.Context) error {
 // When PostgreSQL rejects the data (SQLSTATE class 22 or 23) it splits rs in
 // halves until it finds the rows at fault, which become dead letters, and
 // stores the others.
-func (bt *batch) insert(stop context.Context, rs []checker.Result, recs []*kafka.Record) (int, error) {
+func (bt *batch) insert(stop context.Context, rs []contract.Result, recs []*kafka.Record) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
@@ -193,7 +193,7 @@ func (bt *batch) insert(stop context.Context, rs []checker.Result, recs []*kafka
 }
 
 // reject makes a dead letter of a row PostgreSQL refused.
-func (bt *batch) reject(r checker.Result, rec *kafka.Record, k kind, err error) {
+func (bt *batch) reject(r contract.Result, rec *kafka.Record, k kind, err error) {
 	class := kafka.ClassDBData
 	if k == kindConstraint {
 		class = kafka.ClassDBConstraint

@@ -15,7 +15,7 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -152,7 +152,7 @@ func TestDuplicates(t *testing.T) {
 // splitting the batch, sent to the DLQ, and the rest are stored.
 func TestBisection(t *testing.T) {
 	hs := newHarness(t, Options{}, 1)
-	hs.w.setInsertHook(func(rs []checker.Result) error {
+	hs.w.setInsertHook(func(rs []contract.Result) error {
 		for _, r := range rs {
 			switch {
 			case r.StatusCode != nil && *r.StatusCode > 32767:
@@ -207,7 +207,7 @@ func TestBisection(t *testing.T) {
 func TestRetryThenAccept(t *testing.T) {
 	hs := newHarness(t, Options{}, 1)
 	fails := 0
-	hs.w.setInsertHook(func(rs []checker.Result) error {
+	hs.w.setInsertHook(func(rs []contract.Result) error {
 		if fails < 4 {
 			fails++
 			return sqlErr("57P01")
@@ -228,7 +228,7 @@ func TestRetryThenAccept(t *testing.T) {
 // let go promptly, the batch not accepted (an error, with ctx done).
 func TestStopWhileRetrying(t *testing.T) {
 	hs := newHarness(t, Options{RetryMin: 50 * time.Millisecond, RetryMax: 10 * time.Second}, 1)
-	hs.w.setInsertHook(func([]checker.Result) error { return &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED} })
+	hs.w.setInsertHook(func([]contract.Result) error { return &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED} })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hs.handle(ctx, hs.resultRec(result(1))) }()
@@ -261,7 +261,7 @@ func TestReleaseDeadline(t *testing.T) {
 	t.Run("short outage", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		fails := 0
-		hs.w.setInsertHook(func([]checker.Result) error {
+		hs.w.setInsertHook(func([]contract.Result) error {
 			if fails < 3 {
 				fails++
 				return sqlErr("08006")
@@ -279,7 +279,7 @@ func TestReleaseDeadline(t *testing.T) {
 	})
 	t.Run("database stays down", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
-		hs.w.setInsertHook(func([]checker.Result) error { return sqlErr("57P03") })
+		hs.w.setInsertHook(func([]contract.Result) error { return sqlErr("57P03") })
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -299,7 +299,7 @@ func TestReleaseDeadline(t *testing.T) {
 func TestDBTimeout(t *testing.T) {
 	hs := newHarness(t, Options{DBTimeout: 7 * time.Minute}, 1)
 	var got time.Duration
-	hs.w.setInsertHook(func([]checker.Result) error { return nil })
+	hs.w.setInsertHook(func([]contract.Result) error { return nil })
 	hs.w.ctxHook = func(ctx context.Context) {
 		d, ok := ctx.Deadline()
 		if !ok {
@@ -328,7 +328,7 @@ func TestSchemaDrift(t *testing.T) {
 	t.Run("drift", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		hs.w.schemaErr = drift
-		hs.w.setInsertHook(func([]checker.Result) error { return &pq.Error{Code: "42703"} })
+		hs.w.setInsertHook(func([]contract.Result) error { return &pq.Error{Code: "42703"} })
 		err := hs.handle(context.Background(), hs.resultRec(result(1)))
 		if !errors.Is(err, drift) {
 			t.Errorf("HandleBatch = %v, want the drift", err)
@@ -337,7 +337,7 @@ func TestSchemaDrift(t *testing.T) {
 	t.Run("transient", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		fails := 0
-		hs.w.setInsertHook(func([]checker.Result) error {
+		hs.w.setInsertHook(func([]contract.Result) error {
 			if fails < 2 {
 				fails++
 				return sqlErr("42P01")

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -179,12 +179,12 @@ func (e *env) message(key, value []byte) kafka.Record {
 }
 
 // resultMessage is r as `check` produces it.
-func (e *env) resultMessage(r checker.Result) kafka.Record {
+func (e *env) resultMessage(r contract.Result) kafka.Record {
 	e.t.Helper()
 	return fixture.Record(e.t, e.topic, r)
 }
 
-func (e *env) produceResults(rs []checker.Result) {
+func (e *env) produceResults(rs []contract.Result) {
 	e.t.Helper()
 	recs := make([]kafka.Record, len(rs))
 	for i, r := range rs {
@@ -286,19 +286,19 @@ func (e *env) lag(group string) map[int32]int64 {
 
 // randomResult returns a valid result for site with random contents: every
 // reason, nil and non-nil pointers, TLS fields or not, nanosecond times.
-func randomResult(rng *rand.Rand, site int64) checker.Result {
-	reason := checker.Reasons[rng.IntN(len(checker.Reasons))]
-	r := checker.Result{
-		V:              checker.Version,
+func randomResult(rng *rand.Rand, site int64) contract.Result {
+	reason := contract.Reasons[rng.IntN(len(contract.Reasons))]
+	r := contract.Result{
+		V:              contract.Version,
 		CheckID:        uuid.NewString(),
 		WebsiteID:      site,
 		URL:            "https://site.example/path?q=" + strconv.Itoa(rng.IntN(1000)),
 		CheckedAt:      time.Now().Add(-time.Duration(rng.Int64N(int64(5 * 24 * time.Hour)))).UTC(),
 		Probe:          "probe-" + strconv.Itoa(rng.IntN(5)),
-		Up:             reason == checker.ReasonOK,
+		Up:             reason == contract.ReasonOK,
 		Reason:         reason,
 		ResponseTimeMs: rng.Float64() * 5000,
-		PhasesMs: checker.Phases{
+		PhasesMs: contract.Phases{
 			DNSMs: rng.Float64() * 10, ConnectMs: rng.Float64() * 10, TLSMs: rng.Float64() * 30,
 			TTFBMs: rng.Float64() * 300, TransferMs: rng.Float64() * 100,
 		},
@@ -306,7 +306,7 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 		FinalURL:  "https://site.example/final",
 		BodyBytes: rng.Int64N(1 << 20),
 	}
-	if reason != checker.ReasonOK {
+	if reason != contract.ReasonOK {
 		r.Error = "something went wrong: " + string(reason) + " ünïcödé"
 	}
 	if rng.IntN(4) > 0 {
@@ -330,4 +330,4 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 }
 
 // validResult returns a valid result for site checked now.
-func validResult(site int64) checker.Result { return fixture.Result(site) }
+func validResult(site int64) contract.Result { return fixture.Result(site) }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -128,7 +128,7 @@ func TestSerialCrashRestart(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	const unique, repeats = 50000, 1000
 	ids := make(map[string]bool, unique)
-	rs := make([]checker.Result, 0, unique+repeats)
+	rs := make([]contract.Result, 0, unique+repeats)
 	for range unique {
 		r := randomResult(rng, sites[rng.IntN(len(sites))])
 		ids[r.CheckID] = true

@@ -27,7 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -102,7 +102,7 @@ type Writer interface {
 	// check_id is already stored, and returns how many rows it added. Its
 	// errors wrap the driver's error, which for a server error has a
 	// SQLState() string method.
-	InsertResults(ctx context.Context, rs []checker.Result) (int, error)
+	InsertResults(ctx context.Context, rs []contract.Result) (int, error)
 	// CheckSchema returns an error naming what differs when the database
 	// schema is not the one the Writer expects.
 	CheckSchema(ctx context.Context) error
@@ -247,7 +247,7 @@ type siteCache struct {
 }
 
 // missing returns the distinct website ids of rs that are not in the cache.
-func (c *siteCache) missing(rs []checker.Result) []int64 {
+func (c *siteCache) missing(rs []contract.Result) []int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var (

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -35,8 +35,8 @@ func TestSyncDataFormat(t *testing.T) {
 	e := newEnv(t, 3)
 	sites := e.addSites(3)
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	want := map[string]checker.Result{}
-	var rs []checker.Result
+	want := map[string]contract.Result{}
+	var rs []contract.Result
 	for range 300 {
 		r := randomResult(rng, sites[rng.IntN(len(sites))])
 		want[r.CheckID] = r
@@ -76,7 +76,7 @@ func TestSyncDataFormat(t *testing.T) {
 			t.Errorf("unexpected check id %s", checkID)
 			continue
 		}
-		var got checker.Result
+		var got contract.Result
 		if err := json.Unmarshal(info, &got); err != nil {
 			t.Errorf("%s: request_info does not decode: %v", checkID, err)
 			continue
@@ -222,10 +222,10 @@ func TestSyncDuplicates(t *testing.T) {
 	e := newEnv(t, 2)
 	site := e.addSites(1)[0]
 	a, b, c := validResult(site), validResult(site), validResult(site)
-	e.produceResults([]checker.Result{a, b, a, a, b})
+	e.produceResults([]contract.Result{a, b, a, a, b})
 	run := e.start(testenv.Name("group"), syncOptions{})
 	e.waitRows(2, 30*time.Second)
-	e.produceResults([]checker.Result{a, c, b, c})
+	e.produceResults([]contract.Result{a, c, b, c})
 	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 9 }, "9 messages consumed")
 	e.assertExactlyOnce(map[string]bool{a.CheckID: true, b.CheckID: true, c.CheckID: true})
 	st := run.s.Stats()
@@ -247,14 +247,14 @@ func TestSyncDatabaseRejects(t *testing.T) {
 	run := e.start(testenv.Name("group"), syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 	// Sync learns that doomed exists, then the site is deleted.
 	first := validResult(doomed)
-	e.produceResults([]checker.Result{first})
+	e.produceResults([]contract.Result{first})
 	e.waitRows(1, 30*time.Second)
 	if _, err := e.sql.Exec("DELETE FROM websites WHERE id = $1", doomed); err != nil {
 		t.Fatal(err)
 	}
 
 	type badRow struct {
-		r     checker.Result
+		r     contract.Result
 		class kafka.Class
 	}
 	status := 70000
@@ -263,7 +263,7 @@ func TestSyncDatabaseRejects(t *testing.T) {
 	r.StatusCode = &status
 	bads = append(bads, badRow{r, kafka.ClassDBData})
 	r = validResult(keep)
-	r.Up, r.Reason, r.Error = false, checker.ReasonConnectionError, "read: \x00 in the middle"
+	r.Up, r.Reason, r.Error = false, contract.ReasonConnectionError, "read: \x00 in the middle"
 	bads = append(bads, badRow{r, kafka.ClassDBData})
 	r = validResult(keep)
 	r.ResponseTimeMs = 1e300
@@ -272,7 +272,7 @@ func TestSyncDatabaseRejects(t *testing.T) {
 	bads = append(bads, badRow{validResult(doomed), kafka.ClassUnknownSite})
 
 	ids := map[string]bool{}
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 40 {
 		if i%10 == 3 {
 			rs = append(rs, bads[i/10].r)
@@ -340,8 +340,8 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 	run := e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 
 	ids := map[string]bool{}
-	batch := func(n int) []checker.Result {
-		var rs []checker.Result
+	batch := func(n int) []contract.Result {
+		var rs []contract.Result
 		for range n {
 			r := validResult(site)
 			ids[r.CheckID] = true
@@ -387,10 +387,10 @@ func TestSyncLoneMessage(t *testing.T) {
 	site := e.addSites(1)[0]
 	run := e.start(testenv.Name("group"), syncOptions{})
 	// The first message waits for the group to form; the second measures.
-	e.produceResults([]checker.Result{validResult(site)})
+	e.produceResults([]contract.Result{validResult(site)})
 	e.waitRows(1, 30*time.Second)
 	start := time.Now()
-	e.produceResults([]checker.Result{validResult(site)})
+	e.produceResults([]contract.Result{validResult(site)})
 	e.waitRows(2, 2*time.Second)
 	t.Logf("lone message stored %v after it was produced", time.Since(start))
 	if err := run.stop(); err != nil {
@@ -409,7 +409,7 @@ func TestSyncGracefulStop(t *testing.T) {
 	run := e.run(s, c)
 
 	ids := map[string]bool{}
-	var rs []checker.Result
+	var rs []contract.Result
 	for range 500 {
 		r := validResult(site)
 		ids[r.CheckID] = true
@@ -445,7 +445,7 @@ func TestSyncTwoConsumers(t *testing.T) {
 
 	ids := map[string]bool{}
 	send := func(n int) {
-		var rs []checker.Result
+		var rs []contract.Result
 		for i := range n {
 			r := validResult(sites[i%len(sites)])
 			ids[r.CheckID] = true
@@ -590,20 +590,20 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 	e := newEnv(t, 1)
 	site := e.addSites(1)[0]
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	at := func(d time.Duration, up bool) checker.Result {
+	at := func(d time.Duration, up bool) contract.Result {
 		r := validResult(site)
 		r.CheckedAt = now.Add(d)
 		if !up {
 			code := 503
-			r.Up, r.Reason, r.StatusCode = false, checker.ReasonHTTPStatus, &code
+			r.Up, r.Reason, r.StatusCode = false, contract.ReasonHTTPStatus, &code
 		}
 		return r
 	}
 	future := at(40*time.Hour, true)
-	failing := []checker.Result{at(-3*time.Second, false), at(-2*time.Second, false), at(-time.Second, false)}
+	failing := []contract.Result{at(-3*time.Second, false), at(-2*time.Second, false), at(-time.Second, false)}
 	run := e.start(testenv.Name("group"), syncOptions{})
 	// The future-dated result in a batch of its own, before the real ones.
-	e.produceResults([]checker.Result{future})
+	e.produceResults([]contract.Result{future})
 	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 1 }, "the future-dated result is not consumed")
 	e.produceResults(failing)
 
@@ -631,7 +631,7 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 	if len(dead) == 1 && (dead[0].Class != kafka.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
 		t.Errorf("dead letter %q (%q), want bad_timestamp", dead[0].Class, dead[0].Error)
 	}
-	e.produceResults([]checker.Result{at(time.Second, true), at(2*time.Second, true)})
+	e.produceResults([]contract.Result{at(time.Second, true), at(2*time.Second, true)})
 	testenv.Eventually(t, 30*time.Second, func() bool { return incidents(false) == 1 && incidents(true) == 0 },
 		"the incident does not resolve after passing results")
 	if got, want := latest(), now.Add(2*time.Second); !got.Equal(want) {

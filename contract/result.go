@@ -3,7 +3,7 @@
 // `sitestat check` and `sitestat sync`), and the prober and scheduler that
 // produce Results. It imports only the standard library and internal/text (a
 // leaf of the standard library's helpers for showing text safely).
-package checker
+package contract
 
 import (
 	"encoding/json"
@@ -18,6 +18,12 @@ import (
 
 // Version is the value of Result.V this build writes and the only one it reads.
 const Version = 1
+
+// DefaultProbe is Result.Probe when none is given.
+const DefaultProbe = "default"
+
+// MaxErrorLen bounds Result.Error, in characters; Decode cuts a longer one.
+const MaxErrorLen = 240
 
 // Reason says why a check came out the way it did. The constants below are
 // the reasons this build writes. Readers accept any well-formed reason
