@@ -1,3 +1,8 @@
+// Package checker probes websites and schedules their checks: Prober.Probe
+// makes one HTTP check of a Target and returns a contract.Result whatever
+// happened to the site, and a Runner checks every site of a SiteSource on
+// its slots (SlotAt) and hands each Result, encoded, to a Publisher. What a
+// Result is lives in package contract; only the CLI imports checker.
 package checker
 
 import (
@@ -16,7 +21,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,99 +130,33 @@ type Target struct {
 	errShort  string
 }
 
-// MaxRegexInsts bounds the size of an up_regex's compiled program, counted
-// as regexp/syntax compiles it (Parse with syntax.Perl, Simplify, Compile,
-// len(prog.Inst)). Matching costs time in proportion to the body's length
-// times the program's size in the worst case: measured on a 2-core
-// development machine with a 1 MiB body chosen to keep every thread alive
-// (all letters), \pL{10}X (13 instructions) took 0.20 s, \pL{100}X (103)
-// 1.8 s and \pL{1000}X (1,003) 18.6 s, about 18 ms per instruction per MiB;
-// on a 1 MiB HTML page the same patterns took 80–120 ms. 100 instructions
-// keeps the worst case under 2 s of CPU per MiB matched, while the patterns
-// uptime checks use stay far below it ("Example Domain" is 16,
-// `"status"\s*:\s*"(ok|healthy|up)"` 32, [0-9a-f]{40} 42). The check's
-// deadline bounds the match besides (ReasonTimeout).
-const MaxRegexInsts = 100
-
-// RegexInsts returns the size of the compiled program of the Go RE2
-// pattern re, as MaxRegexInsts counts it.
-func RegexInsts(re string) (int, error) {
-	prog, err := compileProg(re)
-	if err != nil {
-		return 0, err
-	}
-	return len(prog.Inst), nil
-}
-
-// compileProg compiles re as regexp.Compile does.
-func compileProg(re string) (*syntax.Prog, error) {
-	parsed, err := syntax.Parse(re, syntax.Perl)
-	if err != nil {
-		return nil, err
-	}
-	return syntax.Compile(parsed.Simplify())
-}
-
-// NewTarget compiles site. It never fails: Err reports an invalid URL
-// (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax,
-// or a program larger than MaxRegexInsts) or a non-positive interval.
+// NewTarget compiles site. It never fails: Err reports what
+// contract.Site.Validate finds wrong (an invalid URL or regex, a
+// non-positive interval).
 func NewTarget(site contract.Site) *Target {
 	t := &Target{site: site, shownURL: redact.URL(site.URL, redact.KeepQuery)}
-	var errs []error
-	u, err := url.Parse(site.URL)
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		errs = append(errs, fmt.Errorf("invalid url: %w", err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		errs = append(errs, fmt.Errorf("invalid url: scheme %q is not http or https", u.Scheme))
-	case u.Hostname() == "":
-		errs = append(errs, errors.New("invalid url: no host"))
-	case !validPort(u.Port()):
-		errs = append(errs, fmt.Errorf("invalid url: port %q out of range", u.Port()))
-	default:
+	if u, err := contract.ParseSiteURL(site.URL); err == nil {
 		t.url = u
 		t.finalURL = redactedString(u)
 	}
 	if site.Regex != "" {
-		re, err := regexp.Compile(site.Regex)
-		var prog *syntax.Prog
-		if err == nil {
-			prog, err = compileProg(site.Regex)
-		}
-		if err == nil && len(prog.Inst) > MaxRegexInsts {
-			err = fmt.Errorf("compiles to %d instructions, more than %d: matching it could cost seconds per check; simplify it",
-				len(prog.Inst), MaxRegexInsts)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("invalid up_regex: %w", err))
-		} else {
+		if re, prog, err := contract.CompileSiteRegex(site.Regex); err == nil {
 			// Every match starts with the program's literal prefix (never
 			// set when the pattern starts with an anchor such as ^ or \b).
 			prefix, whole := prog.Prefix()
 			t.re, t.reInsts, t.reLiteral, t.reWhole = re, len(prog.Inst), []byte(prefix), whole
 		}
 	}
-	if site.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("invalid check interval %s: must be positive", site.Interval))
-	}
-	if len(errs) > 0 {
-		t.err = errors.Join(errs...)
-		t.errShort = shorten(errs[0].Error())
+	if err := site.Validate(); err != nil {
+		t.err = err
+		first := err
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			first = j.Unwrap()[0]
+		}
+		t.errShort = shorten(first.Error())
 		t.url, t.re = nil, nil
 	}
 	return t
-}
-
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	n, err := strconv.Atoi(p)
-	return err == nil && n > 0 && n <= 65535
 }
 
 // Site returns the site the Target was made from.

@@ -5,7 +5,8 @@
 // still checks the last known sites.
 //
 // A Set is a kafka.Handler (of a Consumer in Reread mode) and a
-// checker.SiteSource and checker.SiteNotifier (of the Runner).
+// checker.SiteSource and checker.SiteNotifier (of the Runner; checked in
+// its tests, so that siteset does not import the prober).
 package siteset
 
 import (
@@ -23,7 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -67,11 +67,7 @@ type Set struct {
 	bad, saveErrors atomic.Int64
 }
 
-var (
-	_ kafka.Handler        = (*Set)(nil)
-	_ checker.SiteSource   = (*Set)(nil)
-	_ checker.SiteNotifier = (*Set)(nil)
-)
+var _ kafka.Handler = (*Set)(nil)
 
 // New returns an empty Set; Load reads the state file into it.
 func New(opts Options) *Set {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/redact"
 )
@@ -39,7 +38,7 @@ const MaxSiteID = math.MaxInt32
 // http or https URL with a host, valid UTF-8 of at most MaxURLLength
 // characters (as varchar counts them), without spaces or control characters; an interval of MinInterval to MaxInterval seconds;
 // a regex ("" for none) that compiles as Go RE2 into a program of at most
-// checker.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
+// contract.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
 // URL with its password redacted.
 func ValidateSiteInput(rawURL string, interval int, regex string) error {
 	if err := validateURL(rawURL); err != nil {
@@ -67,10 +66,11 @@ func validateURL(rawURL string) error {
 	return nil
 }
 
-// validateTarget applies the checker's own rules (the ones that would make
-// its checks invalid_config), so what is stored is what can be checked.
+// validateTarget applies the contract's rules for a site (the ones that
+// would make its checks invalid_config), so what is stored is what can be
+// checked.
 func validateTarget(rawURL, regex string) error {
-	if err := checker.NewTarget(contract.Site{URL: rawURL, Interval: time.Second, Regex: regex}).Err(); err != nil {
+	if err := (contract.Site{URL: rawURL, Interval: time.Second, Regex: regex}).Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidSite, err)
 	}
 	return nil
@@ -155,9 +155,6 @@ type SiteUpdate struct {
 	// SiteInput.Private).
 	Public *bool
 }
-
-// DB is the checker's source of sites.
-var _ checker.SiteSource = (*DB)(nil)
 
 const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
 

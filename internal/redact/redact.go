@@ -1,3 +1,6 @@
+// Package redact is how a website's URL is shown anywhere outside the
+// prober's memory: URL drops its user info (and, for public pages, masks its
+// query values), Text does the same for every URL quoted in a free text.
 package redact
 
 import (
