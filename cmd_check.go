@@ -166,5 +166,8 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	if flushErr != nil {
 		return fmt.Errorf("produce results: %w", flushErr)
 	}
+	if n := runner.Stats().Unencodable; n > 0 { // dropped by the checker, which encodes
+		return fmt.Errorf("produce results: %d results could not be encoded and were dropped", n)
+	}
 	return nil
 }

@@ -77,7 +77,7 @@ func checkMetrics(r *checker.Runner, p *kafka.Producer) []prometheus.Collector {
 		newLagCollector(r),
 		counter("sitestat_results_acked_total", "Results acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Acked) })),
 		counter("sitestat_results_resent_total", "Produce attempts that failed and were retried.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Failed) })),
-		counter("sitestat_results_dropped_total", "Results given up on: SITESTAT_CHECK_BUFFER full, rejected by the broker, or not acknowledged by the end of a stop.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Dropped) })),
+		counter("sitestat_results_dropped_total", "Results given up on: SITESTAT_CHECK_BUFFER full, rejected by the broker, or not acknowledged by the end of a stop.", func() float64 { return float64(p.Stats().Dropped + r.Stats().Unencodable) }), // the checker encodes now
 		gauge("sitestat_results_pending", "Results not yet acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Pending) })),
 	}
 }

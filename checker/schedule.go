@@ -39,11 +39,13 @@ type SiteNotifier interface {
 	SitesChanged() <-chan struct{}
 }
 
-// Publisher takes each Result (the Kafka producer). Publish must not block
-// for long: it buffers, and reports its own failures.
+// Publisher takes each Result as a record (the Kafka producer,
+// *kafka.Producer): the key is Result.Key, the value Result.Encode's bytes,
+// the message of the contract. Publish must not block for long: it buffers,
+// and reports its own failures. It must not change key or value.
 type Publisher interface {
-	// Publish hands r over for delivery.
-	Publish(ctx context.Context, r contract.Result)
+	// Publish hands the record key, value over for delivery.
+	Publish(ctx context.Context, key, value []byte)
 }
 
 // RunnerOptions configure a Runner. The zero value is usable: every zero
@@ -101,6 +103,9 @@ type RunnerStats struct {
 	Skipped uint64
 	// Published is how many Results went to the Publisher.
 	Published uint64
+	// Unencodable is how many Results were dropped because they could not
+	// be encoded (a number JSON cannot hold, such as NaN); each is logged.
+	Unencodable uint64
 	// Filtered is how many Results were not published because their status
 	// is in SkipStatus.
 	Filtered uint64
@@ -120,13 +125,14 @@ type Runner struct {
 	prober *Prober
 	skip   map[int]struct{}
 
-	sites     atomic.Int64
-	inFlight  atomic.Int64
-	checks    atomic.Uint64
-	skipped   atomic.Uint64
-	published atomic.Uint64
-	filtered  atomic.Uint64
-	lag       lagHistogram
+	sites       atomic.Int64
+	inFlight    atomic.Int64
+	checks      atomic.Uint64
+	skipped     atomic.Uint64
+	published   atomic.Uint64
+	unencodable atomic.Uint64
+	filtered    atomic.Uint64
+	lag         lagHistogram
 }
 
 // NewRunner returns a Runner that checks the sites of src and publishes to
@@ -150,15 +156,16 @@ func NewRunner(src SiteSource, pub Publisher, opts RunnerOptions) *Runner {
 // Stats returns the Runner's counters.
 func (r *Runner) Stats() RunnerStats {
 	return RunnerStats{
-		Sites:     int(r.sites.Load()),
-		InFlight:  int(r.inFlight.Load()),
-		Checks:    r.checks.Load(),
-		Skipped:   r.skipped.Load(),
-		Published: r.published.Load(),
-		Filtered:  r.filtered.Load(),
-		LagP50:    r.lag.quantile(0.50),
-		LagP99:    r.lag.quantile(0.99),
-		LagMax:    time.Duration(r.lag.max.Load()),
+		Sites:       int(r.sites.Load()),
+		InFlight:    int(r.inFlight.Load()),
+		Checks:      r.checks.Load(),
+		Skipped:     r.skipped.Load(),
+		Published:   r.published.Load(),
+		Unencodable: r.unencodable.Load(),
+		Filtered:    r.filtered.Load(),
+		LagP50:      r.lag.quantile(0.50),
+		LagP99:      r.lag.quantile(0.99),
+		LagMax:      time.Duration(r.lag.max.Load()),
 	}
 }
 
@@ -322,7 +329,19 @@ func (r *Runner) check(ctx context.Context, t *Target, due time.Time, slot bool)
 			return
 		}
 	}
-	r.pub.Publish(ctx, res)
+	r.publish(ctx, &res)
+}
+
+// publish encodes res and hands it to the Publisher; a Result that cannot
+// be encoded is logged and counted as Unencodable.
+func (r *Runner) publish(ctx context.Context, res *contract.Result) {
+	value, err := res.Encode()
+	if err != nil {
+		r.unencodable.Add(1)
+		r.log.Error("cannot encode result; dropped", "site_id", res.WebsiteID, "err", err)
+		return
+	}
+	r.pub.Publish(ctx, res.Key(), value)
 	r.published.Add(1)
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -56,8 +58,10 @@ func (f *fakeSource) callCount() int {
 	return f.calls
 }
 
-// recorder is a Publisher that keeps every Result; delay makes Publish slow
-// and active tracks Publish calls in flight per site.
+// recorder is a Publisher that keeps every Result, decoded from the record
+// the Runner published (a record that does not decode panics the test);
+// delay makes Publish slow and active tracks Publish calls in flight per
+// site.
 type recorder struct {
 	mu      sync.Mutex
 	results []contract.Result
@@ -66,7 +70,12 @@ type recorder struct {
 	maxAct  map[int64]int
 }
 
-func (p *recorder) Publish(ctx context.Context, r contract.Result) {
+func (p *recorder) Publish(ctx context.Context, key, value []byte) {
+	r, err := contract.Decode(key, value)
+	if err != nil || len(key) == 0 {
+		panic(fmt.Sprintf("published record (key %q) is not a result of the contract: %v", key, err))
+	}
+	r.Raw = nil
 	p.mu.Lock()
 	if p.active == nil {
 		p.active, p.maxAct = make(map[int64]int), make(map[int64]int)
@@ -623,5 +632,24 @@ func TestRunnerSlots(t *testing.T) {
 	}
 	if spread := last.Sub(first); spread < 1400*time.Millisecond {
 		t.Errorf("checks spread over %s, want the offsets spread over the 1 s interval", spread)
+	}
+}
+
+// TestRunnerDropsUnencodable: a Result JSON cannot hold is logged and
+// counted, never handed to the Publisher; an encodable one is published as
+// its key and Encode's bytes.
+func TestRunnerDropsUnencodable(t *testing.T) {
+	pub := &recorder{}
+	r := NewRunner(nil, pub, RunnerOptions{})
+	good := contract.Result{V: contract.Version, CheckID: newUUID(), WebsiteID: 7, CheckedAt: time.Now().UTC(), Up: true, Reason: contract.ReasonOK}
+	bad := good
+	bad.ResponseTimeMs = math.NaN()
+	r.publish(context.Background(), &bad)
+	r.publish(context.Background(), &good)
+	if st := r.Stats(); st.Unencodable != 1 || st.Published != 1 {
+		t.Errorf("Stats = %+v, want 1 unencodable and 1 published", st)
+	}
+	if got := pub.of(7); len(got) != 1 || got[0].CheckID != good.CheckID {
+		t.Errorf("published %+v, want only the encodable result", got)
 	}
 }

@@ -453,7 +453,7 @@ func TestProducerRoundTrip(t *testing.T) {
 	}
 	want := testResults(60)
 	for _, r := range want {
-		p.Publish(context.Background(), r)
+		publish(p, r)
 	}
 	if err := p.Flush(testCtx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)

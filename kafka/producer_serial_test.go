@@ -54,7 +54,7 @@ func TestSerialRestartBrokerUnderProducer(t *testing.T) {
 			case <-tick.C:
 			}
 			r := testResult(i%20 + 1)
-			p.Publish(context.Background(), r)
+			publish(p, r)
 			mu.Lock()
 			published = append(published, r.CheckID)
 			mu.Unlock()

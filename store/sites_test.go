@@ -172,7 +172,11 @@ type publisher struct {
 	results []contract.Result
 }
 
-func (p *publisher) Publish(_ context.Context, r contract.Result) {
+func (p *publisher) Publish(_ context.Context, key, value []byte) {
+	r, err := contract.Decode(key, value)
+	if err != nil {
+		panic(fmt.Sprintf("published record is not a result: %v", err))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.results = append(p.results, r)

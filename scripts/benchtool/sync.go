@@ -138,7 +138,11 @@ func (sc syncCase) run(ctx context.Context, cl *cleanups) (syncRates, error) {
 		return out, err
 	}
 	for _, r := range rs {
-		prod.Publish(ctx, r)
+		value, err := r.Encode()
+		if err != nil {
+			return out, fmt.Errorf("preload: %w", err)
+		}
+		prod.Publish(ctx, r.Key(), value)
 	}
 	if err := prod.Close(ctx); err != nil {
 		return out, fmt.Errorf("preload: %w", err)
