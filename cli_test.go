@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -422,13 +423,13 @@ func TestCLIDLQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dls := []kafka.DeadLetter{
+	dls := []deadletter.Letter{
 		{Key: []byte("7"), Value: goodValue, Class: "unknown_site", Error: "website 7 does not exist \x1b[2J",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 41},
 		{Key: []byte("8"), Value: []byte("not json"), Class: "decode", Error: "bad message: invalid character",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 42},
 	}
-	w, err := kafka.NewDeadLetterWriter(opts, dlqTopic, nil)
+	w, err := deadletter.NewWriter(opts, dlqTopic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

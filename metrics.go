@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/web"
@@ -124,7 +125,7 @@ func syncMetrics(s *sink.Sync) []prometheus.Collector {
 		counter("sitestat_sync_duplicates_total", "Results not stored because their check_id was stored already.", st(func(s sink.Stats) float64 { return float64(s.Duplicates) })),
 		counter("sitestat_sync_retries_total", "Attempts repeated after PostgreSQL or the dead-letter topic failed.", st(func(s sink.Stats) float64 { return float64(s.Retries) })),
 	}
-	for _, c := range kafka.Classes {
+	for _, c := range deadletter.Classes {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "sitestat_sync_dead_letters_total", Help: "Messages sent to the dead-letter topic, by class.",
 			ConstLabels: prometheus.Labels{"class": string(c.Class)},

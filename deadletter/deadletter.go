@@ -1,3 +1,10 @@
+// Package deadletter is sync's dead-letter topic: why a message could not be
+// stored (Class, from a closed list, and which classes a replay can fix), the
+// format of a dead letter (the original key and value with sitestat-*
+// headers, Letter.Record and Parse, the one place it is defined), and the
+// Writer that produces them, truncating one the topic refuses for its size.
+// `sitestat sync` writes dead letters, `sitestat dlq` reads and replays them;
+// package kafka only moves their records.
 package deadletter
 
 import (
@@ -12,10 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/internal/text"
+	"github.com/sitestat/sitestat/kafka"
 )
 
 // The headers of a dead-letter message: why sync could not store the
@@ -115,10 +121,10 @@ func (c Class) Replayable() bool {
 	return false
 }
 
-// DeadLetter is a message sync could not store, as written to and read from
+// Letter is a message sync could not store, as written to and read from
 // the dead-letter topic. It is the one place the dead-letter format is
 // defined.
-type DeadLetter struct {
+type Letter struct {
 	// Key and Value are the original message's (Value possibly truncated,
 	// see Truncated).
 	Key, Value []byte
@@ -136,24 +142,24 @@ type DeadLetter struct {
 	OriginalSize   int64
 	OriginalSHA256 string
 	// Timestamp is the message timestamp: when set, Message uses it (e.g. the
-	// original's); ParseDeadLetter returns the dead-letter message's own.
+	// original's); Parse returns the dead-letter message's own.
 	Timestamp time.Time
 	// Partition and Offset locate the dead-letter message itself; set by
-	// ParseDeadLetter, ignored by Message.
+	// Parse, ignored by Message.
 	Partition int32
 	Offset    int64
 }
 
-// NewDeadLetter returns the dead letter of r, a record that could not be
+// New returns the dead letter of r, a record that could not be
 // stored for class and reason err.
-func NewDeadLetter(r *Record, class Class, err string) DeadLetter {
-	return DeadLetter{Key: r.Key, Value: r.Value, Error: err, Class: class,
+func New(r *kafka.Record, class Class, err string) Letter {
+	return Letter{Key: r.Key, Value: r.Value, Error: err, Class: class,
 		SourceTopic: r.Topic, SourcePartition: r.Partition, SourceOffset: r.Offset, Timestamp: r.Timestamp}
 }
 
 // truncated returns d with its value cut to TruncatedValueBytes and the
 // original's size and hash recorded.
-func (d DeadLetter) truncated() DeadLetter {
+func (d Letter) truncated() Letter {
 	if d.Truncated {
 		return d
 	}
@@ -165,15 +171,16 @@ func (d DeadLetter) truncated() DeadLetter {
 	return d
 }
 
-// Message returns d as a message for the dead-letter topic dlqTopic, with
-// the original key (so a replay partitions as the original did), value and
-// the sitestat-* headers.
-func (d DeadLetter) Message(dlqTopic string) *sarama.ProducerMessage {
-	errText := text.Truncate(oneLine(d.Error), maxErrorHeader)
-	h := func(k, v string) sarama.RecordHeader { return sarama.RecordHeader{Key: []byte(k), Value: []byte(v)} }
-	m := &sarama.ProducerMessage{
-		Topic: dlqTopic,
-		Headers: []sarama.RecordHeader{
+// Record returns d as a record of the dead-letter topic: the original key
+// (so a replay partitions as the original did), value, timestamp and the
+// sitestat-* headers.
+func (d Letter) Record() kafka.Record {
+	errText := text.Truncate(text.OneLine(d.Error), maxErrorHeader)
+	h := func(k, v string) kafka.Header { return kafka.Header{Key: []byte(k), Value: []byte(v)} }
+	r := kafka.Record{
+		Key:   d.Key,
+		Value: d.Value,
+		Headers: []kafka.Header{
 			h(HeaderError, errText),
 			h(HeaderErrorClass, string(d.Class)),
 			h(HeaderSourceTopic, d.SourceTopic),
@@ -183,25 +190,19 @@ func (d DeadLetter) Message(dlqTopic string) *sarama.ProducerMessage {
 		Timestamp: d.Timestamp,
 	}
 	if d.Truncated {
-		m.Headers = append(m.Headers,
+		r.Headers = append(r.Headers,
 			h(HeaderTruncated, "true"),
 			h(HeaderOriginalSize, strconv.FormatInt(d.OriginalSize, 10)),
 			h(HeaderOriginalSHA256, d.OriginalSHA256))
 	}
-	if d.Key != nil {
-		m.Key = sarama.ByteEncoder(d.Key)
-	}
-	if d.Value != nil {
-		m.Value = sarama.ByteEncoder(d.Value)
-	}
-	return m
+	return r
 }
 
-// ParseDeadLetter reads a record of the dead-letter topic. Missing headers
+// Parse reads a record of the dead-letter topic. Missing headers
 // leave their fields empty (partition and offset -1); it never fails, so a
 // foreign message in the topic can still be shown.
-func ParseDeadLetter(r Record) DeadLetter {
-	d := DeadLetter{
+func Parse(r kafka.Record) Letter {
+	d := Letter{
 		Key:             r.Key,
 		Value:           r.Value,
 		SourcePartition: -1,
@@ -242,45 +243,50 @@ func ParseDeadLetter(r Record) DeadLetter {
 // dead-letter topic is unavailable.
 var dlqRetry = retry.Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 
-// DeadLetterWriter produces dead letters to the dead-letter topic with an
-// idempotent, synchronous producer: Write returns once every dead letter is
-// acknowledged. Safe for concurrent use.
-type DeadLetterWriter struct {
-	opts  Options
-	topic string
-	p     sarama.SyncProducer
-	log   *slog.Logger
+// Sender is what a Writer produces with: *kafka.BatchWriter satisfies it.
+type Sender interface {
+	Topic() string
+	Send(ctx context.Context, recs []kafka.Record) ([]kafka.Failed, error)
+	Explain(err error) string
+	Close() error
 }
 
-// NewDeadLetterWriter connects a producer for topic. log receives a warning
-// per failed attempt; nil discards them.
-func NewDeadLetterWriter(opts Options, topic string, log *slog.Logger) (*DeadLetterWriter, error) {
+var _ Sender = (*kafka.BatchWriter)(nil)
+
+// Writer produces dead letters to the dead-letter topic with an
+// idempotent, synchronous producer: Write returns once every dead letter is
+// acknowledged. Safe for concurrent use.
+type Writer struct {
+	s   Sender
+	log *slog.Logger
+}
+
+// NewWriter connects a producer for topic. log receives a warning per
+// failed attempt; nil discards them.
+func NewWriter(opts kafka.Options, topic string, log *slog.Logger) (*Writer, error) {
 	if topic == "" {
 		return nil, errors.New("kafka: dead-letter writer: no topic given")
 	}
-	p, err := NewSyncProducer(opts)
+	bw, err := kafka.NewBatchWriter(opts, topic)
 	if err != nil {
 		return nil, err
 	}
+	return newWriter(bw, log), nil
+}
+
+// newWriter is a Writer producing with s.
+func newWriter(s Sender, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &DeadLetterWriter{opts: opts, topic: topic, p: p, log: log}, nil
+	return &Writer{s: s, log: log}
 }
 
 // Topic returns the dead-letter topic.
-func (w *DeadLetterWriter) Topic() string { return w.topic }
+func (w *Writer) Topic() string { return w.s.Topic() }
 
-// Write produces dls in order and returns nil once the broker acknowledged
-// them all. Failures that a retry can fix (the broker or topic unavailable)
-// are retried with capped exponential backoff until ctx is done; ctx's error
-// is then returned. A dead letter refused for good (too large for the
-// producer or the topic, invalid) is never retried as it is: it is produced
-// truncated (headers, size, SHA-256 and the first TruncatedValueBytes of the
-// value), and if even that is refused, dropped with an error log line — one
-// message never stops its partition.
-func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
-	pending := make([]DeadLetter, len(dls))
+func (w *Writer) Write(ctx context.Context, dls []Letter) error {
+	pending := make([]Letter, len(dls))
 	copy(pending, dls)
 	for attempt := 0; len(pending) > 0; attempt++ {
 		failed, err := w.send(ctx, pending)
@@ -290,28 +296,28 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var retryable []DeadLetter
+		var retryable []Letter
 		truncatedNow := false
 		for _, f := range failed {
 			switch {
-			case !permanent(f.err):
+			case !kafka.Permanent(f.err):
 				retryable = append(retryable, f.d)
 			case !f.d.Truncated:
-				w.log.Warn("dead letter refused for good; producing it truncated", "topic", w.topic,
+				w.log.Warn("dead letter refused for good; producing it truncated", "topic", w.s.Topic(),
 					"source_partition", f.d.SourcePartition, "source_offset", f.d.SourceOffset,
-					"value_bytes", len(f.d.Value), "err", w.opts.Explain(f.err))
+					"value_bytes", len(f.d.Value), "err", w.s.Explain(f.err))
 				retryable = append(retryable, f.d.truncated())
 				truncatedNow = true
 			default:
-				w.log.Error("dead letter refused even truncated; dropped", "topic", w.topic,
+				w.log.Error("dead letter refused even truncated; dropped", "topic", w.s.Topic(),
 					"source_partition", f.d.SourcePartition, "source_offset", f.d.SourceOffset,
-					"class", f.d.Class, "err", w.opts.Explain(f.err))
+					"class", f.d.Class, "err", w.s.Explain(f.err))
 			}
 		}
 		if !truncatedNow && len(retryable) > 0 { // a truncated form is tried at once
 			d := dlqRetry.Delay(attempt)
-			w.log.Warn("produce dead letters failed; retrying", "topic", w.topic,
-				"messages", len(retryable), "attempt", attempt+1, "retry_in", d, "err", w.opts.Explain(err))
+			w.log.Warn("produce dead letters failed; retrying", "topic", w.s.Topic(),
+				"messages", len(retryable), "attempt", attempt+1, "retry_in", d, "err", w.s.Explain(err))
 			if !retry.Sleep(ctx, d) {
 				return ctx.Err()
 			}
@@ -322,49 +328,31 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 }
 
 type failedLetter struct {
-	d   DeadLetter
+	d   Letter
 	err error
 }
 
 // send produces dls in one call, bounded by ctx, and returns the ones that
-// failed with their errors.
-func (w *DeadLetterWriter) send(ctx context.Context, dls []DeadLetter) ([]failedLetter, error) {
-	msgs := make([]*sarama.ProducerMessage, len(dls))
-	index := make(map[*sarama.ProducerMessage]int, len(dls))
+// failed with their errors, by source offset.
+func (w *Writer) send(ctx context.Context, dls []Letter) ([]failedLetter, error) {
+	recs := make([]kafka.Record, len(dls))
 	for i := range dls {
-		msgs[i] = dls[i].Message(w.topic)
-		index[msgs[i]] = i
+		recs[i] = dls[i].Record()
 	}
-	done := make(chan error, 1)
-	go func() { done <- w.p.SendMessages(msgs) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// The send goes on in the background; the caller does not commit,
-		// so these dead letters are produced again later (at least once).
-		return nil, ctx.Err()
+	// When ctx ends first the send goes on in the background; the caller
+	// does not commit, so these dead letters are produced again later (at
+	// least once).
+	failed, err := w.s.Send(ctx, recs)
+	if err == nil || ctx.Err() != nil {
+		return nil, err
 	}
-	if err == nil {
-		return nil, nil
-	}
-	var pe sarama.ProducerErrors
-	if !errors.As(err, &pe) || len(pe) == 0 {
-		out := make([]failedLetter, len(dls))
-		for i := range dls {
-			out[i] = failedLetter{dls[i], err}
-		}
-		return out, err
-	}
-	out := make([]failedLetter, 0, len(pe))
-	for _, e := range pe {
-		if i, ok := index[e.Msg]; ok {
-			out = append(out, failedLetter{dls[i], e.Err})
-		}
+	out := make([]failedLetter, len(failed))
+	for i, f := range failed {
+		out[i] = failedLetter{dls[f.Index], f.Err}
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].d.SourceOffset < out[b].d.SourceOffset })
 	return out, err
 }
 
 // Close closes the producer.
-func (w *DeadLetterWriter) Close() error { return w.p.Close() }
+func (w *Writer) Close() error { return w.s.Close() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -193,7 +194,7 @@ func TestSerialPoisonMessages(t *testing.T) {
 	big.Error = strings.Repeat("x", 70000)
 	poison := []struct {
 		name  string
-		class kafka.Class
+		class deadletter.Class
 		key   []byte
 		value string
 	}{

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/target"
@@ -513,11 +514,11 @@ func (e *env) produced() (byID map[string]contract.Result, valid, bad int) {
 }
 
 // deadLetters reads the dead-letter topic.
-func (e *env) deadLetters() []kafka.DeadLetter {
+func (e *env) deadLetters() []deadletter.Letter {
 	e.t.Helper()
-	var out []kafka.DeadLetter
+	var out []deadletter.Letter
 	for _, m := range e.topicMessages(e.topic + ".dlq") {
-		out = append(out, kafka.ParseDeadLetter(m))
+		out = append(out, deadletter.Parse(m))
 	}
 	return out
 }

@@ -501,67 +501,6 @@ func TestProducerRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDeadLetterRoundTrip writes dead letters with the sync producer and
-// reads them back with ParseDeadLetter.
-func TestDeadLetterRoundTrip(t *testing.T) {
-	t.Parallel()
-	opts := plainOpts(t)
-	topic := newTopic(t, opts, 2)
-	sp, err := NewSyncProducer(opts)
-	if err != nil {
-		t.Fatalf("NewSyncProducer: %v", err)
-	}
-	defer sp.Close()
-	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	want := []DeadLetter{
-		{Key: []byte("42"), Value: []byte(`{"v":1,"check_id":"nope"}`), Error: `bad message: check_id "nope" is not a UUID`, Class: ClassDecode,
-			SourceTopic: "website-status", SourcePartition: 3, SourceOffset: 1234567890123, Timestamp: ts},
-		{Key: nil, Value: []byte("not json"), Error: "bad message: invalid JSON", Class: ClassDecode,
-			SourceTopic: "website-status", SourcePartition: 0, SourceOffset: 0, Timestamp: ts.Add(time.Second)},
-	}
-	where := map[string][2]int64{}
-	for _, d := range want {
-		part, off, err := sp.SendMessage(d.Message(topic))
-		if err != nil {
-			t.Fatalf("SendMessage: %v", err)
-		}
-		where[string(d.Value)] = [2]int64{int64(part), off}
-	}
-	msgs := readTopic(t, opts, topic, len(want))
-	if len(msgs) != len(want) {
-		t.Fatalf("read %d, want %d", len(msgs), len(want))
-	}
-	for _, m := range msgs {
-		got := ParseDeadLetter(m)
-		i := slices.IndexFunc(want, func(d DeadLetter) bool { return string(d.Value) == string(got.Value) })
-		if i < 0 {
-			t.Fatalf("unexpected message %q", got.Value)
-		}
-		w := want[i]
-		loc := where[string(w.Value)]
-		w.Partition, w.Offset = int32(loc[0]), loc[1]
-		if len(w.Key) == 0 {
-			w.Key = got.Key // a nil key reads back as nil or empty
-			if len(got.Key) != 0 {
-				t.Errorf("key = %q, want none", got.Key)
-			}
-		}
-		got.Timestamp = got.Timestamp.UTC()
-		if !reflect.DeepEqual(got, w) {
-			t.Errorf("dead letter:\n got %+v\nwant %+v", got, w)
-		}
-	}
-}
-
-func TestParseDeadLetterWithoutHeaders(t *testing.T) {
-	d := ParseDeadLetter(Record{Value: []byte("x"), Partition: 1, Offset: 5, Headers: []Header{
-		{Key: []byte(HeaderSourcePartition), Value: []byte("zero")},
-	}})
-	if d.SourcePartition != -1 || d.SourceOffset != -1 || d.Error != "" || d.Partition != 1 || d.Offset != 5 {
-		t.Errorf("ParseDeadLetter = %+v", d)
-	}
-}
-
 func TestReadAll(t *testing.T) {
 	t.Parallel()
 	opts := plainOpts(t)

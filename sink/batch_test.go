@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -67,16 +68,16 @@ func TestBadMessagesToDLQ(t *testing.T) {
 	unknownValue, _ := unknown.Encode()
 	cases := []struct {
 		key, value []byte
-		class      kafka.Class
+		class      deadletter.Class
 	}{
-		{key(1), []byte(`{not json`), kafka.ClassDecode},
-		{key(1), []byte(strings.Replace(string(goodValue), `"website_id":1`, `"website_id":"1"`, 1)), kafka.ClassDecode},
-		{key(2), goodValue, kafka.ClassDecode}, // key disagrees
-		{key(1), []byte(strings.Replace(string(goodValue), `"v":1`, `"v":2`, 1)), kafka.ClassDecode},
-		{key(1), []byte(strings.Replace(string(goodValue), `"url":"`, `"url":"\xff`, 1)), kafka.ClassDecode}, // not UTF-8
-		{key(999), unknownValue, kafka.ClassUnknownSite},
-		{key(1), []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`), kafka.ClassTooLarge},
-		{nil, nil, kafka.ClassDecode}, // tombstone
+		{key(1), []byte(`{not json`), deadletter.ClassDecode},
+		{key(1), []byte(strings.Replace(string(goodValue), `"website_id":1`, `"website_id":"1"`, 1)), deadletter.ClassDecode},
+		{key(2), goodValue, deadletter.ClassDecode}, // key disagrees
+		{key(1), []byte(strings.Replace(string(goodValue), `"v":1`, `"v":2`, 1)), deadletter.ClassDecode},
+		{key(1), []byte(strings.Replace(string(goodValue), `"url":"`, `"url":"\xff`, 1)), deadletter.ClassDecode}, // not UTF-8
+		{key(999), unknownValue, deadletter.ClassUnknownSite},
+		{key(1), []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`), deadletter.ClassTooLarge},
+		{nil, nil, deadletter.ClassDecode}, // tombstone
 	}
 	var recs []kafka.Record
 	valid := 0
@@ -92,7 +93,7 @@ func TestBadMessagesToDLQ(t *testing.T) {
 	if len(sent) != len(cases) {
 		t.Fatalf("%d dead letters, want %d", len(sent), len(cases))
 	}
-	slices.SortFunc(sent, func(a, b kafka.DeadLetter) int { return int(a.SourceOffset - b.SourceOffset) })
+	slices.SortFunc(sent, func(a, b deadletter.Letter) int { return int(a.SourceOffset - b.SourceOffset) })
 	for i, d := range sent {
 		c := cases[i]
 		if d.Class != c.class {
@@ -109,7 +110,7 @@ func TestBadMessagesToDLQ(t *testing.T) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassDecode] != 6 || st.DLQ[kafka.ClassUnknownSite] != 1 || st.DLQ[kafka.ClassTooLarge] != 1 ||
+	if st.DLQ[deadletter.ClassDecode] != 6 || st.DLQ[deadletter.ClassUnknownSite] != 1 || st.DLQ[deadletter.ClassTooLarge] != 1 ||
 		st.Stored != int64(valid) || st.Consumed != int64(len(recs)) {
 		t.Errorf("stats = %+v", st)
 	}
@@ -163,7 +164,7 @@ func TestBisection(t *testing.T) {
 		}
 		return nil
 	})
-	bad := map[int64]kafka.Class{}
+	bad := map[int64]deadletter.Class{}
 	var recs []kafka.Record
 	for i := range 64 {
 		r := result(1)
@@ -177,9 +178,9 @@ func TestBisection(t *testing.T) {
 		rec := hs.resultRec(r)
 		switch i {
 		case 5, 40:
-			bad[rec.Offset] = kafka.ClassDBData
+			bad[rec.Offset] = deadletter.ClassDBData
 		case 41:
-			bad[rec.Offset] = kafka.ClassDBConstraint
+			bad[rec.Offset] = deadletter.ClassDBConstraint
 		}
 		recs = append(recs, rec)
 	}
@@ -197,7 +198,7 @@ func TestBisection(t *testing.T) {
 		}
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassDBData] != 2 || st.DLQ[kafka.ClassDBConstraint] != 1 || st.Stored != 61 || st.Consumed != 64 || st.Duplicates != 0 {
+	if st.DLQ[deadletter.ClassDBData] != 2 || st.DLQ[deadletter.ClassDBConstraint] != 1 || st.Stored != 61 || st.Consumed != 64 || st.Duplicates != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -389,7 +390,7 @@ func TestSiteCache(t *testing.T) {
 		t.Errorf("site 2 still cached after a foreign key violation")
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassUnknownSite] != 3 || st.DLQ[kafka.ClassDBConstraint] != 0 || st.Stored != 10 {
+	if st.DLQ[deadletter.ClassUnknownSite] != 3 || st.DLQ[deadletter.ClassDBConstraint] != 0 || st.Stored != 10 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -470,13 +471,13 @@ func TestTimestampBounds(t *testing.T) {
 		t.Errorf("stored %d rows, want the 3 inside the bounds", got)
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassExpired] != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
+	if st.DLQ[deadletter.ClassExpired] != 1 || st.DLQ[deadletter.ClassBadTimestamp] != 1 {
 		t.Errorf("dead letters %v, want one expired and one bad_timestamp", st.DLQ)
 	}
 	// A longer MaxFuture accepts more.
 	hs = newHarness(t, Options{MaxFuture: 48 * time.Hour, Now: func() time.Time { return now }}, 1)
 	hs.mustHandle(at(47*time.Hour), at(49*time.Hour))
-	if got, st := hs.w.count(), hs.sync.Stats(); got != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
+	if got, st := hs.w.count(), hs.sync.Stats(); got != 1 || st.DLQ[deadletter.ClassBadTimestamp] != 1 {
 		t.Errorf("MaxFuture 48h: stored %d rows and dead letters %v, want 1 and one bad_timestamp", got, st.DLQ)
 	}
 	// Without a retention nothing expires.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -95,7 +96,7 @@ func (e *env) newSync(group string, o syncOptions) (*sink.Sync, *kafka.Consumer)
 		e.t.Fatalf("new consumer: %v", err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	dlq, err := kafka.NewDeadLetterWriter(e.opts, e.dlqTopic, o.sink.Logger)
+	dlq, err := deadletter.NewWriter(e.opts, e.dlqTopic, o.sink.Logger)
 	if err != nil {
 		e.t.Fatalf("new dead-letter writer: %v", err)
 	}
@@ -248,7 +249,7 @@ func (e *env) assertExactlyOnce(checkIDs map[string]bool) {
 
 // readDLQ waits until the dead-letter topic holds n messages and returns
 // them parsed, in offset order; more than n is an error.
-func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
+func (e *env) readDLQ(n int, timeout time.Duration) []deadletter.Letter {
 	e.t.Helper()
 	var msgs []kafka.Record
 	testenv.Eventually(e.t, timeout, func() bool {
@@ -264,9 +265,9 @@ func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
 	if len(msgs) != n {
 		e.t.Errorf("%s holds %d messages, want %d", e.dlqTopic, len(msgs), n)
 	}
-	out := make([]kafka.DeadLetter, len(msgs))
+	out := make([]deadletter.Letter, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.ParseDeadLetter(m)
+		out[i] = deadletter.Parse(m)
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/fixture"
 )
@@ -124,11 +125,11 @@ type fakeDLQ struct {
 	ev *events
 
 	mu   sync.Mutex
-	sent []kafka.DeadLetter
+	sent []deadletter.Letter
 	fail func(ctx context.Context) error
 }
 
-func (d *fakeDLQ) Write(ctx context.Context, dls []kafka.DeadLetter) error {
+func (d *fakeDLQ) Write(ctx context.Context, dls []deadletter.Letter) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail != nil {
@@ -142,10 +143,10 @@ func (d *fakeDLQ) Write(ctx context.Context, dls []kafka.DeadLetter) error {
 	return nil
 }
 
-func (d *fakeDLQ) letters() []kafka.DeadLetter {
+func (d *fakeDLQ) letters() []deadletter.Letter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]kafka.DeadLetter(nil), d.sent...)
+	return append([]deadletter.Letter(nil), d.sent...)
 }
 
 // harness hands batches of records of partition 0 of "results" to a Sync

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -58,7 +59,7 @@ func TestHelperSyncProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
-	dlq, err := kafka.NewDeadLetterWriter(opts, os.Getenv(helperDLQTopic), log)
+	dlq, err := deadletter.NewWriter(opts, os.Getenv(helperDLQTopic), log)
 	if err != nil {
 		t.Fatalf("dead-letter writer: %v", err)
 	}

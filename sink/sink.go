@@ -10,7 +10,7 @@
 // rebalance adds no rows: the database's unique check_id decides. Bad
 // messages (undecodable, too large, for an unknown website, rejected by the
 // database) never block a partition and are never dropped: they become
-// kafka.DeadLetters. Outages of PostgreSQL or of the dead-letter topic are
+// dead letters (package deadletter). Outages of PostgreSQL or of the dead-letter topic are
 // waited out with capped exponential backoff until the partition is
 // released; so are database errors of no known class, logged as errors.
 //
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -111,11 +112,11 @@ type Writer interface {
 }
 
 // DeadLetters is where a Sync sends what it cannot store;
-// *kafka.DeadLetterWriter satisfies it.
+// *deadletter.Writer satisfies it.
 type DeadLetters interface {
 	// Write returns nil once every dead letter is acknowledged, retrying
 	// transient failures until ctx is done.
-	Write(ctx context.Context, dls []kafka.DeadLetter) error
+	Write(ctx context.Context, dls []deadletter.Letter) error
 }
 
 // Consumer is what Run reads with; *kafka.Consumer satisfies it.
@@ -135,7 +136,7 @@ type Stats struct {
 	// already stored or earlier in the same batch.
 	Duplicates int64
 	// DLQ counts the dead letters produced, by class.
-	DLQ map[kafka.Class]int64
+	DLQ map[deadletter.Class]int64
 	// Retries counts the attempts repeated after a transient failure of
 	// PostgreSQL.
 	Retries int64
@@ -152,7 +153,7 @@ type Sync struct {
 	sites siteCache
 
 	consumed, stored, duplicates, retries atomic.Int64
-	dead                                  sync.Map // kafka.Class → *atomic.Int64
+	dead                                  sync.Map // deadletter.Class → *atomic.Int64
 }
 
 // New returns a Sync that stores results with w and sends dead letters to dlq.
@@ -175,19 +176,19 @@ func (s *Sync) Stats() Stats {
 		Stored:     s.stored.Load(),
 		Duplicates: s.duplicates.Load(),
 		Retries:    s.retries.Load(),
-		DLQ:        make(map[kafka.Class]int64, len(kafka.Classes)),
+		DLQ:        make(map[deadletter.Class]int64, len(deadletter.Classes)),
 	}
-	for _, c := range kafka.Classes {
+	for _, c := range deadletter.Classes {
 		st.DLQ[c.Class] = 0
 	}
 	s.dead.Range(func(k, v any) bool {
-		st.DLQ[k.(kafka.Class)] = v.(*atomic.Int64).Load()
+		st.DLQ[k.(deadletter.Class)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	return st
 }
 
-func (s *Sync) countDead(class kafka.Class) {
+func (s *Sync) countDead(class deadletter.Class) {
 	v, _ := s.dead.LoadOrStore(class, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 	"github.com/sitestat/sitestat/store"
@@ -150,23 +151,23 @@ func TestSyncBadMessages(t *testing.T) {
 	bad := []struct {
 		name       string
 		key, value []byte
-		class      kafka.Class
+		class      deadletter.Class
 	}{
-		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), kafka.ClassDecode},
-		{"not an object", siteKey, []byte(`[1,2,3]`), kafka.ClassDecode},
-		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), kafka.ClassDecode},
-		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), kafka.ClassDecode},
-		{"missing v", siteKey, without("v"), kafka.ClassDecode},
-		{"missing check_id", siteKey, without("check_id"), kafka.ClassDecode},
-		{"missing website_id", siteKey, without("website_id"), kafka.ClassDecode},
-		{"missing checked_at", siteKey, without("checked_at"), kafka.ClassDecode},
-		{"missing up", siteKey, without("up"), kafka.ClassDecode},
-		{"missing reason", siteKey, without("reason"), kafka.ClassDecode},
-		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), kafka.ClassDecode},
-		{"key mismatch", []byte("999999"), valid, kafka.ClassDecode},
-		{"empty value", siteKey, nil, kafka.ClassDecode},
-		{"unknown site", unknownSite.Key(), unknownValue, kafka.ClassUnknownSite},
-		{"too large", big.Key(), bigValue, kafka.ClassTooLarge},
+		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), deadletter.ClassDecode},
+		{"not an object", siteKey, []byte(`[1,2,3]`), deadletter.ClassDecode},
+		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), deadletter.ClassDecode},
+		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), deadletter.ClassDecode},
+		{"missing v", siteKey, without("v"), deadletter.ClassDecode},
+		{"missing check_id", siteKey, without("check_id"), deadletter.ClassDecode},
+		{"missing website_id", siteKey, without("website_id"), deadletter.ClassDecode},
+		{"missing checked_at", siteKey, without("checked_at"), deadletter.ClassDecode},
+		{"missing up", siteKey, without("up"), deadletter.ClassDecode},
+		{"missing reason", siteKey, without("reason"), deadletter.ClassDecode},
+		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), deadletter.ClassDecode},
+		{"key mismatch", []byte("999999"), valid, deadletter.ClassDecode},
+		{"empty value", siteKey, nil, deadletter.ClassDecode},
+		{"unknown site", unknownSite.Key(), unknownValue, deadletter.ClassUnknownSite},
+		{"too large", big.Key(), bigValue, deadletter.ClassTooLarge},
 	}
 	var msgs []kafka.Record
 	ids := map[string]bool{}
@@ -209,8 +210,8 @@ func TestSyncBadMessages(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	st := run.s.Stats()
-	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[kafka.ClassDecode] != int64(len(bad)-2) ||
-		st.DLQ[kafka.ClassUnknownSite] != 1 || st.DLQ[kafka.ClassTooLarge] != 1 {
+	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[deadletter.ClassDecode] != int64(len(bad)-2) ||
+		st.DLQ[deadletter.ClassUnknownSite] != 1 || st.DLQ[deadletter.ClassTooLarge] != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -255,21 +256,21 @@ func TestSyncDatabaseRejects(t *testing.T) {
 
 	type badRow struct {
 		r     contract.Result
-		class kafka.Class
+		class deadletter.Class
 	}
 	status := 70000
 	var bads []badRow
 	r := validResult(keep)
 	r.StatusCode = &status
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	r = validResult(keep)
 	r.Up, r.Reason, r.Error = false, contract.ReasonConnectionError, "read: \x00 in the middle"
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	r = validResult(keep)
 	r.ResponseTimeMs = 1e300
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	// A site deleted after sync cached it fails on the foreign key: unknown_site, like any result of a removed site.
-	bads = append(bads, badRow{validResult(doomed), kafka.ClassUnknownSite})
+	bads = append(bads, badRow{validResult(doomed), deadletter.ClassUnknownSite})
 
 	ids := map[string]bool{}
 	var rs []contract.Result
@@ -518,7 +519,7 @@ func TestSyncKeepsWhatItDoesNotKnow(t *testing.T) {
 		t.Errorf("request_info equal to the message: %t, reason %q; want the message as received", same, reason)
 	}
 	dls := e.readDLQ(1, 30*time.Second)
-	if len(dls) == 1 && (dls[0].Class != kafka.ClassDecode || !strings.Contains(dls[0].Error, "UTF-8") || string(dls[0].Value) != string(bad)) {
+	if len(dls) == 1 && (dls[0].Class != deadletter.ClassDecode || !strings.Contains(dls[0].Error, "UTF-8") || string(dls[0].Value) != string(bad)) {
 		t.Errorf("dead letter = %+v, want the invalid UTF-8 value as a decode letter", dls[0])
 	}
 	if err := run.stop(); err != nil {
@@ -569,9 +570,9 @@ func TestSyncGiantDeadLetter(t *testing.T) {
 		}
 		d := dls[i]
 		sum := sha256.Sum256(want)
-		if d.Class != kafka.ClassTooLarge || !d.Truncated || d.OriginalSize != int64(len(want)) ||
-			d.OriginalSHA256 != hex.EncodeToString(sum[:]) || len(d.Value) != kafka.TruncatedValueBytes ||
-			string(d.Value) != string(want[:kafka.TruncatedValueBytes]) {
+		if d.Class != deadletter.ClassTooLarge || !d.Truncated || d.OriginalSize != int64(len(want)) ||
+			d.OriginalSHA256 != hex.EncodeToString(sum[:]) || len(d.Value) != deadletter.TruncatedValueBytes ||
+			string(d.Value) != string(want[:deadletter.TruncatedValueBytes]) {
 			t.Errorf("dead letter %d: class %s truncated %t size %d sha %s value %d bytes; want a truncated too_large letter of %d bytes",
 				i, d.Class, d.Truncated, d.OriginalSize, d.OriginalSHA256, len(d.Value), len(want))
 		}
@@ -628,7 +629,7 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 		t.Errorf("state's latest check %s, want the last real result's %s", got, failing[2].CheckedAt)
 	}
 	dead := e.readDLQ(1, 30*time.Second)
-	if len(dead) == 1 && (dead[0].Class != kafka.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
+	if len(dead) == 1 && (dead[0].Class != deadletter.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
 		t.Errorf("dead letter %q (%q), want bad_timestamp", dead[0].Class, dead[0].Error)
 	}
 	e.produceResults([]contract.Result{at(time.Second, true), at(2*time.Second, true)})
@@ -640,7 +641,7 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 	if err := run.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if st := run.s.Stats(); st.DLQ[kafka.ClassBadTimestamp] != 1 || st.Stored != 5 {
+	if st := run.s.Stats(); st.DLQ[deadletter.ClassBadTimestamp] != 1 || st.Stored != 5 {
 		t.Errorf("stats %+v, want 5 stored and 1 bad_timestamp", st)
 	}
 }
