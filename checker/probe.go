@@ -1,3 +1,8 @@
+// Package checker probes websites and schedules their checks: Prober.Probe
+// makes one HTTP check of a Target and returns a contract.Result whatever
+// happened to the site, and a Runner checks every site of a SiteSource on
+// its slots (SlotAt) and hands each Result, encoded, to a Publisher. What a
+// Result is lives in package contract; only the CLI imports checker.
 package checker
 
 import (
@@ -16,7 +21,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +28,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 )
 
@@ -33,7 +39,6 @@ const (
 	DefaultMaxRedirects = 10               // redirects followed before ReasonRedirectError
 	DefaultMaxBody      = 1 << 20          // bytes of body read (and matched against up_regex)
 	DefaultUserAgent    = "sitestat"       // User-Agent header when none is given
-	DefaultProbe        = "default"        // Result.Probe when none is given
 )
 
 // What a monitored site controls is capped before it leaves the checker:
@@ -42,8 +47,6 @@ const (
 // characters; a longer text ends with "…". Decode applies MaxErrorLen to
 // results from any checker, so sync stores and alerts nothing longer.
 const (
-	// MaxErrorLen bounds Result.Error.
-	MaxErrorLen = 240
 	// MaxReasonPhraseLen bounds the reason phrase quoted in Result.Error.
 	MaxReasonPhraseLen = 64
 )
@@ -102,7 +105,7 @@ func (o ProbeOptions) withDefaults() ProbeOptions {
 		o.UserAgent = DefaultUserAgent
 	}
 	if o.Probe == "" {
-		o.Probe = DefaultProbe
+		o.Probe = contract.DefaultProbe
 	}
 	if o.Host == "" {
 		o.Host, _ = os.Hostname()
@@ -115,7 +118,7 @@ func (o ProbeOptions) withDefaults() ProbeOptions {
 // a Target; every check of it is a Result with ReasonInvalidConfig. A Target
 // is immutable and safe for concurrent use.
 type Target struct {
-	site      Site
+	site      contract.Site
 	url       *url.URL
 	shownURL  string // site.URL, password redacted: Result.URL
 	finalURL  string // url.String(), password redacted: the FinalURL of a check without redirects
@@ -127,103 +130,37 @@ type Target struct {
 	errShort  string
 }
 
-// MaxRegexInsts bounds the size of an up_regex's compiled program, counted
-// as regexp/syntax compiles it (Parse with syntax.Perl, Simplify, Compile,
-// len(prog.Inst)). Matching costs time in proportion to the body's length
-// times the program's size in the worst case: measured on a 2-core
-// development machine with a 1 MiB body chosen to keep every thread alive
-// (all letters), \pL{10}X (13 instructions) took 0.20 s, \pL{100}X (103)
-// 1.8 s and \pL{1000}X (1,003) 18.6 s, about 18 ms per instruction per MiB;
-// on a 1 MiB HTML page the same patterns took 80–120 ms. 100 instructions
-// keeps the worst case under 2 s of CPU per MiB matched, while the patterns
-// uptime checks use stay far below it ("Example Domain" is 16,
-// `"status"\s*:\s*"(ok|healthy|up)"` 32, [0-9a-f]{40} 42). The check's
-// deadline bounds the match besides (ReasonTimeout).
-const MaxRegexInsts = 100
-
-// RegexInsts returns the size of the compiled program of the Go RE2
-// pattern re, as MaxRegexInsts counts it.
-func RegexInsts(re string) (int, error) {
-	prog, err := compileProg(re)
-	if err != nil {
-		return 0, err
-	}
-	return len(prog.Inst), nil
-}
-
-// compileProg compiles re as regexp.Compile does.
-func compileProg(re string) (*syntax.Prog, error) {
-	parsed, err := syntax.Parse(re, syntax.Perl)
-	if err != nil {
-		return nil, err
-	}
-	return syntax.Compile(parsed.Simplify())
-}
-
-// NewTarget compiles site. It never fails: Err reports an invalid URL
-// (unparsable, not http or https, no host), an invalid regex (Go RE2 syntax,
-// or a program larger than MaxRegexInsts) or a non-positive interval.
-func NewTarget(site Site) *Target {
-	t := &Target{site: site, shownURL: RedactURL(site.URL, KeepQuery)}
-	var errs []error
-	u, err := url.Parse(site.URL)
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		errs = append(errs, fmt.Errorf("invalid url: %w", err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		errs = append(errs, fmt.Errorf("invalid url: scheme %q is not http or https", u.Scheme))
-	case u.Hostname() == "":
-		errs = append(errs, errors.New("invalid url: no host"))
-	case !validPort(u.Port()):
-		errs = append(errs, fmt.Errorf("invalid url: port %q out of range", u.Port()))
-	default:
+// NewTarget compiles site. It never fails: Err reports what
+// contract.Site.Validate finds wrong (an invalid URL or regex, a
+// non-positive interval).
+func NewTarget(site contract.Site) *Target {
+	t := &Target{site: site, shownURL: redact.URL(site.URL, redact.KeepQuery)}
+	if u, err := contract.ParseSiteURL(site.URL); err == nil {
 		t.url = u
 		t.finalURL = redactedString(u)
 	}
 	if site.Regex != "" {
-		re, err := regexp.Compile(site.Regex)
-		var prog *syntax.Prog
-		if err == nil {
-			prog, err = compileProg(site.Regex)
-		}
-		if err == nil && len(prog.Inst) > MaxRegexInsts {
-			err = fmt.Errorf("compiles to %d instructions, more than %d: matching it could cost seconds per check; simplify it",
-				len(prog.Inst), MaxRegexInsts)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("invalid up_regex: %w", err))
-		} else {
+		if re, prog, err := contract.CompileSiteRegex(site.Regex); err == nil {
 			// Every match starts with the program's literal prefix (never
 			// set when the pattern starts with an anchor such as ^ or \b).
 			prefix, whole := prog.Prefix()
 			t.re, t.reInsts, t.reLiteral, t.reWhole = re, len(prog.Inst), []byte(prefix), whole
 		}
 	}
-	if site.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("invalid check interval %s: must be positive", site.Interval))
-	}
-	if len(errs) > 0 {
-		t.err = errors.Join(errs...)
-		t.errShort = shorten(errs[0].Error())
+	if err := site.Validate(); err != nil {
+		t.err = err
+		first := err
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			first = j.Unwrap()[0]
+		}
+		t.errShort = shorten(first.Error())
 		t.url, t.re = nil, nil
 	}
 	return t
 }
 
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	n, err := strconv.Atoi(p)
-	return err == nil && n > 0 && n <= 65535
-}
-
 // Site returns the site the Target was made from.
-func (t *Target) Site() Site { return t.site }
+func (t *Target) Site() contract.Site { return t.site }
 
 // Err returns why the site is invalid, or nil when it can be checked.
 func (t *Target) Err() error { return t.err }
@@ -275,7 +212,7 @@ func (p *Prober) Close() { p.transport.CloseIdleConnections() }
 
 // Probe checks site once with a Prober made for the call. It is for one-off
 // checks; repeated checks should share a Prober and a Target per site.
-func Probe(ctx context.Context, site Site, opts ProbeOptions) Result {
+func Probe(ctx context.Context, site contract.Site, opts ProbeOptions) contract.Result {
 	p := NewProber(opts)
 	defer p.Close()
 	return p.Probe(ctx, NewTarget(site))
@@ -340,10 +277,10 @@ func (p *Prober) checkRedirect(req *http.Request, via []*http.Request) error {
 // Probe checks t once and returns the Result. It never fails: whatever
 // happens to the site is in the Result. ctx bounds the check besides the
 // timeout; a cancelled ctx gives ReasonProbeError.
-func (p *Prober) Probe(ctx context.Context, t *Target) Result {
+func (p *Prober) Probe(ctx context.Context, t *Target) contract.Result {
 	start := time.Now()
-	r := Result{
-		V:         Version,
+	r := contract.Result{
+		V:         contract.Version,
 		CheckID:   newUUID(),
 		WebsiteID: t.site.ID,
 		URL:       t.shownURL,
@@ -353,7 +290,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		Host:      p.opts.Host,
 	}
 	if t.err != nil {
-		r.Reason, r.Error = ReasonInvalidConfig, t.errShort
+		r.Reason, r.Error = contract.ReasonInvalidConfig, t.errShort
 		return r
 	}
 
@@ -428,7 +365,7 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 		end := time.Now()
 		st.finish(end, &r)
 		r.ResponseTimeMs = ms(end.Sub(start))
-		r.Reason, r.Error = ReasonHTTPStatus, shorten(statusText(resp))
+		r.Reason, r.Error = contract.ReasonHTTPStatus, shorten(statusText(resp))
 		return r
 	}
 
@@ -449,24 +386,24 @@ func (p *Prober) Probe(ctx context.Context, t *Target) Result {
 	case err != nil && isTimeout(ctx, err):
 		r.Reason, r.Error = p.classify(ctx, err, st, timeout)
 	case err != nil && ctx.Err() != nil:
-		r.Reason, r.Error = ReasonProbeError, "check cancelled"
+		r.Reason, r.Error = contract.ReasonProbeError, "check cancelled"
 	case err != nil:
-		r.Reason, r.Error = ReasonBodyReadError, shorten("read body: "+err.Error())
+		r.Reason, r.Error = contract.ReasonBodyReadError, shorten("read body: "+err.Error())
 	case t.re != nil:
 		matched, done := t.match(ctx, (*bp)[:n])
 		if !done {
-			r.Reason, r.Error = ReasonTimeout, fmt.Sprintf("timeout after %s during regex match", timeout)
+			r.Reason, r.Error = contract.ReasonTimeout, fmt.Sprintf("timeout after %s during regex match", timeout)
 			break
 		}
 		r.RegexMatched = &matched
 		if matched {
-			r.Reason, r.Up = ReasonOK, true
+			r.Reason, r.Up = contract.ReasonOK, true
 		} else {
-			r.Reason = ReasonRegexMismatch
+			r.Reason = contract.ReasonRegexMismatch
 			r.Error = shorten(fmt.Sprintf("up_regex %q not found in the first %d bytes of the body", t.site.Regex, n))
 		}
 	default:
-		r.Reason, r.Up = ReasonOK, true
+		r.Reason, r.Up = contract.ReasonOK, true
 	}
 	if bp != nil {
 		p.putBuf(bp)
@@ -592,7 +529,7 @@ func isTimeout(ctx context.Context, err error) bool {
 }
 
 // classify maps the error of a check to its Reason and a short text.
-func (p *Prober) classify(ctx context.Context, err error, st *probeState, timeout time.Duration) (Reason, string) {
+func (p *Prober) classify(ctx context.Context, err error, st *probeState, timeout time.Duration) (contract.Reason, string) {
 	inner := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -615,22 +552,22 @@ func (p *Prober) classify(ctx context.Context, err error, st *probeState, timeou
 		if errors.As(err, &be) && be.Err != nil {
 			inner = be.Err
 		}
-		return ReasonBlocked, shorten(inner.Error())
+		return contract.ReasonBlocked, shorten(inner.Error())
 	case errors.Is(err, errTooManyRedirects), errors.Is(err, errRedirectLoop), errors.Is(err, errBadRedirect):
-		return ReasonRedirectError, shorten(inner.Error())
+		return contract.ReasonRedirectError, shorten(inner.Error())
 	case isTimeout(ctx, err):
-		return ReasonTimeout, fmt.Sprintf("timeout after %s during %s", timeout, phase)
+		return contract.ReasonTimeout, fmt.Sprintf("timeout after %s during %s", timeout, phase)
 	case errors.Is(err, context.Canceled):
-		return ReasonProbeError, "check cancelled"
+		return contract.ReasonProbeError, "check cancelled"
 	case errors.As(err, &dnsErr):
-		return ReasonDNSError, shorten(dnsErr.Error())
+		return contract.ReasonDNSError, shorten(dnsErr.Error())
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ReasonConnectionRefused, shorten(inner.Error())
+		return contract.ReasonConnectionRefused, shorten(inner.Error())
 	case tlsErr != nil, errors.As(err, &rhe), errors.As(err, &cve), errors.As(err, &alert),
 		errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
-		return ReasonTLSError, shorten(inner.Error())
+		return contract.ReasonTLSError, shorten(inner.Error())
 	default:
-		return ReasonConnectionError, shorten(inner.Error())
+		return contract.ReasonConnectionError, shorten(inner.Error())
 	}
 }
 
@@ -649,7 +586,7 @@ type probeState struct {
 
 	dnsStart, connStart, tlsStart, ttfbStart, firstByte time.Time
 	connPending                                         int
-	phases                                              Phases
+	phases                                              contract.Phases
 }
 
 func (st *probeState) trace() *httptrace.ClientTrace {
@@ -760,7 +697,7 @@ func (st *probeState) trace() *httptrace.ClientTrace {
 // finish closes the phases still open at end (the one a timeout cut short,
 // or the transfer), copies the phases and redirects into r, and makes later
 // hooks no-ops.
-func (st *probeState) finish(end time.Time, r *Result) {
+func (st *probeState) finish(end time.Time, r *contract.Result) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.done = true
@@ -787,7 +724,7 @@ func (st *probeState) finish(end time.Time, r *Result) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // shorten bounds an error text to MaxErrorLen characters.
-func shorten(s string) string { return text.Truncate(s, MaxErrorLen) }
+func shorten(s string) string { return text.Truncate(s, contract.MaxErrorLen) }
 
 // statusText is the error text of a non-2xx answer: "HTTP", the code and the
 // reason phrase cut to MaxReasonPhraseLen characters.
@@ -823,4 +760,12 @@ func formatUUID(b [16]byte) string {
 		j += 2
 	}
 	return string(s[:])
+}
+
+// redactedString is u.String() through redact.URL.
+func redactedString(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return redact.URL(u.String(), redact.KeepQuery)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 )
 
 // serve starts an httptest server for h, closed when the test ends.
@@ -117,17 +121,19 @@ func TestProbe(t *testing.T) {
 
 	type row struct {
 		name  string
-		setup func(t *testing.T) (Site, ProbeOptions)
+		setup func(t *testing.T) (contract.Site, ProbeOptions)
 		// expectations
-		reason    Reason
+		reason    contract.Reason
 		status    int   // 0: no response (nil)
 		regex     *bool // nil: not evaluated
 		redirects int
 		finalURL  string // suffix of FinalURL; "" skips the check
 		errHas    string // substring of Error when not ok
-		check     func(t *testing.T, r Result)
+		check     func(t *testing.T, r contract.Result)
 	}
-	site := func(url, re string) Site { return Site{ID: 42, URL: url, Interval: time.Minute, Regex: re} }
+	site := func(url, re string) contract.Site {
+		return contract.Site{ID: 42, URL: url, Interval: time.Minute, Regex: re}
+	}
 	opts := ProbeOptions{Timeout: 5 * time.Second, Probe: "test-probe", UserAgent: "sitestat/test", MaxRedirects: DefaultMaxRedirects}
 	shortOpts := opts
 	shortOpts.Timeout = short
@@ -136,7 +142,7 @@ func TestProbe(t *testing.T) {
 
 	rows := []row{{
 		name: "ok with regex match",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.UserAgent() != "sitestat/test" {
 					http.Error(w, "bad user agent "+r.UserAgent(), http.StatusBadRequest)
@@ -146,8 +152,8 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL+"/", `wor.d`), opts
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true), finalURL: "/",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonOK, status: 200, regex: boolp(true), finalURL: "/",
+		check: func(t *testing.T, r contract.Result) {
 			if r.BodyBytes != int64(len("hello world")) {
 				t.Errorf("body_bytes = %d, want %d", r.BodyBytes, len("hello world"))
 			}
@@ -163,40 +169,40 @@ func TestProbe(t *testing.T) {
 		},
 	}, {
 		name: "regex mismatch",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site(serve(t, hello).URL, `goodbye`), opts
 		},
-		reason: ReasonRegexMismatch, status: 200, regex: boolp(false), errHas: "goodbye",
+		reason: contract.ReasonRegexMismatch, status: 200, regex: boolp(false), errHas: "goodbye",
 	}, {
 		name: "ok without regex",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site(serve(t, hello).URL, ""), opts
 		},
-		reason: ReasonOK, status: 200,
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonOK, status: 200,
+		check: func(t *testing.T, r contract.Result) {
 			if r.BodyBytes != int64(len("hello world")) {
 				t.Errorf("body_bytes = %d, want %d", r.BodyBytes, len("hello world"))
 			}
 		},
 	}, {
 		name: "404",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site(serve(t, http.NotFound).URL, `page`), opts
 		},
-		reason: ReasonHTTPStatus, status: 404, errHas: "404",
+		reason: contract.ReasonHTTPStatus, status: 404, errHas: "404",
 	}, {
 		name: "500 with a matching regex is http_status",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(500)
 				io.WriteString(w, "hello world")
 			})
 			return site(srv.URL, `hello`), opts
 		},
-		reason: ReasonHTTPStatus, status: 500, errHas: "500",
+		reason: contract.ReasonHTTPStatus, status: 500, errHas: "500",
 	}, {
 		name: "redirects followed",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
 				case "/a":
@@ -209,10 +215,10 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL+"/a", `hello`), opts
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true), redirects: 2, finalURL: "/c",
+		reason: contract.ReasonOK, status: 200, regex: boolp(true), redirects: 2, finalURL: "/c",
 	}, {
 		name: "redirect loop",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/a" {
 					http.Redirect(w, r, "/b", http.StatusFound)
@@ -222,10 +228,10 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL+"/a", ""), opts
 		},
-		reason: ReasonRedirectError, status: 302, redirects: 1, finalURL: "/b", errHas: "loop",
+		reason: contract.ReasonRedirectError, status: 302, redirects: 1, finalURL: "/b", errHas: "loop",
 	}, {
 		name: "more redirects than allowed",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
 				http.Redirect(w, r, fmt.Sprintf("/%d", n+1), http.StatusFound)
@@ -234,10 +240,10 @@ func TestProbe(t *testing.T) {
 			o.MaxRedirects = 3
 			return site(srv.URL+"/0", ""), o
 		},
-		reason: ReasonRedirectError, status: 302, redirects: 3, finalURL: "/3", errHas: "more than 3",
+		reason: contract.ReasonRedirectError, status: 302, redirects: 3, finalURL: "/3", errHas: "more than 3",
 	}, {
 		name: "redirects not followed with MaxRedirects 0",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/x" {
 					t.Errorf("the redirect was followed with MaxRedirects 0")
@@ -248,19 +254,19 @@ func TestProbe(t *testing.T) {
 			o.MaxRedirects = 0
 			return site(srv.URL+"/", ""), o
 		},
-		reason: ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
+		reason: contract.ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
 	}, {
 		name: "redirects not followed with MaxRedirects negative",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/x", http.StatusFound) })
 			o := opts
 			o.MaxRedirects = -1
 			return site(srv.URL+"/", ""), o
 		},
-		reason: ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
+		reason: contract.ReasonHTTPStatus, status: 302, redirects: 0, finalURL: "/",
 	}, {
 		name: "credentials are sent but redacted in the result",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
 					http.Error(w, "no credentials", http.StatusUnauthorized)
@@ -274,8 +280,8 @@ func TestProbe(t *testing.T) {
 			})
 			return site(strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1)+"/a", "hello"), opts
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true), redirects: 1, finalURL: "/b",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonOK, status: 200, regex: boolp(true), redirects: 1, finalURL: "/b",
+		check: func(t *testing.T, r contract.Result) {
 			b, _ := r.Encode()
 			if strings.Contains(string(b), "s3cret") {
 				t.Errorf("the password is in the result: %s", b)
@@ -288,18 +294,18 @@ func TestProbe(t *testing.T) {
 		},
 	}, {
 		name: "credentials redacted in a failed check",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site("http://bob:hunter2@"+closedPort(t)+"/", ""), opts
 		},
-		reason: ReasonConnectionRefused,
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonConnectionRefused,
+		check: func(t *testing.T, r contract.Result) {
 			if b, _ := r.Encode(); strings.Contains(string(b), "hunter2") || strings.Contains(string(b), "bob") || r.URL == "" || r.FinalURL == "" {
 				t.Errorf("result %s: want no user info in url and final_url", b)
 			}
 		},
 	}, {
 		name: "loopback target denied",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				t.Errorf("a denied address was reached: %s", r.URL)
 			})
@@ -307,10 +313,10 @@ func TestProbe(t *testing.T) {
 			o.DenyPrivate = true // the default list: 127.0.0.0/8 among others
 			return site(srv.URL+"/", ""), o
 		},
-		reason: ReasonBlocked, errHas: "127.0.0.1",
+		reason: contract.ReasonBlocked, errHas: "127.0.0.1",
 	}, {
 		name: "name resolving to loopback denied",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				t.Errorf("a denied address was reached: %s", r.URL)
 			})
@@ -318,10 +324,10 @@ func TestProbe(t *testing.T) {
 			o.DenyPrivate = true
 			return site(strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)+"/", ""), o
 		},
-		reason: ReasonBlocked,
+		reason: contract.ReasonBlocked,
 	}, {
 		name: "redirect from an allowed host to a denied one",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			denied := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				t.Errorf("a denied address was reached through a redirect: %s", r.URL)
 			})
@@ -333,37 +339,37 @@ func TestProbe(t *testing.T) {
 			o.DenyPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 			return site(allowed.URL+"/", ""), o
 		},
-		reason: ReasonBlocked, redirects: 1, finalURL: "/secret", errHas: "127.0.0.1",
+		reason: contract.ReasonBlocked, redirects: 1, finalURL: "/secret", errHas: "127.0.0.1",
 	}, {
 		name: "allowed address with deny on",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			allowed := serveOn(t, "127.0.0.2:0", hello)
 			o := opts
 			o.DenyPrivate = true
 			o.DenyPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 			return site(allowed.URL+"/", "hello"), o
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true),
+		reason: contract.ReasonOK, status: 200, regex: boolp(true),
 	}, {
 		name: "redirect to ftp",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "ftp://example.invalid/", http.StatusFound)
 			})
 			return site(srv.URL, ""), opts
 		},
-		reason: ReasonRedirectError, status: 302, errHas: "ftp",
+		reason: contract.ReasonRedirectError, status: 302, errHas: "ftp",
 	}, {
 		name: "redirect to a closed port",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			to := "http://" + closedPort(t) + "/gone"
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, to, http.StatusFound) })
 			return site(srv.URL, ""), opts
 		},
-		reason: ReasonConnectionRefused, redirects: 1, finalURL: "/gone",
+		reason: contract.ReasonConnectionRefused, redirects: 1, finalURL: "/gone",
 	}, {
 		name: "slow headers time out during ttfb",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-r.Context().Done():
@@ -372,15 +378,15 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL, ""), shortOpts
 		},
-		reason: ReasonTimeout, errHas: "timeout after 500ms during ttfb",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonTimeout, errHas: "timeout after 500ms during ttfb",
+		check: func(t *testing.T, r contract.Result) {
 			if r.PhasesMs.TTFBMs < 400 {
 				t.Errorf("ttfb = %vms, want about the timeout", r.PhasesMs.TTFBMs)
 			}
 		},
 	}, {
 		name: "interval shorter than the timeout bounds the check",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-r.Context().Done():
@@ -391,15 +397,15 @@ func TestProbe(t *testing.T) {
 			s.Interval = 300 * time.Millisecond
 			return s, opts
 		},
-		reason: ReasonTimeout, errHas: "timeout after 300ms during ttfb",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonTimeout, errHas: "timeout after 300ms during ttfb",
+		check: func(t *testing.T, r contract.Result) {
 			if r.ResponseTimeMs > 1000 {
 				t.Errorf("response_time_ms = %v, want about 300", r.ResponseTimeMs)
 			}
 		},
 	}, {
 		name: "dripping body times out during transfer",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "1000")
 				w.WriteHeader(200)
@@ -417,40 +423,40 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL, `x`), shortOpts
 		},
-		reason: ReasonTimeout, status: 200, errHas: "during transfer",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonTimeout, status: 200, errHas: "during transfer",
+		check: func(t *testing.T, r contract.Result) {
 			if r.BodyBytes == 0 || r.PhasesMs.TransferMs < 300 {
 				t.Errorf("body_bytes = %d, transfer = %vms; want some bytes and most of the timeout", r.BodyBytes, r.PhasesMs.TransferMs)
 			}
 		},
 	}, {
 		name: "server that never answers times out during ttfb",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			addr := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 			return site("http://"+addr+"/", ""), shortOpts
 		},
-		reason: ReasonTimeout, errHas: "during ttfb",
+		reason: contract.ReasonTimeout, errHas: "during ttfb",
 	}, {
 		name: "TLS server that never answers times out during tls",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			addr := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 			return site("https://"+addr+"/", ""), shortOpts
 		},
-		reason: ReasonTimeout, errHas: "during tls",
+		reason: contract.ReasonTimeout, errHas: "during tls",
 	}, {
 		name: "self-signed certificate",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site(serveTLS(t, hello).URL, ""), opts
 		},
-		reason: ReasonTLSError, errHas: "certificate",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonTLSError, errHas: "certificate",
+		check: func(t *testing.T, r contract.Result) {
 			if r.CertNotAfter == nil {
 				t.Errorf("cert_not_after not set from the unverified certificate")
 			}
 		},
 	}, {
 		name: "https with a trusted certificate",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serveTLS(t, hello)
 			pool := x509.NewCertPool()
 			pool.AddCert(srv.Certificate())
@@ -458,8 +464,8 @@ func TestProbe(t *testing.T) {
 			o.RootCAs = pool
 			return site(srv.URL, "hello"), o
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true),
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonOK, status: 200, regex: boolp(true),
+		check: func(t *testing.T, r contract.Result) {
 			if r.TLSVersion != "TLS 1.3" {
 				t.Errorf("tls_version = %q, want TLS 1.3", r.TLSVersion)
 			}
@@ -472,31 +478,31 @@ func TestProbe(t *testing.T) {
 		},
 	}, {
 		name: "plain http on a TLS url",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, hello)
 			return site(strings.Replace(srv.URL, "http://", "https://", 1), ""), opts
 		},
-		reason: ReasonTLSError,
+		reason: contract.ReasonTLSError,
 	}, {
 		name: "closed port",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site("http://"+closedPort(t)+"/", ""), opts
 		},
-		reason: ReasonConnectionRefused, errHas: "refused",
+		reason: contract.ReasonConnectionRefused, errHas: "refused",
 	}, {
 		name: "unknown host",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			return site("http://sitestat-test.invalid/", ""), opts
 		},
-		reason: ReasonDNSError, errHas: "sitestat-test.invalid",
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonDNSError, errHas: "sitestat-test.invalid",
+		check: func(t *testing.T, r contract.Result) {
 			if r.ResponseTimeMs > 2000 {
 				t.Errorf("resolving .invalid took %vms; the resolver is slow", r.ResponseTimeMs)
 			}
 		},
 	}, {
 		name: "gzip body is matched decompressed",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 					http.Error(w, "no gzip", http.StatusBadRequest)
@@ -509,15 +515,15 @@ func TestProbe(t *testing.T) {
 			})
 			return site(srv.URL, `compressed`), opts
 		},
-		reason: ReasonOK, status: 200, regex: boolp(true),
-		check: func(t *testing.T, r Result) {
+		reason: contract.ReasonOK, status: 200, regex: boolp(true),
+		check: func(t *testing.T, r contract.Result) {
 			if r.BodyBytes != int64(len("hello compressed world")) {
 				t.Errorf("body_bytes = %d, want the decompressed %d", r.BodyBytes, len("hello compressed world"))
 			}
 		},
 	}, {
 		name: "connection reset",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			addr := rawServer(t, func(c net.Conn) {
 				readRequest(c)
 				c.(*net.TCPConn).SetLinger(0)
@@ -525,10 +531,10 @@ func TestProbe(t *testing.T) {
 			})
 			return site("http://"+addr+"/", ""), opts
 		},
-		reason: ReasonConnectionError,
+		reason: contract.ReasonConnectionError,
 	}, {
 		name: "malformed response",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			addr := rawServer(t, func(c net.Conn) {
 				readRequest(c)
 				io.WriteString(c, "garbage\r\n\r\n")
@@ -536,10 +542,10 @@ func TestProbe(t *testing.T) {
 			})
 			return site("http://"+addr+"/", ""), opts
 		},
-		reason: ReasonConnectionError, errHas: "malformed",
+		reason: contract.ReasonConnectionError, errHas: "malformed",
 	}, {
 		name: "body shorter than its length",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			addr := rawServer(t, func(c net.Conn) {
 				readRequest(c)
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort")
@@ -547,53 +553,57 @@ func TestProbe(t *testing.T) {
 			})
 			return site("http://"+addr+"/", "short"), opts
 		},
-		reason: ReasonBodyReadError, status: 200, errHas: "EOF",
+		reason: contract.ReasonBodyReadError, status: 200, errHas: "EOF",
 	}, {
 		name:   "unparsable url",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://[::1", ""), opts },
-		reason: ReasonInvalidConfig, errHas: "invalid url",
+		setup:  func(t *testing.T) (contract.Site, ProbeOptions) { return site("http://[::1", ""), opts },
+		reason: contract.ReasonInvalidConfig, errHas: "invalid url",
 	}, {
 		name:   "ftp url",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("ftp://example.com/", ""), opts },
-		reason: ReasonInvalidConfig, errHas: "ftp",
+		setup:  func(t *testing.T) (contract.Site, ProbeOptions) { return site("ftp://example.com/", ""), opts },
+		reason: contract.ReasonInvalidConfig, errHas: "ftp",
 	}, {
 		name:   "url without host",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http:///path", ""), opts },
-		reason: ReasonInvalidConfig, errHas: "no host",
+		setup:  func(t *testing.T) (contract.Site, ProbeOptions) { return site("http:///path", ""), opts },
+		reason: contract.ReasonInvalidConfig, errHas: "no host",
 	}, {
 		name:   "url with a bad port",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://example.com:99999/", ""), opts },
-		reason: ReasonInvalidConfig, errHas: "port",
+		setup:  func(t *testing.T) (contract.Site, ProbeOptions) { return site("http://example.com:99999/", ""), opts },
+		reason: contract.ReasonInvalidConfig, errHas: "port",
 	}, {
-		name:   "invalid regex",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://127.0.0.1:1/", "(unclosed"), opts },
-		reason: ReasonInvalidConfig, errHas: "up_regex",
+		name: "invalid regex",
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
+			return site("http://127.0.0.1:1/", "(unclosed"), opts
+		},
+		reason: contract.ReasonInvalidConfig, errHas: "up_regex",
 	}, {
 		name:   "regex with a Perl-only construct",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://127.0.0.1:1/", `(?=look)`), opts },
-		reason: ReasonInvalidConfig, errHas: "up_regex",
+		setup:  func(t *testing.T) (contract.Site, ProbeOptions) { return site("http://127.0.0.1:1/", `(?=look)`), opts },
+		reason: contract.ReasonInvalidConfig, errHas: "up_regex",
 	}, {
-		name:   "regex whose program is too large",
-		setup:  func(t *testing.T) (Site, ProbeOptions) { return site("http://127.0.0.1:1/", `\pL{1000}X`), opts },
-		reason: ReasonInvalidConfig, errHas: "instructions, more than 100",
+		name: "regex whose program is too large",
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
+			return site("http://127.0.0.1:1/", `\pL{1000}X`), opts
+		},
+		reason: contract.ReasonInvalidConfig, errHas: "instructions, more than 100",
 	}, {
 		name: "costly regex gives up at the deadline",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			// 93 instructions, under the limit, but about 1.7 s of CPU on
 			// 1 MiB of letters; the check's timeout is 500 ms.
 			body := bytes.Repeat([]byte("abcdefghij"), DefaultMaxBody/10)
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
 			return site(srv.URL, `\pL{90}X`), shortOpts
 		},
-		reason: ReasonTimeout, status: 200, errHas: "during regex match",
+		reason: contract.ReasonTimeout, status: 200, errHas: "during regex match",
 	}, {
 		name: "zero interval",
-		setup: func(t *testing.T) (Site, ProbeOptions) {
+		setup: func(t *testing.T) (contract.Site, ProbeOptions) {
 			s := site("http://127.0.0.1:1/", "")
 			s.Interval = 0
 			return s, opts
 		},
-		reason: ReasonInvalidConfig, errHas: "interval",
+		reason: contract.ReasonInvalidConfig, errHas: "interval",
 	}}
 
 	for _, tc := range rows {
@@ -610,10 +620,10 @@ func TestProbe(t *testing.T) {
 			if r.Reason != tc.reason {
 				t.Fatalf("reason = %q (error %q), want %q", r.Reason, r.Error, tc.reason)
 			}
-			if r.Up != (tc.reason == ReasonOK) {
+			if r.Up != (tc.reason == contract.ReasonOK) {
 				t.Errorf("up = %t with reason %q", r.Up, r.Reason)
 			}
-			if (r.Error == "") != (tc.reason == ReasonOK) {
+			if (r.Error == "") != (tc.reason == contract.ReasonOK) {
 				t.Errorf("error = %q with reason %q: want empty exactly when ok", r.Error, r.Reason)
 			}
 			if tc.errHas != "" && !strings.Contains(r.Error, tc.errHas) {
@@ -638,7 +648,7 @@ func TestProbe(t *testing.T) {
 				t.Errorf("final_url = %q, want it to end with %q", r.FinalURL, tc.finalURL)
 			}
 			limit := ms(o.withDefaults().Timeout + time.Second)
-			if tc.reason == ReasonInvalidConfig {
+			if tc.reason == contract.ReasonInvalidConfig {
 				if r.ResponseTimeMs != 0 {
 					t.Errorf("response_time_ms = %v for invalid config, want 0", r.ResponseTimeMs)
 				}
@@ -649,7 +659,7 @@ func TestProbe(t *testing.T) {
 			if sum := p.DNSMs + p.ConnectMs + p.TLSMs + p.TTFBMs + p.TransferMs; sum > r.ResponseTimeMs+1 {
 				t.Errorf("phases %+v add up to %v > response_time_ms %v", p, sum, r.ResponseTimeMs)
 			}
-			if r.V != Version || r.WebsiteID != 42 || r.URL != RedactURL(s.URL, KeepQuery) || r.Probe != "test-probe" {
+			if r.V != contract.Version || r.WebsiteID != 42 || r.URL != redact.URL(s.URL, redact.KeepQuery) || r.Probe != "test-probe" {
 				t.Errorf("identity fields: v=%d website_id=%d url=%q probe=%q", r.V, r.WebsiteID, r.URL, r.Probe)
 			}
 			if r.CheckedAt.Location() != time.UTC || r.CheckedAt.Before(before.Add(-time.Millisecond)) || r.CheckedAt.After(after) {
@@ -660,7 +670,7 @@ func TestProbe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Decode(r.Key(), b); err != nil {
+			if _, err := contract.Decode(r.Key(), b); err != nil {
 				t.Errorf("Decode(Encode(result)): %v", err)
 			}
 			if tc.check != nil {
@@ -687,7 +697,7 @@ func TestProbeHugeBody(t *testing.T) {
 		t.Run("regex="+re, func(t *testing.T) {
 			p := NewProber(ProbeOptions{Timeout: 10 * time.Second})
 			defer p.Close()
-			target := NewTarget(Site{ID: 1, URL: srv.URL, Interval: time.Minute, Regex: re})
+			target := NewTarget(contract.Site{ID: 1, URL: srv.URL, Interval: time.Minute, Regex: re})
 			p.Probe(context.Background(), target) // warm the pools
 
 			var m0, m1 runtime.MemStats
@@ -696,9 +706,9 @@ func TestProbeHugeBody(t *testing.T) {
 			r := p.Probe(context.Background(), target)
 			runtime.ReadMemStats(&m1)
 
-			want := ReasonOK
+			want := contract.ReasonOK
 			if re != "" {
-				want = ReasonRegexMismatch
+				want = contract.ReasonRegexMismatch
 			}
 			if r.Reason != want {
 				t.Fatalf("reason = %q (%s), want %q", r.Reason, r.Error, want)
@@ -714,7 +724,7 @@ func TestProbeHugeBody(t *testing.T) {
 }
 
 func TestNewTarget(t *testing.T) {
-	valid := NewTarget(Site{ID: 1, URL: "https://example.com/x?y=1", Interval: time.Second, Regex: "a+"})
+	valid := NewTarget(contract.Site{ID: 1, URL: "https://example.com/x?y=1", Interval: time.Second, Regex: "a+"})
 	if err := valid.Err(); err != nil {
 		t.Fatalf("Err() = %v for a valid site", err)
 	}
@@ -722,7 +732,7 @@ func TestNewTarget(t *testing.T) {
 		t.Errorf("Site().URL = %q", got)
 	}
 	// Every problem is reported, not only the first.
-	bad := NewTarget(Site{ID: 1, URL: "ftp://x", Interval: 0, Regex: "("})
+	bad := NewTarget(contract.Site{ID: 1, URL: "ftp://x", Interval: 0, Regex: "("})
 	for _, want := range []string{"ftp", "up_regex", "interval"} {
 		if err := bad.Err(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Err() = %v, want it to mention %q", err, want)
@@ -730,11 +740,14 @@ func TestNewTarget(t *testing.T) {
 	}
 }
 
+// uuidText is the canonical text form of a UUID, as newUUID writes it.
+var uuidText = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
 func TestNewUUID(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
 		u := newUUID()
-		if !isUUID(u) || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) {
+		if !uuidText.MatchString(u) || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) {
 			t.Fatalf("newUUID() = %q, not a version 4 UUID", u)
 		}
 		if seen[u] {
@@ -745,11 +758,11 @@ func TestNewUUID(t *testing.T) {
 }
 
 func TestShorten(t *testing.T) {
-	if s := strings.Repeat("é", MaxErrorLen); shorten(s) != s {
-		t.Errorf("shorten cut %d characters, the limit", MaxErrorLen)
+	if s := strings.Repeat("é", contract.MaxErrorLen); shorten(s) != s {
+		t.Errorf("shorten cut %d characters, the limit", contract.MaxErrorLen)
 	}
-	got := shorten(strings.Repeat("é", MaxErrorLen+1))
-	if n := utf8.RuneCountInString(got); n != MaxErrorLen || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+	got := shorten(strings.Repeat("é", contract.MaxErrorLen+1))
+	if n := utf8.RuneCountInString(got); n != contract.MaxErrorLen || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
 		t.Errorf("shorten: %d characters, %q…", n, got[:10])
 	}
 	if s := shorten("short"); s != "short" {
@@ -764,7 +777,7 @@ func BenchmarkProbe(b *testing.B) {
 	defer srv.Close()
 	p := NewProber(ProbeOptions{})
 	defer p.Close()
-	target := NewTarget(Site{ID: 1, URL: srv.URL, Interval: time.Minute, Regex: "world"})
+	target := NewTarget(contract.Site{ID: 1, URL: srv.URL, Interval: time.Minute, Regex: "world"})
 	b.ReportAllocs()
 	for b.Loop() {
 		if r := p.Probe(context.Background(), target); !r.Up {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/retry"
 )
 
@@ -25,7 +27,7 @@ const (
 // SiteSource gives the sites to check (the store reads the websites table).
 type SiteSource interface {
 	// Sites returns every site to check.
-	Sites(ctx context.Context) ([]Site, error)
+	Sites(ctx context.Context) ([]contract.Site, error)
 }
 
 // SiteNotifier is implemented by a SiteSource that knows when its sites
@@ -37,11 +39,13 @@ type SiteNotifier interface {
 	SitesChanged() <-chan struct{}
 }
 
-// Publisher takes each Result (the Kafka producer). Publish must not block
-// for long: it buffers, and reports its own failures.
+// Publisher takes each Result as a record (the Kafka producer,
+// *kafka.Producer): the key is Result.Key, the value Result.Encode's bytes,
+// the message of the contract. Publish must not block for long: it buffers,
+// and reports its own failures. It must not change key or value.
 type Publisher interface {
-	// Publish hands r over for delivery.
-	Publish(ctx context.Context, r Result)
+	// Publish hands the record key, value over for delivery.
+	Publish(ctx context.Context, key, value []byte)
 }
 
 // RunnerOptions configure a Runner. The zero value is usable: every zero
@@ -99,6 +103,9 @@ type RunnerStats struct {
 	Skipped uint64
 	// Published is how many Results went to the Publisher.
 	Published uint64
+	// Unencodable is how many Results were dropped because they could not
+	// be encoded (a number JSON cannot hold, such as NaN); each is logged.
+	Unencodable uint64
 	// Filtered is how many Results were not published because their status
 	// is in SkipStatus.
 	Filtered uint64
@@ -118,13 +125,14 @@ type Runner struct {
 	prober *Prober
 	skip   map[int]struct{}
 
-	sites     atomic.Int64
-	inFlight  atomic.Int64
-	checks    atomic.Uint64
-	skipped   atomic.Uint64
-	published atomic.Uint64
-	filtered  atomic.Uint64
-	lag       lagHistogram
+	sites       atomic.Int64
+	inFlight    atomic.Int64
+	checks      atomic.Uint64
+	skipped     atomic.Uint64
+	published   atomic.Uint64
+	unencodable atomic.Uint64
+	filtered    atomic.Uint64
+	lag         lagHistogram
 }
 
 // NewRunner returns a Runner that checks the sites of src and publishes to
@@ -148,15 +156,16 @@ func NewRunner(src SiteSource, pub Publisher, opts RunnerOptions) *Runner {
 // Stats returns the Runner's counters.
 func (r *Runner) Stats() RunnerStats {
 	return RunnerStats{
-		Sites:     int(r.sites.Load()),
-		InFlight:  int(r.inFlight.Load()),
-		Checks:    r.checks.Load(),
-		Skipped:   r.skipped.Load(),
-		Published: r.published.Load(),
-		Filtered:  r.filtered.Load(),
-		LagP50:    r.lag.quantile(0.50),
-		LagP99:    r.lag.quantile(0.99),
-		LagMax:    time.Duration(r.lag.max.Load()),
+		Sites:       int(r.sites.Load()),
+		InFlight:    int(r.inFlight.Load()),
+		Checks:      r.checks.Load(),
+		Skipped:     r.skipped.Load(),
+		Published:   r.published.Load(),
+		Unencodable: r.unencodable.Load(),
+		Filtered:    r.filtered.Load(),
+		LagP50:      r.lag.quantile(0.50),
+		LagP99:      r.lag.quantile(0.99),
+		LagMax:      time.Duration(r.lag.max.Load()),
 	}
 }
 
@@ -205,7 +214,7 @@ func (r *Runner) Once(ctx context.Context) error {
 		}
 		t := NewTarget(s)
 		if err := t.Err(); err != nil {
-			r.log.Warn("invalid site", "site_id", s.ID, "url", RedactURL(s.URL, KeepQuery), "err", err)
+			r.log.Warn("invalid site", "site_id", s.ID, "url", redact.URL(s.URL, redact.KeepQuery), "err", err)
 		}
 		select {
 		case sem <- struct{}{}:
@@ -229,7 +238,7 @@ func (r *Runner) Once(ctx context.Context) error {
 // added, removed and changed sites take effect without a restart; when a
 // reload fails the last list is kept.
 func (r *Runner) Run(ctx context.Context) error {
-	lists := make(chan []Site, 1)
+	lists := make(chan []contract.Site, 1)
 	var loader sync.WaitGroup
 	loader.Go(func() { r.load(ctx, lists) })
 
@@ -246,8 +255,8 @@ func (r *Runner) Run(ctx context.Context) error {
 // load sends the site list to out at start (retrying with backoff until it
 // succeeds or ctx ends) and then every Refresh. Only the newest list waits
 // in out.
-func (r *Runner) load(ctx context.Context, out chan []Site) {
-	send := func(sites []Site) {
+func (r *Runner) load(ctx context.Context, out chan []contract.Site) {
+	send := func(sites []contract.Site) {
 		select {
 		case <-out: // drop a list the scheduler has not taken yet
 		default:
@@ -320,7 +329,19 @@ func (r *Runner) check(ctx context.Context, t *Target, due time.Time, slot bool)
 			return
 		}
 	}
-	r.pub.Publish(ctx, res)
+	r.publish(ctx, &res)
+}
+
+// publish encodes res and hands it to the Publisher; a Result that cannot
+// be encoded is logged and counted as Unencodable.
+func (r *Runner) publish(ctx context.Context, res *contract.Result) {
+	value, err := res.Encode()
+	if err != nil {
+		r.unencodable.Add(1)
+		r.log.Error("cannot encode result; dropped", "site_id", res.WebsiteID, "err", err)
+		return
+	}
+	r.pub.Publish(ctx, res.Key(), value)
 	r.published.Add(1)
 }
 
@@ -353,7 +374,7 @@ type scheduler struct {
 	skipped map[int64]string // sites of the last list skipped as unusable, warned about once
 }
 
-func (s *scheduler) run(ctx context.Context, lists <-chan []Site) {
+func (s *scheduler) run(ctx context.Context, lists <-chan []contract.Site) {
 	work := context.WithoutCancel(ctx) // checks in flight outlive ctx
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -443,7 +464,7 @@ func (r *Runner) runJob(ctx context.Context, j job) {
 // a positive id its results could not be keyed, and without a URL there is
 // nothing to check. Such a site (a hand-made row with NULLs) is skipped; any
 // other invalid setting is checked, as ReasonInvalidConfig.
-func unusable(site Site) string {
+func unusable(site contract.Site) string {
 	switch {
 	case site.ID <= 0:
 		return "no id"
@@ -454,7 +475,7 @@ func unusable(site Site) string {
 }
 
 // apply makes the schedule follow a new site list.
-func (s *scheduler) apply(sites []Site) {
+func (s *scheduler) apply(sites []contract.Site) {
 	now := time.Now()
 	seen := make(map[int64]struct{}, len(sites))
 	skipped := make(map[int64]string)
@@ -475,7 +496,7 @@ func (s *scheduler) apply(sites []Site) {
 		}
 		t := NewTarget(site)
 		if err := t.Err(); err != nil {
-			s.r.log.Warn("invalid site", "site_id", site.ID, "url", RedactURL(site.URL, KeepQuery), "err", err)
+			s.r.log.Warn("invalid site", "site_id", site.ID, "url", redact.URL(site.URL, redact.KeepQuery), "err", err)
 		}
 		iv := site.Interval
 		if iv <= 0 {

@@ -4,25 +4,29 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sitestat/sitestat/contract"
 )
 
 // fakeSource is a SiteSource whose list and error the test changes.
 type fakeSource struct {
 	mu    sync.Mutex
-	sites []Site
+	sites []contract.Site
 	err   error
 	fails int // calls left that fail with errors.New("db down")
 	calls int
 }
 
-func (f *fakeSource) Sites(ctx context.Context) ([]Site, error) {
+func (f *fakeSource) Sites(ctx context.Context) ([]contract.Site, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -33,10 +37,10 @@ func (f *fakeSource) Sites(ctx context.Context) ([]Site, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return append([]Site(nil), f.sites...), nil
+	return append([]contract.Site(nil), f.sites...), nil
 }
 
-func (f *fakeSource) set(sites ...Site) {
+func (f *fakeSource) set(sites ...contract.Site) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sites = sites
@@ -54,17 +58,24 @@ func (f *fakeSource) callCount() int {
 	return f.calls
 }
 
-// recorder is a Publisher that keeps every Result; delay makes Publish slow
-// and active tracks Publish calls in flight per site.
+// recorder is a Publisher that keeps every Result, decoded from the record
+// the Runner published (a record that does not decode panics the test);
+// delay makes Publish slow and active tracks Publish calls in flight per
+// site.
 type recorder struct {
 	mu      sync.Mutex
-	results []Result
+	results []contract.Result
 	delay   time.Duration
 	active  map[int64]int
 	maxAct  map[int64]int
 }
 
-func (p *recorder) Publish(ctx context.Context, r Result) {
+func (p *recorder) Publish(ctx context.Context, key, value []byte) {
+	r, err := contract.Decode(key, value)
+	if err != nil || len(key) == 0 {
+		panic(fmt.Sprintf("published record (key %q) is not a result of the contract: %v", key, err))
+	}
+	r.Raw = nil
 	p.mu.Lock()
 	if p.active == nil {
 		p.active, p.maxAct = make(map[int64]int), make(map[int64]int)
@@ -82,10 +93,10 @@ func (p *recorder) Publish(ctx context.Context, r Result) {
 }
 
 // of returns the results of site id, in publish order.
-func (p *recorder) of(id int64) []Result {
+func (p *recorder) of(id int64) []contract.Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []Result
+	var out []contract.Result
 	for _, r := range p.results {
 		if r.WebsiteID == id {
 			out = append(out, r)
@@ -97,10 +108,10 @@ func (p *recorder) of(id int64) []Result {
 func (p *recorder) count(id int64) int { return len(p.of(id)) }
 
 // all returns every result, in publish order.
-func (p *recorder) all() []Result {
+func (p *recorder) all() []contract.Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Result(nil), p.results...)
+	return append([]contract.Result(nil), p.results...)
 }
 
 // waitFor polls cond until it holds or fails the test after timeout.
@@ -171,7 +182,7 @@ func TestRunnerIntervals(t *testing.T) {
 	intervals := map[int64]time.Duration{1: 200 * time.Millisecond, 2: 500 * time.Millisecond, 3: time.Second}
 	src := &fakeSource{}
 	for id, iv := range intervals {
-		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: iv})
+		src.sites = append(src.sites, contract.Site{ID: id, URL: url, Interval: iv})
 	}
 	pub := &recorder{}
 	r := NewRunner(src, pub, RunnerOptions{Refresh: time.Hour})
@@ -210,7 +221,7 @@ func TestRunnerJitter(t *testing.T) {
 	url := okServer(t)
 	src := &fakeSource{}
 	for id := int64(1); id <= 40; id++ {
-		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: time.Second})
+		src.sites = append(src.sites, contract.Site{ID: id, URL: url, Interval: time.Second})
 	}
 	pub := &recorder{}
 	r := NewRunner(src, pub, RunnerOptions{Jitter: true, Refresh: time.Hour})
@@ -244,7 +255,7 @@ func TestRunnerJitter(t *testing.T) {
 func TestRunnerNoOverlap(t *testing.T) {
 	t.Parallel()
 	url := okServer(t)
-	src := &fakeSource{sites: []Site{{ID: 1, URL: url, Interval: 100 * time.Millisecond}}}
+	src := &fakeSource{sites: []contract.Site{{ID: 1, URL: url, Interval: 100 * time.Millisecond}}}
 	pub := &recorder{delay: 350 * time.Millisecond} // each check lasts longer than the interval
 	r := NewRunner(src, pub, RunnerOptions{Refresh: time.Hour})
 	stop := startRunner(t, r)
@@ -272,7 +283,7 @@ func TestRunnerNoOverlap(t *testing.T) {
 func TestRunnerReload(t *testing.T) {
 	t.Parallel()
 	url := okServer(t)
-	src := &fakeSource{sites: []Site{
+	src := &fakeSource{sites: []contract.Site{
 		{ID: 1, URL: url + "/a", Interval: 100 * time.Millisecond},
 		{ID: 2, URL: url + "/b", Interval: 100 * time.Millisecond},
 	}}
@@ -287,11 +298,11 @@ func TestRunnerReload(t *testing.T) {
 
 	// Change 1 (new URL and interval), remove 2, add 3 and an invalid 4.
 	src.set(
-		Site{ID: 1, URL: url + "/a2", Interval: 300 * time.Millisecond},
-		Site{ID: 3, URL: url + "/c", Interval: 100 * time.Millisecond},
-		Site{ID: 4, URL: "ftp://example.com/", Interval: 100 * time.Millisecond},
+		contract.Site{ID: 1, URL: url + "/a2", Interval: 300 * time.Millisecond},
+		contract.Site{ID: 3, URL: url + "/c", Interval: 100 * time.Millisecond},
+		contract.Site{ID: 4, URL: "ftp://example.com/", Interval: 100 * time.Millisecond},
 	)
-	newURL := func(r Result) bool { return r.URL == url+"/a2" }
+	newURL := func(r contract.Result) bool { return r.URL == url+"/a2" }
 	waitFor(t, 5*time.Second, func() bool {
 		n := 0
 		for _, r := range pub.of(1) {
@@ -319,7 +330,7 @@ func TestRunnerReload(t *testing.T) {
 		}
 	}
 	for _, res := range pub.of(4) {
-		if res.Reason != ReasonInvalidConfig {
+		if res.Reason != contract.ReasonInvalidConfig {
 			t.Errorf("invalid site 4: reason %q", res.Reason)
 		}
 	}
@@ -345,7 +356,7 @@ func TestRunnerReload(t *testing.T) {
 // retrying, instead of failing.
 func TestRunnerStartRetry(t *testing.T) {
 	t.Parallel()
-	src := &fakeSource{fails: 2, sites: []Site{{ID: 1, URL: okServer(t), Interval: 100 * time.Millisecond}}}
+	src := &fakeSource{fails: 2, sites: []contract.Site{{ID: 1, URL: okServer(t), Interval: 100 * time.Millisecond}}}
 	pub := &recorder{}
 	r := NewRunner(src, pub, RunnerOptions{Refresh: 50 * time.Millisecond})
 	startRunner(t, r)
@@ -368,7 +379,7 @@ func TestRunnerShutdown(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "slow but fine")
 	})
-	src := &fakeSource{sites: []Site{{ID: 1, URL: srv.URL, Interval: time.Minute}}}
+	src := &fakeSource{sites: []contract.Site{{ID: 1, URL: srv.URL, Interval: time.Minute}}}
 	pub := &recorder{}
 	r := NewRunner(src, pub, RunnerOptions{Refresh: time.Hour})
 	stop := startRunner(t, r)
@@ -379,7 +390,7 @@ func TestRunnerShutdown(t *testing.T) {
 	}
 	stop()
 	res := pub.of(1)
-	if len(res) != 1 || res[0].Reason != ReasonOK {
+	if len(res) != 1 || res[0].Reason != contract.ReasonOK {
 		t.Fatalf("after shutdown: %+v, want the in-flight check published ok", res)
 	}
 	if st := r.Stats(); st.InFlight != 0 {
@@ -400,11 +411,11 @@ func TestRunnerOnce(t *testing.T) {
 	})
 	src := &fakeSource{}
 	for id := int64(1); id <= 20; id++ {
-		src.sites = append(src.sites, Site{ID: id, URL: srv.URL + "/", Interval: time.Minute})
+		src.sites = append(src.sites, contract.Site{ID: id, URL: srv.URL + "/", Interval: time.Minute})
 	}
 	src.sites = append(src.sites,
-		Site{ID: 21, URL: srv.URL + "/missing", Interval: time.Minute},
-		Site{ID: 22, URL: srv.URL + "/", Interval: time.Minute, Regex: "("},
+		contract.Site{ID: 21, URL: srv.URL + "/missing", Interval: time.Minute},
+		contract.Site{ID: 22, URL: srv.URL + "/", Interval: time.Minute, Regex: "("},
 	)
 	pub := &recorder{}
 	r := NewRunner(src, pub, RunnerOptions{Concurrency: 4, SkipStatus: []int{404}})
@@ -412,14 +423,14 @@ func TestRunnerOnce(t *testing.T) {
 		t.Fatalf("Once: %v", err)
 	}
 	for id := int64(1); id <= 20; id++ {
-		if res := pub.of(id); len(res) != 1 || res[0].Reason != ReasonOK {
+		if res := pub.of(id); len(res) != 1 || res[0].Reason != contract.ReasonOK {
 			t.Errorf("site %d: %+v, want one ok result", id, res)
 		}
 	}
 	if n := pub.count(21); n != 0 {
 		t.Errorf("404 site published %d times, want filtered", n)
 	}
-	if res := pub.of(22); len(res) != 1 || res[0].Reason != ReasonInvalidConfig {
+	if res := pub.of(22); len(res) != 1 || res[0].Reason != contract.ReasonInvalidConfig {
 		t.Errorf("invalid site: %+v, want one invalid_config result", res)
 	}
 	st := r.Stats()
@@ -474,7 +485,7 @@ func TestRunnerSkipsUnusableSites(t *testing.T) {
 	t.Parallel()
 	url := okServer(t)
 	src := &fakeSource{}
-	src.set(Site{ID: 1, URL: url, Interval: time.Hour}, Site{ID: 2, URL: "", Interval: time.Hour}, Site{ID: 0, URL: url, Interval: time.Hour})
+	src.set(contract.Site{ID: 1, URL: url, Interval: time.Hour}, contract.Site{ID: 2, URL: "", Interval: time.Hour}, contract.Site{ID: 0, URL: url, Interval: time.Hour})
 	pub := &recorder{}
 	var logs logBuffer
 	r := NewRunner(src, pub, RunnerOptions{Refresh: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -488,10 +499,10 @@ func TestRunnerSkipsUnusableSites(t *testing.T) {
 	if pub.count(2) != 0 || pub.count(0) != 0 {
 		t.Errorf("unusable sites were checked: %d and %d results", pub.count(2), pub.count(0))
 	}
-	src.set(Site{ID: 1, URL: url, Interval: time.Hour}, Site{ID: 2, URL: url + "/fixed", Interval: time.Hour})
+	src.set(contract.Site{ID: 1, URL: url, Interval: time.Hour}, contract.Site{ID: 2, URL: url + "/fixed", Interval: time.Hour})
 	waitFor(t, 5*time.Second, func() bool { return pub.count(2) > 0 }, "site 2 checked once fixed")
 	stop()
-	if rs := pub.of(2); rs[0].Reason != ReasonOK {
+	if rs := pub.of(2); rs[0].Reason != contract.ReasonOK {
 		t.Errorf("site 2 once fixed: %+v", rs[0])
 	}
 }
@@ -537,13 +548,13 @@ func TestRunnerReloadWhileSaturated(t *testing.T) {
 	url := okServer(t)
 	src := &fakeSource{}
 	for id := int64(1); id <= 20; id++ {
-		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: 10 * time.Millisecond})
+		src.sites = append(src.sites, contract.Site{ID: id, URL: url, Interval: 10 * time.Millisecond})
 	}
 	pub := &recorder{delay: 20 * time.Millisecond}
 	r := NewRunner(src, pub, RunnerOptions{Concurrency: 1, Refresh: 50 * time.Millisecond})
 	startRunner(t, r)
 	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 20 && r.Stats().Skipped > 0 }, "20 sites scheduled and checks skipped")
-	src.set(Site{ID: 1, URL: url, Interval: 10 * time.Millisecond})
+	src.set(contract.Site{ID: 1, URL: url, Interval: 10 * time.Millisecond})
 	waitFor(t, 5*time.Second, func() bool { return r.Stats().Sites == 1 }, "the list of 1 site applied")
 }
 
@@ -557,7 +568,7 @@ func TestRunnerSlots(t *testing.T) {
 	url := okServer(t)
 	src := &fakeSource{}
 	for id := int64(1); id <= 40; id++ {
-		src.sites = append(src.sites, Site{ID: id, URL: url, Interval: time.Second})
+		src.sites = append(src.sites, contract.Site{ID: id, URL: url, Interval: time.Second})
 	}
 	var stops []func()
 	run := func(probe string) *recorder {
@@ -621,5 +632,24 @@ func TestRunnerSlots(t *testing.T) {
 	}
 	if spread := last.Sub(first); spread < 1400*time.Millisecond {
 		t.Errorf("checks spread over %s, want the offsets spread over the 1 s interval", spread)
+	}
+}
+
+// TestRunnerDropsUnencodable: a Result JSON cannot hold is logged and
+// counted, never handed to the Publisher; an encodable one is published as
+// its key and Encode's bytes.
+func TestRunnerDropsUnencodable(t *testing.T) {
+	pub := &recorder{}
+	r := NewRunner(nil, pub, RunnerOptions{})
+	good := contract.Result{V: contract.Version, CheckID: newUUID(), WebsiteID: 7, CheckedAt: time.Now().UTC(), Up: true, Reason: contract.ReasonOK}
+	bad := good
+	bad.ResponseTimeMs = math.NaN()
+	r.publish(context.Background(), &bad)
+	r.publish(context.Background(), &good)
+	if st := r.Stats(); st.Unencodable != 1 || st.Published != 1 {
+		t.Errorf("Stats = %+v, want 1 unencodable and 1 published", st)
+	}
+	if got := pub.of(7); len(got) != 1 || got[0].CheckID != good.CheckID {
+		t.Errorf("published %+v, want only the encodable result", got)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // TestCLIPruneAndRollup: `prune --dry-run` lists the old partition and
@@ -23,7 +23,7 @@ func TestCLIPruneAndRollup(t *testing.T) {
 	db := openStore(t, env)
 	now := time.Now().UTC()
 	old := now.Add(-5 * 24 * time.Hour)
-	insertResults(t, db, result(id, old, checker.ReasonOK, 200), result(id, now, checker.ReasonHTTPStatus, 503))
+	insertResults(t, db, result(id, old, contract.ReasonOK, 200), result(id, now, contract.ReasonHTTPStatus, 503))
 	oldPart := "website_status_" + old.Format("20060102")
 
 	out, _ := mustRun(t, env, exitOK, "prune", "--dry-run")
@@ -70,11 +70,11 @@ func TestCLIStatusDetail(t *testing.T) {
 	id := addSite(t, env, "http://127.0.0.1:1/detail", "--regex", "ok")
 	now := time.Now()
 	db := openStore(t, env)
-	eu := result(id, now.Add(-10*time.Second), checker.ReasonHTTPStatus, 503)
+	eu := result(id, now.Add(-10*time.Second), contract.ReasonHTTPStatus, 503)
 	eu.Probe = "eu"
-	us := result(id, now.Add(-5*time.Second), checker.ReasonOK, 200)
+	us := result(id, now.Add(-5*time.Second), contract.ReasonOK, 200)
 	us.Probe = "us"
-	old := result(id, now.Add(-3*24*time.Hour), checker.ReasonOK, 200)
+	old := result(id, now.Add(-3*24*time.Hour), contract.ReasonOK, 200)
 	old.Probe = "us"
 	insertResults(t, db, eu, us, old)
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -66,12 +66,12 @@ func TestCLIIncidents(t *testing.T) {
 	}
 	defer db.Close()
 	base := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
-	var rs []checker.Result
-	for i, r := range []checker.Reason{"http_status", "http_status", "http_status", "ok", "ok"} {
+	var rs []contract.Result
+	for i, r := range []contract.Reason{"http_status", "http_status", "http_status", "ok", "ok"} {
 		rs = append(rs, result(a, base.Add(time.Duration(i)*time.Minute), r, 500))
 	}
 	for i := range 3 {
-		rs = append(rs, result(b, base.Add(time.Duration(i)*time.Minute), checker.ReasonTimeout, 0))
+		rs = append(rs, result(b, base.Add(time.Duration(i)*time.Minute), contract.ReasonTimeout, 0))
 	}
 	insertResults(t, db, rs...)
 
@@ -109,8 +109,8 @@ func TestCLIMaintenance(t *testing.T) {
 	site := addSite(t, env, "http://127.0.0.1:1/m")
 	other := addSite(t, env, "http://127.0.0.1:1/o")
 	now := time.Now()
-	insertResults(t, openStore(t, env), result(site, now.Add(-5*time.Second), checker.ReasonOK, 200),
-		result(other, now.Add(-5*time.Second), checker.ReasonOK, 200))
+	insertResults(t, openStore(t, env), result(site, now.Add(-5*time.Second), contract.ReasonOK, 200),
+		result(other, now.Add(-5*time.Second), contract.ReasonOK, 200))
 	out, _ := mustRun(t, env, exitOK, "maintenance", "add", "--site", strconv.FormatInt(site, 10),
 		"--from", "now", "--until", "+1h", "--reason", "db upgrade")
 	id := strings.TrimSpace(out)
@@ -151,9 +151,9 @@ func TestCLIIncidentsShowsAnUnreadableNotification(t *testing.T) {
 	}
 	defer db.Close()
 	base := time.Now().Add(-time.Minute).Truncate(time.Second)
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 3 {
-		rs = append(rs, result(site, base.Add(time.Duration(i)*time.Second), checker.ReasonTimeout, 0))
+		rs = append(rs, result(site, base.Add(time.Duration(i)*time.Second), contract.ReasonTimeout, 0))
 	}
 	insertResults(t, db, rs...)
 	if _, err := db.SQL().Exec(`UPDATE notifications SET payload = '[1, 2]'`); err != nil {

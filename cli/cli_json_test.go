@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/web"
 )
 
@@ -23,8 +23,8 @@ func TestJSONOneNaming(t *testing.T) {
 	id := addSite(t, env, "http://127.0.0.1:1/json", "--name", "Json", "--regex", "ok")
 	db := openStore(t, env)
 	now := time.Now()
-	var rs []checker.Result
-	for i, reason := range []checker.Reason{checker.ReasonOK, checker.ReasonTimeout, checker.ReasonTimeout, checker.ReasonTimeout} {
+	var rs []contract.Result
+	for i, reason := range []contract.Reason{contract.ReasonOK, contract.ReasonTimeout, contract.ReasonTimeout, contract.ReasonTimeout} {
 		r := result(id, now.Add(time.Duration(i-4)*time.Minute), reason, 0)
 		r.Probe = "eu"
 		rs = append(rs, r)

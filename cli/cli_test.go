@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -66,9 +67,9 @@ func addSite(t *testing.T, env map[string]string, args ...string) int64 {
 }
 
 // result returns a valid Result of website id checked at at.
-func result(id int64, at time.Time, reason checker.Reason, code int) checker.Result {
+func result(id int64, at time.Time, reason contract.Reason, code int) contract.Result {
 	r := fixture.Result(id)
-	r.CheckedAt, r.Up, r.Reason, r.ResponseTimeMs, r.StatusCode = at.UTC(), reason == checker.ReasonOK, reason, 12, nil
+	r.CheckedAt, r.Up, r.Reason, r.ResponseTimeMs, r.StatusCode = at.UTC(), reason == contract.ReasonOK, reason, 12, nil
 	if code != 0 {
 		r.StatusCode = &code
 	}
@@ -78,7 +79,7 @@ func result(id int64, at time.Time, reason checker.Reason, code int) checker.Res
 	return r
 }
 
-func insertResults(t *testing.T, db *store.DB, rs ...checker.Result) {
+func insertResults(t *testing.T, db *store.DB, rs ...contract.Result) {
 	t.Helper()
 	if _, err := db.InsertResults(context.Background(), rs); err != nil {
 		t.Fatalf("insert results: %v", err)
@@ -228,7 +229,7 @@ func TestCLISites(t *testing.T) {
 		t.Errorf("sites update 999: stderr %q, want one line naming 999", stderr)
 	}
 
-	insertResults(t, openStore(t, env), result(id, time.Now(), checker.ReasonOK, 200))
+	insertResults(t, openStore(t, env), result(id, time.Now(), contract.ReasonOK, 200))
 	_, stderr = mustRun(t, env, exitUsage, "sites", "remove", strconv.FormatInt(id, 10))
 	if !strings.Contains(stderr, "--yes") || !strings.Contains(stderr, "1 stored results") {
 		t.Errorf("sites remove of a site with results: stderr %q, want it to ask for --yes", stderr)
@@ -254,16 +255,16 @@ func TestCLIStatus(t *testing.T) {
 	stale := addSite(t, env, "http://127.0.0.1:1/stale")
 	now := time.Now()
 	insertResults(t, openStore(t, env),
-		result(up, now.Add(-50*time.Second), checker.ReasonHTTPStatus, 503),
-		result(up, now.Add(-20*time.Second), checker.ReasonOK, 200),
-		result(stale, now.Add(-10*time.Minute), checker.ReasonOK, 200), // every 5 s: nobody checks it
-		result(down, now.Add(-3*time.Minute), checker.ReasonOK, 200),
-		result(down, now.Add(-2*time.Minute), checker.ReasonOK, 200),
-		result(down, now.Add(-50*time.Second), checker.ReasonTimeout, 0),
-		result(down, now.Add(-40*time.Second), checker.ReasonTimeout, 0),
-		result(down, now.Add(-30*time.Second), checker.ReasonTimeout, 0),    // the third: an incident opens
-		result(failing, now.Add(-30*time.Second), checker.ReasonTimeout, 0), // one failure: no incident
-		result(up, now.Add(-48*time.Hour), checker.ReasonOK, 200),           // outside the 24h window
+		result(up, now.Add(-50*time.Second), contract.ReasonHTTPStatus, 503),
+		result(up, now.Add(-20*time.Second), contract.ReasonOK, 200),
+		result(stale, now.Add(-10*time.Minute), contract.ReasonOK, 200), // every 5 s: nobody checks it
+		result(down, now.Add(-3*time.Minute), contract.ReasonOK, 200),
+		result(down, now.Add(-2*time.Minute), contract.ReasonOK, 200),
+		result(down, now.Add(-50*time.Second), contract.ReasonTimeout, 0),
+		result(down, now.Add(-40*time.Second), contract.ReasonTimeout, 0),
+		result(down, now.Add(-30*time.Second), contract.ReasonTimeout, 0),    // the third: an incident opens
+		result(failing, now.Add(-30*time.Second), contract.ReasonTimeout, 0), // one failure: no incident
+		result(up, now.Add(-48*time.Hour), contract.ReasonOK, 200),           // outside the 24h window
 	)
 
 	out, _ := mustRun(t, env, exitOK, "status")
@@ -418,18 +419,18 @@ func TestCLIDLQ(t *testing.T) {
 	opts, env := plainKafka(t, topic)
 	createTopics(t, opts, topic, dlqTopic)
 
-	good := result(7, time.Now(), checker.ReasonOK, 200)
+	good := result(7, time.Now(), contract.ReasonOK, 200)
 	goodValue, err := good.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dls := []kafka.DeadLetter{
+	dls := []deadletter.Letter{
 		{Key: []byte("7"), Value: goodValue, Class: "unknown_site", Error: "website 7 does not exist \x1b[2J",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 41},
 		{Key: []byte("8"), Value: []byte("not json"), Class: "decode", Error: "bad message: invalid character",
 			SourceTopic: topic, SourcePartition: 0, SourceOffset: 42},
 	}
-	w, err := kafka.NewDeadLetterWriter(opts, dlqTopic, nil)
+	w, err := deadletter.NewWriter(opts, dlqTopic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,9 +537,9 @@ func TestCLICheckOnce(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("%s has %d messages after check --once, want 2", topic, len(msgs))
 	}
-	got := map[int64]checker.Result{}
+	got := map[int64]contract.Result{}
 	for _, m := range msgs {
-		r, err := checker.Decode(m.Key, m.Value)
+		r, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			t.Fatalf("decode %s: %v", m.Value, err)
 		}
@@ -547,10 +548,10 @@ func TestCLICheckOnce(t *testing.T) {
 		}
 		got[r.WebsiteID] = r
 	}
-	if r := got[ok]; !r.Up || r.Reason != checker.ReasonOK || r.RegexMatched == nil || !*r.RegexMatched || r.Probe != "cli-test" {
+	if r := got[ok]; !r.Up || r.Reason != contract.ReasonOK || r.RegexMatched == nil || !*r.RegexMatched || r.Probe != "cli-test" {
 		t.Errorf("result of /ok: %+v", r)
 	}
-	if r := got[bad]; r.Up || r.Reason != checker.ReasonHTTPStatus || r.StatusCode == nil || *r.StatusCode != 500 {
+	if r := got[bad]; r.Up || r.Reason != contract.ReasonHTTPStatus || r.StatusCode == nil || *r.StatusCode != 500 {
 		t.Errorf("result of /status/500: %+v", r)
 	}
 	// --once keeps random (v4) ids, checked_at the start and no lag_ms.

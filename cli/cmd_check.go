@@ -122,7 +122,10 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	stopMetrics := serveMetrics(ctx, e, log, metrics)
 	defer stopMetrics()
 	hb := heartbeat.New(heartbeat.Options{Kafka: kopts, Topic: e.cfg.KafkaHeartbeatTopic, Every: e.cfg.CheckHeartbeat,
-		Probe: e.cfg.Probe, Host: host, Source: e.cfg.CheckSource, Stats: runner.Stats, Logger: log})
+		Probe: e.cfg.Probe, Host: host, Source: e.cfg.CheckSource, Logger: log, Stats: func() heartbeat.Counts {
+			st := runner.Stats()
+			return heartbeat.Counts{Sites: st.Sites, Checks: st.Checks}
+		}})
 	defer hb.Close()
 
 	var runErr error
@@ -167,6 +170,9 @@ func runCheck(ctx context.Context, e *env, once bool) error {
 	}
 	if flushErr != nil {
 		return fmt.Errorf("produce results: %w", flushErr)
+	}
+	if n := runner.Stats().Unencodable; n > 0 { // dropped by the checker, which encodes
+		return fmt.Errorf("produce results: %d results could not be encoded and were dropped", n)
 	}
 	return nil
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/kafka"
 )
 
 func dlqCommand() *cli.Command {
-	classFlag := &cli.StringSliceFlag{Name: "class", Usage: "only dead letters of these classes (" + kafka.ClassNames() + "); repeat or comma-separate"}
+	classFlag := &cli.StringSliceFlag{Name: "class", Usage: "only dead letters of these classes (" + deadletter.ClassNames() + "); repeat or comma-separate"}
 	limitFlag := &cli.IntFlag{Name: "limit", Value: 100000, Usage: "take at most this many dead letters (after --class)"}
 	return &cli.Command{
 		Name:  "dlq",
@@ -65,11 +66,11 @@ that still cannot be stored comes back there.`,
 
 // dlqFilter selects dead letters: by class, at most limit of them.
 type dlqFilter struct {
-	classes map[kafka.Class]bool // nil: every class
+	classes map[deadletter.Class]bool // nil: every class
 	limit   int
 }
 
-func (f dlqFilter) keep(d kafka.DeadLetter) bool { return f.classes == nil || f.classes[d.Class] }
+func (f dlqFilter) keep(d deadletter.Letter) bool { return f.classes == nil || f.classes[d.Class] }
 
 // dlqFilterArgs reads --class and --limit.
 func dlqFilterArgs(c *cli.Context) (dlqFilter, error) {
@@ -78,12 +79,12 @@ func dlqFilterArgs(c *cli.Context) (dlqFilter, error) {
 		return f, usagef("--limit must be at least 1")
 	}
 	for _, s := range c.StringSlice("class") {
-		class, err := kafka.ParseClass(s)
+		class, err := deadletter.ParseClass(s)
 		if err != nil {
 			return f, usagef("--class: %v", err)
 		}
 		if f.classes == nil {
-			f.classes = map[kafka.Class]bool{}
+			f.classes = map[deadletter.Class]bool{}
 		}
 		f.classes[class] = true
 	}
@@ -92,13 +93,13 @@ func dlqFilterArgs(c *cli.Context) (dlqFilter, error) {
 
 // readDeadLetters reads the dead-letter topic up to its end and returns the
 // letters f keeps, at most f.limit, and whether the limit left some out.
-func readDeadLetters(c *cli.Context, e *env, opts kafka.Options, f dlqFilter) ([]kafka.DeadLetter, bool, error) {
+func readDeadLetters(c *cli.Context, e *env, opts kafka.Options, f dlqFilter) ([]deadletter.Letter, bool, error) {
 	var (
-		out []kafka.DeadLetter
+		out []deadletter.Letter
 		cut bool
 	)
 	err := kafka.Scan(c.Context, opts, e.cfg.KafkaDLQTopic, func(r kafka.Record) bool {
-		d := kafka.ParseDeadLetter(r)
+		d := deadletter.Parse(r)
 		if !f.keep(d) {
 			return true
 		}
@@ -120,19 +121,19 @@ func runDLQShow(c *cli.Context, e *env, opts kafka.Options) error {
 	}
 	if c.Bool("json") {
 		type dlJSON struct {
-			Partition       int32           `json:"partition"`
-			Offset          int64           `json:"offset"`
-			Class           kafka.Class     `json:"class"`
-			Error           string          `json:"error"`
-			SourceTopic     string          `json:"source_topic"`
-			SourcePartition int32           `json:"source_partition"`
-			SourceOffset    int64           `json:"source_offset"`
-			Key             string          `json:"key"`
-			Value           json.RawMessage `json:"value,omitempty"`
-			RawValue        string          `json:"raw_value,omitempty"`
-			Truncated       bool            `json:"truncated,omitempty"`
-			OriginalSize    int64           `json:"original_size,omitempty"`
-			OriginalSHA256  string          `json:"original_sha256,omitempty"`
+			Partition       int32            `json:"partition"`
+			Offset          int64            `json:"offset"`
+			Class           deadletter.Class `json:"class"`
+			Error           string           `json:"error"`
+			SourceTopic     string           `json:"source_topic"`
+			SourcePartition int32            `json:"source_partition"`
+			SourceOffset    int64            `json:"source_offset"`
+			Key             string           `json:"key"`
+			Value           json.RawMessage  `json:"value,omitempty"`
+			RawValue        string           `json:"raw_value,omitempty"`
+			Truncated       bool             `json:"truncated,omitempty"`
+			OriginalSize    int64            `json:"original_size,omitempty"`
+			OriginalSHA256  string           `json:"original_sha256,omitempty"`
 		}
 		out := make([]dlJSON, 0, len(dls))
 		for _, d := range dls {
@@ -169,8 +170,8 @@ func runDLQShow(c *cli.Context, e *env, opts kafka.Options) error {
 func runDLQReplay(c *cli.Context, e *env, opts kafka.Options) error {
 	f, _ := dlqFilterArgs(c)
 	if f.classes == nil {
-		f.classes = map[kafka.Class]bool{}
-		for _, k := range kafka.Classes {
+		f.classes = map[deadletter.Class]bool{}
+		for _, k := range deadletter.Classes {
 			if k.Replayable {
 				f.classes[k.Class] = true
 			}

@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -136,7 +136,7 @@ func writeIncidentsTable(w io.Writer, ins []store.Incident, urls map[int64]strin
 			reason = "-"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Kind, site,
-			truncateURL(checker.RedactURL(urls[in.WebsiteID], checker.KeepQuery), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
+			truncateURL(redact.URL(urls[in.WebsiteID], redact.KeepQuery), 50), in.StartedAt.Format(time.RFC3339), incidentDuration(in, now),
 			text.Terminal(reason), text.Terminal(strings.Join(in.Probes, ",")), strings.Join(notes, " "))
 	}
 	if err := tw.Flush(); err != nil {

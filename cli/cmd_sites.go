@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -104,7 +104,7 @@ sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 					if c.Bool("json") {
 						out := make([]api.SiteConfig, 0, len(sites))
 						for _, s := range sites {
-							out = append(out, api.SiteConfig{ID: s.ID, Name: names[s.ID], URL: checker.RedactURL(s.URL, checker.KeepQuery),
+							out = append(out, api.SiteConfig{ID: s.ID, Name: names[s.ID], URL: redact.URL(s.URL, redact.KeepQuery),
 								IntervalSeconds: int(s.Interval.Seconds()), Regex: s.Regex, Public: !private[s.ID]})
 						}
 						enc := json.NewEncoder(e.stdout)
@@ -125,7 +125,7 @@ sitestat serve (without SITESTAT_HTTP_BASIC_AUTH it never appears there).`,
 						if private[s.ID] {
 							visibility = "private"
 						}
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(checker.RedactURL(s.URL, checker.KeepQuery)), s.Interval, re, name, visibility)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, text.Terminal(redact.URL(s.URL, redact.KeepQuery)), s.Interval, re, name, visibility)
 					}
 					return tw.Flush()
 				}),

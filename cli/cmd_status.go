@@ -14,8 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -184,7 +184,7 @@ func writeStatusTable(w io.Writer, sts []store.SiteStatus, now time.Time, window
 		if s.P95ResponseMs != nil {
 			p95 = formatMs(*s.P95ResponseMs)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(checker.RedactURL(s.URL, checker.KeepQuery), 60), state, code, rt, checked, uptime, avail, p95, s.Checks)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, truncateURL(redact.URL(s.URL, redact.KeepQuery), 60), state, code, rt, checked, uptime, avail, p95, s.Checks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -238,8 +238,8 @@ func probeStates(s store.SiteStatus, now time.Time, paint func(code, s string) s
 // redaction functions (query values kept: the terminal is the operator's),
 // checker hosts, values as read.
 func jsonShow() api.Show {
-	return api.Show{URL: func(u string) string { return checker.RedactURL(u, checker.KeepQuery) },
-		Text: func(t string) string { return checker.RedactText(t, checker.KeepQuery) }, Hosts: true}
+	return api.Show{URL: func(u string) string { return redact.URL(u, redact.KeepQuery) },
+		Text: func(t string) string { return redact.Text(t, redact.KeepQuery) }, Hosts: true}
 }
 
 func writeStatusJSON(w io.Writer, sts []store.SiteStatus, window time.Duration, now time.Time) error {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/api"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 	"github.com/sitestat/sitestat/store"
 )
@@ -22,7 +22,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 		}
 		return code + s + ansiReset
 	}
-	fmt.Fprintf(w, "website %d  %s\n", d.ID, text.Terminal(checker.RedactURL(d.URL, checker.KeepQuery)))
+	fmt.Fprintf(w, "website %d  %s\n", d.ID, text.Terminal(redact.URL(d.URL, redact.KeepQuery)))
 	regex := text.Terminal(d.Regex)
 	if regex == "" {
 		regex = "(none)"
@@ -49,7 +49,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 			rt = formatMs(*l.ResponseTimeMs)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", text.Terminal(p.Probe), state, code, rt, text.Ago(now.Sub(l.CheckedAt)),
-			text.Terminal(l.Host), text.Terminal(checker.RedactText(l.Error, checker.KeepQuery)))
+			text.Terminal(l.Host), text.Terminal(redact.Text(l.Error, redact.KeepQuery)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -137,7 +137,7 @@ func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) err
 			code = fmt.Sprint(*f.StatusCode)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.CheckedAt.Format(time.RFC3339), text.Terminal(f.Probe),
-			text.Terminal(string(f.Reason)), code, text.Terminal(checker.RedactText(f.Error, checker.KeepQuery)))
+			text.Terminal(string(f.Reason)), code, text.Terminal(redact.Text(f.Error, redact.KeepQuery)))
 	}
 	return tw.Flush()
 }

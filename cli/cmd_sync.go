@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sitestat/sitestat/config"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/heartbeat"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/prune"
@@ -74,8 +75,8 @@ func runSync(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	dlq, err := startWith(ctx, log, "kafka", false, func(context.Context) (*kafka.DeadLetterWriter, error) {
-		return kafka.NewDeadLetterWriter(kopts, e.cfg.KafkaDLQTopic, log)
+	dlq, err := startWith(ctx, log, "kafka", false, func(context.Context) (*deadletter.Writer, error) {
+		return deadletter.NewWriter(kopts, e.cfg.KafkaDLQTopic, log)
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/heartbeat"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/prune"
@@ -83,7 +84,7 @@ func checkMetrics(r *checker.Runner, p *kafka.Producer) []prometheus.Collector {
 		newLagCollector(r),
 		counter("sitestat_results_acked_total", "Results acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Acked) })),
 		counter("sitestat_results_resent_total", "Produce attempts that failed and were retried.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Failed) })),
-		counter("sitestat_results_dropped_total", "Results given up on: SITESTAT_CHECK_BUFFER full, rejected by the broker, or not acknowledged by the end of a stop.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Dropped) })),
+		counter("sitestat_results_dropped_total", "Results given up on: SITESTAT_CHECK_BUFFER full, rejected by the broker, or not acknowledged by the end of a stop.", func() float64 { return float64(p.Stats().Dropped + r.Stats().Unencodable) }), // the checker encodes now
 		gauge("sitestat_results_pending", "Results not yet acknowledged by Kafka.", ps(func(s kafka.ProducerStats) float64 { return float64(s.Pending) })),
 	}
 }
@@ -130,7 +131,7 @@ func syncMetrics(s *sink.Sync) []prometheus.Collector {
 		counter("sitestat_sync_duplicates_total", "Results not stored because their check_id was stored already.", st(func(s sink.Stats) float64 { return float64(s.Duplicates) })),
 		counter("sitestat_sync_retries_total", "Attempts repeated after PostgreSQL or the dead-letter topic failed.", st(func(s sink.Stats) float64 { return float64(s.Retries) })),
 	}
-	for _, c := range kafka.Classes {
+	for _, c := range deadletter.Classes {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "sitestat_sync_dead_letters_total", Help: "Messages sent to the dead-letter topic, by class.",
 			ConstLabels: prometheus.Labels{"class": string(c.Class)},

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // TestSerialCorrectAndIncorrectURLs checks every kind of site once with
@@ -22,7 +22,7 @@ func TestSerialCorrectAndIncorrectURLs(t *testing.T) {
 	e := newEnv(t)
 	tg := newTargets(t)
 	type want struct {
-		reason    checker.Reason
+		reason    contract.Reason
 		status    int // 0: no status
 		matched   *bool
 		redirects int
@@ -35,21 +35,21 @@ func TestSerialCorrectAndIncorrectURLs(t *testing.T) {
 		name, url, regex string
 		want             want
 	}{
-		{"regex match", tg.url("/ok"), "all good", want{checker.ReasonOK, 200, &yes, 0, int64(len("sitestat target: all good\n")), 0, 900}},
-		{"regex mismatch", tg.url("/ok"), "nomatch", want{checker.ReasonRegexMismatch, 200, &no, 0, -1, 0, 900}},
-		{"no regex", tg.url("/ok"), "", want{checker.ReasonOK, 200, nil, 0, -1, 0, 900}},
-		{"404", tg.url("/status/404"), "", want{checker.ReasonHTTPStatus, 404, nil, 0, -1, 0, 900}},
-		{"500", tg.url("/status/500"), "", want{checker.ReasonHTTPStatus, 500, nil, 0, -1, 0, 900}},
-		{"redirects", tg.url("/redirect/2"), "all good", want{checker.ReasonOK, 200, &yes, 2, -1, 0, 900}},
-		{"redirect loop", tg.url("/loop"), "", want{checker.ReasonRedirectError, -1, nil, -1, -1, 0, 1100}},
-		{"timeout", tg.url("/slow?d=10s"), "", want{checker.ReasonTimeout, 0, nil, 0, -1, 900, 3000}},
-		{"closed port", tg.closed, "", want{checker.ReasonConnectionRefused, 0, nil, 0, -1, 0, 900}},
-		{"unknown host", "http://unreachable.invalid/", "", want{checker.ReasonDNSError, 0, nil, 0, -1, 0, 1100}},
-		{"self-signed TLS", tg.tls.URL + "/ok", "", want{checker.ReasonTLSError, 0, nil, 0, -1, 0, 900}},
-		{"big body", tg.url("/big?bytes=5000000"), "", want{checker.ReasonOK, 200, nil, 0, 65536, 0, 1100}},
-		{"invalid url", "http://exa mple.com/", "", want{checker.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
-		{"invalid url 2", "http://[::1", "", want{checker.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
-		{"invalid regex", tg.url("/ok"), "(", want{checker.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
+		{"regex match", tg.url("/ok"), "all good", want{contract.ReasonOK, 200, &yes, 0, int64(len("sitestat target: all good\n")), 0, 900}},
+		{"regex mismatch", tg.url("/ok"), "nomatch", want{contract.ReasonRegexMismatch, 200, &no, 0, -1, 0, 900}},
+		{"no regex", tg.url("/ok"), "", want{contract.ReasonOK, 200, nil, 0, -1, 0, 900}},
+		{"404", tg.url("/status/404"), "", want{contract.ReasonHTTPStatus, 404, nil, 0, -1, 0, 900}},
+		{"500", tg.url("/status/500"), "", want{contract.ReasonHTTPStatus, 500, nil, 0, -1, 0, 900}},
+		{"redirects", tg.url("/redirect/2"), "all good", want{contract.ReasonOK, 200, &yes, 2, -1, 0, 900}},
+		{"redirect loop", tg.url("/loop"), "", want{contract.ReasonRedirectError, -1, nil, -1, -1, 0, 1100}},
+		{"timeout", tg.url("/slow?d=10s"), "", want{contract.ReasonTimeout, 0, nil, 0, -1, 900, 3000}},
+		{"closed port", tg.closed, "", want{contract.ReasonConnectionRefused, 0, nil, 0, -1, 0, 900}},
+		{"unknown host", "http://unreachable.invalid/", "", want{contract.ReasonDNSError, 0, nil, 0, -1, 0, 1100}},
+		{"self-signed TLS", tg.tls.URL + "/ok", "", want{contract.ReasonTLSError, 0, nil, 0, -1, 0, 900}},
+		{"big body", tg.url("/big?bytes=5000000"), "", want{contract.ReasonOK, 200, nil, 0, 65536, 0, 1100}},
+		{"invalid url", "http://exa mple.com/", "", want{contract.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
+		{"invalid url 2", "http://[::1", "", want{contract.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
+		{"invalid regex", tg.url("/ok"), "(", want{contract.ReasonInvalidConfig, 0, nil, 0, -1, -1, 100}},
 	}
 	ids := make([]int64, len(cases))
 	for i, c := range cases {
@@ -85,13 +85,13 @@ func TestSerialCorrectAndIncorrectURLs(t *testing.T) {
 }
 
 // checkRow asserts on one row: typed columns, request_info and their agreement.
-func checkRow(t *testing.T, name string, r row, reason checker.Reason, status int, matched *bool, redirects int, bodyBytes int64, minMs, maxMs float64) {
+func checkRow(t *testing.T, name string, r row, reason contract.Reason, status int, matched *bool, redirects int, bodyBytes int64, minMs, maxMs float64) {
 	t.Helper()
 	res := r.result
 	if r.reason != string(reason) || res.Reason != reason {
 		t.Errorf("%s: reason %q (request_info %q), want %q; error %q", name, r.reason, res.Reason, reason, res.Error)
 	}
-	if r.up != (reason == checker.ReasonOK) || res.Up != r.up {
+	if r.up != (reason == contract.ReasonOK) || res.Up != r.up {
 		t.Errorf("%s: up %t (request_info %t)", name, r.up, res.Up)
 	}
 	switch {
@@ -126,7 +126,7 @@ func checkRow(t *testing.T, name string, r row, reason checker.Reason, status in
 	if r.websiteID != res.WebsiteID || r.checkID != res.CheckID {
 		t.Errorf("%s: website_id/check_id %d/%s, request_info %d/%s", name, r.websiteID, r.checkID, res.WebsiteID, res.CheckID)
 	}
-	if reason != checker.ReasonOK && res.Error == "" {
+	if reason != contract.ReasonOK && res.Error == "" {
 		t.Errorf("%s: reason %s with an empty error", name, reason)
 	}
 }
@@ -139,7 +139,7 @@ func fmtBool(b *bool) string {
 }
 
 // TestSerialDataFormat reads the results topic and compares every message,
-// decoded with checker.Decode, with its row: request_info is the message and
+// decoded with contract.Decode, with its row: request_info is the message and
 // the typed columns are its fields.
 func TestSerialDataFormat(t *testing.T) {
 	e := newEnv(t)
@@ -166,7 +166,7 @@ func TestSerialDataFormat(t *testing.T) {
 		t.Fatalf("%d messages, %d rows; want 10 and 10", len(msgs), len(rows))
 	}
 	for _, m := range msgs {
-		res, err := checker.Decode(m.Key, m.Value)
+		res, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			t.Errorf("message %d/%d does not decode: %v", m.Partition, m.Offset, err)
 			continue
@@ -205,10 +205,10 @@ func TestSerialDataFormat(t *testing.T) {
 			r.ts.Sub(res.CheckedAt).Abs() > time.Microsecond {
 			t.Errorf("check %s: typed columns %s differ from the message %+v", res.CheckID, describe(r), res)
 		}
-		if !strings.HasPrefix(res.Probe, "e2e-") || res.V != checker.Version {
+		if !strings.HasPrefix(res.Probe, "e2e-") || res.V != contract.Version {
 			t.Errorf("check %s: probe %q v %d", res.CheckID, res.Probe, res.V)
 		}
-		if strings.HasPrefix(res.URL, "https://") && res.Reason == checker.ReasonTLSError && res.TLSVersion != "" {
+		if strings.HasPrefix(res.URL, "https://") && res.Reason == contract.ReasonTLSError && res.TLSVersion != "" {
 			t.Logf("tls error with version %s", res.TLSVersion)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -179,21 +180,21 @@ func TestSerialPoisonMessages(t *testing.T) {
 	site := e.addSite("http://127.0.0.1:1/", 5, "")
 	key := []byte(fmt.Sprint(site))
 	var msgs []kafka.Record
-	var valid []checker.Result
+	var valid []contract.Result
 	for range 5 {
 		r := newResult(site)
 		valid = append(valid, r)
 		msgs = append(msgs, e.resultMessage(r))
 	}
 	good := newResult(site)
-	enc := func(r checker.Result) string { b, _ := r.Encode(); return string(b) }
+	enc := func(r contract.Result) string { b, _ := r.Encode(); return string(b) }
 	goodJSON := enc(good)
 	unknown := newResult(987654)
 	big := newResult(site)
 	big.Error = strings.Repeat("x", 70000)
 	poison := []struct {
 		name  string
-		class kafka.Class
+		class deadletter.Class
 		key   []byte
 		value string
 	}{
@@ -244,7 +245,7 @@ func TestSerialPoisonMessages(t *testing.T) {
 	if len(dead) != len(poison) {
 		t.Errorf("dead letters %v, want one of each of %d", dead, len(poison))
 	}
-	byID := map[string]checker.Result{}
+	byID := map[string]contract.Result{}
 	for _, r := range valid {
 		byID[r.CheckID] = r
 	}

@@ -23,7 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/target"
@@ -447,7 +448,7 @@ type row struct {
 	reason     string
 	statusCode sql.NullInt64
 	respMs     sql.NullFloat64
-	result     checker.Result // request_info decoded
+	result     contract.Result // request_info decoded
 }
 
 // rows reads website_status, oldest first; an error (e.g. during a
@@ -497,11 +498,11 @@ func (e *env) topicMessages(topic string) []kafka.Record {
 
 // produced decodes the results topic: valid results by check id, how many
 // valid messages there were, and how many did not decode.
-func (e *env) produced() (byID map[string]checker.Result, valid, bad int) {
+func (e *env) produced() (byID map[string]contract.Result, valid, bad int) {
 	e.t.Helper()
-	byID = map[string]checker.Result{}
+	byID = map[string]contract.Result{}
 	for _, m := range e.topicMessages(e.topic) {
-		r, err := checker.Decode(m.Key, m.Value)
+		r, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			bad++
 			continue
@@ -513,11 +514,11 @@ func (e *env) produced() (byID map[string]checker.Result, valid, bad int) {
 }
 
 // deadLetters reads the dead-letter topic.
-func (e *env) deadLetters() []kafka.DeadLetter {
+func (e *env) deadLetters() []deadletter.Letter {
 	e.t.Helper()
-	var out []kafka.DeadLetter
+	var out []deadletter.Letter
 	for _, m := range e.topicMessages(e.topic + ".dlq") {
-		out = append(out, kafka.ParseDeadLetter(m))
+		out = append(out, deadletter.Parse(m))
 	}
 	return out
 }
@@ -578,7 +579,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 // account compares the checks on the topic with the rows stored: a check
 // not stored is lost; two rows of one site and probe at one checked_at are
 // a duplicate (whatever their check ids).
-func account(byID map[string]checker.Result, rows []row) tally {
+func account(byID map[string]contract.Result, rows []row) tally {
 	c := tally{checks: len(byID), rows: len(rows)}
 	stored := map[string]bool{}
 	type slot struct {
@@ -601,7 +602,7 @@ func account(byID map[string]checker.Result, rows []row) tally {
 }
 
 // newResult is a valid result of site, as a checker would produce it.
-func newResult(site int64) checker.Result { return fixture.Result(site) }
+func newResult(site int64) contract.Result { return fixture.Result(site) }
 
 // produce sends raw messages to topic and waits for the acks.
 func (e *env) produce(msgs ...kafka.Record) {
@@ -614,7 +615,7 @@ func (e *env) produce(msgs ...kafka.Record) {
 }
 
 // resultMessage is r as a message of the results topic.
-func (e *env) resultMessage(r checker.Result) kafka.Record {
+func (e *env) resultMessage(r contract.Result) kafka.Record {
 	e.t.Helper()
 	return fixture.Record(e.t, e.topic, r)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // checkedRE matches the debug line of one check in a check process's log.
@@ -331,7 +332,7 @@ func TestSerialScaleFailover(t *testing.T) {
 	})
 	first := map[sp]time.Time{}
 	for _, r := range e.topicMessages(e.topic) {
-		res, err := checker.Decode(r.Key, r.Value)
+		res, err := contract.Decode(r.Key, r.Value)
 		if err != nil {
 			continue
 		}

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/sink"
 )
@@ -27,7 +27,7 @@ type Beater struct {
 	probe  string
 	host   string
 	source string // SITESTAT_CHECK_SOURCE
-	stats  func() checker.RunnerStats
+	stats  func() Counts
 	log    *slog.Logger
 
 	w    *kafka.RecordWriter
@@ -63,7 +63,7 @@ func (h *Beater) Beat(ctx context.Context) {
 		h.w = w
 	}
 	st := h.stats()
-	hb := checker.Heartbeat{V: checker.HeartbeatVersion, Probe: h.probe, Host: h.host, At: time.Now().UTC(),
+	hb := contract.Heartbeat{V: contract.HeartbeatVersion, Probe: h.probe, Host: h.host, At: time.Now().UTC(),
 		Sites: st.Sites, Checks: st.Checks, Source: h.source}
 	b, err := json.Marshal(hb)
 	if err != nil {
@@ -112,10 +112,10 @@ func (k *KafkaCheckers) Seen() <-chan string { return k.seen }
 
 // RecordHeartbeats notes the first recent Kafka-sourced heartbeat and
 // stores hbs.
-func (k *KafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
+func (k *KafkaCheckers) RecordHeartbeats(ctx context.Context, hbs []contract.Heartbeat) error {
 	since := time.Now().Add(-k.recent)
 	for _, hb := range hbs {
-		if hb.Source == checker.SourceKafka && hb.At.After(since) {
+		if hb.Source == contract.SourceKafka && hb.At.After(since) {
 			k.once.Do(func() { k.seen <- hb.Probe })
 			break
 		}

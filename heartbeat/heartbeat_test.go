@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // stored is a HeartbeatWriter that keeps what it is given.
-type stored struct{ hbs []checker.Heartbeat }
+type stored struct{ hbs []contract.Heartbeat }
 
-func (s *stored) RecordHeartbeats(_ context.Context, hbs []checker.Heartbeat) error {
+func (s *stored) RecordHeartbeats(_ context.Context, hbs []contract.Heartbeat) error {
 	s.hbs = append(s.hbs, hbs...)
 	return nil
 }
@@ -21,18 +21,18 @@ func (s *stored) RecordHeartbeats(_ context.Context, hbs []checker.Heartbeat) er
 // heartbeats and database-sourced ones are not.
 func TestKafkaCheckers(t *testing.T) {
 	now := time.Now()
-	hb := func(probe, source string, at time.Time) checker.Heartbeat {
-		return checker.Heartbeat{V: checker.HeartbeatVersion, Probe: probe, Source: source, At: at}
+	hb := func(probe, source string, at time.Time) contract.Heartbeat {
+		return contract.Heartbeat{V: contract.HeartbeatVersion, Probe: probe, Source: source, At: at}
 	}
 	tests := []struct {
 		name string
-		hbs  []checker.Heartbeat
+		hbs  []contract.Heartbeat
 		want string // "" = nothing seen
 	}{
-		{"database-sourced", []checker.Heartbeat{hb("central", checker.SourceDB, now), hb("older", "", now)}, ""},
-		{"long ago", []checker.Heartbeat{hb("gone", checker.SourceKafka, now.Add(-time.Hour))}, ""},
-		{"the first recent one", []checker.Heartbeat{hb("central", checker.SourceDB, now), hb("edge", checker.SourceKafka, now),
-			hb("edge2", checker.SourceKafka, now)}, "edge"},
+		{"database-sourced", []contract.Heartbeat{hb("central", contract.SourceDB, now), hb("older", "", now)}, ""},
+		{"long ago", []contract.Heartbeat{hb("gone", contract.SourceKafka, now.Add(-time.Hour))}, ""},
+		{"the first recent one", []contract.Heartbeat{hb("central", contract.SourceDB, now), hb("edge", contract.SourceKafka, now),
+			hb("edge2", contract.SourceKafka, now)}, "edge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

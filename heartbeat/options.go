@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -17,8 +16,14 @@ type Options struct {
 	Probe  string        // SITESTAT_PROBE
 	Host   string        // the host name
 	Source string        // SITESTAT_CHECK_SOURCE
-	Stats  func() checker.RunnerStats
+	Stats  func() Counts // what the check process has done so far
 	Logger *slog.Logger
+}
+
+// Counts is what a heartbeat reports of its check process.
+type Counts struct {
+	Sites  int    // sites scheduled
+	Checks uint64 // checks completed since the process started
 }
 
 // New returns the Beater of o; it connects at its first beat.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -420,19 +420,19 @@ func TestNewProducerHonoursContext(t *testing.T) {
 }
 
 // testResults returns n valid results of a few websites, with every optional field used.
-func testResults(n int) []checker.Result {
-	out := make([]checker.Result, n)
+func testResults(n int) []contract.Result {
+	out := make([]contract.Result, n)
 	for i := range out {
 		r := testResult(int64(i%7 + 1))
 		switch i % 3 {
 		case 1:
-			r.Up, r.Reason, r.StatusCode, r.Error = false, checker.ReasonTimeout, nil, "timeout after 5s (phase: connect)"
+			r.Up, r.Reason, r.StatusCode, r.Error = false, contract.ReasonTimeout, nil, "timeout after 5s (phase: connect)"
 		case 2:
 			matched := false
-			r.Up, r.Reason, r.RegexMatched, r.Error = false, checker.ReasonRegexMismatch, &matched, "up_regex did not match"
+			r.Up, r.Reason, r.RegexMatched, r.Error = false, contract.ReasonRegexMismatch, &matched, "up_regex did not match"
 			notAfter := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			r.TLSVersion, r.CertNotAfter = "TLS 1.3", &notAfter
-			r.PhasesMs = checker.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 4, TransferMs: 0.125}
+			r.PhasesMs = contract.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 4, TransferMs: 0.125}
 			r.Redirects = 2
 		}
 		r.Probe = "probe-" + strconv.Itoa(i)
@@ -453,7 +453,7 @@ func TestProducerRoundTrip(t *testing.T) {
 	}
 	want := testResults(60)
 	for _, r := range want {
-		p.Publish(context.Background(), r)
+		publish(p, r)
 	}
 	if err := p.Flush(testCtx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -469,10 +469,10 @@ func TestProducerRoundTrip(t *testing.T) {
 	if len(msgs) != len(want) {
 		t.Fatalf("read %d messages, want %d", len(msgs), len(want))
 	}
-	byID := map[string]checker.Result{}
+	byID := map[string]contract.Result{}
 	partitionOf := map[int64]int32{}
 	for _, m := range msgs {
-		r, err := checker.Decode(m.Key, m.Value)
+		r, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			t.Fatalf("offset %d/%d: %v", m.Partition, m.Offset, err)
 		}
@@ -498,67 +498,6 @@ func TestProducerRoundTrip(t *testing.T) {
 		if got.Raw = nil; !reflect.DeepEqual(got, w) {
 			t.Errorf("check %s:\n got %+v\nwant %+v", w.CheckID, got, w)
 		}
-	}
-}
-
-// TestDeadLetterRoundTrip writes dead letters with the sync producer and
-// reads them back with ParseDeadLetter.
-func TestDeadLetterRoundTrip(t *testing.T) {
-	t.Parallel()
-	opts := plainOpts(t)
-	topic := newTopic(t, opts, 2)
-	sp, err := NewSyncProducer(opts)
-	if err != nil {
-		t.Fatalf("NewSyncProducer: %v", err)
-	}
-	defer sp.Close()
-	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	want := []DeadLetter{
-		{Key: []byte("42"), Value: []byte(`{"v":1,"check_id":"nope"}`), Error: `bad message: check_id "nope" is not a UUID`, Class: ClassDecode,
-			SourceTopic: "website-status", SourcePartition: 3, SourceOffset: 1234567890123, Timestamp: ts},
-		{Key: nil, Value: []byte("not json"), Error: "bad message: invalid JSON", Class: ClassDecode,
-			SourceTopic: "website-status", SourcePartition: 0, SourceOffset: 0, Timestamp: ts.Add(time.Second)},
-	}
-	where := map[string][2]int64{}
-	for _, d := range want {
-		part, off, err := sp.SendMessage(d.Message(topic))
-		if err != nil {
-			t.Fatalf("SendMessage: %v", err)
-		}
-		where[string(d.Value)] = [2]int64{int64(part), off}
-	}
-	msgs := readTopic(t, opts, topic, len(want))
-	if len(msgs) != len(want) {
-		t.Fatalf("read %d, want %d", len(msgs), len(want))
-	}
-	for _, m := range msgs {
-		got := ParseDeadLetter(m)
-		i := slices.IndexFunc(want, func(d DeadLetter) bool { return string(d.Value) == string(got.Value) })
-		if i < 0 {
-			t.Fatalf("unexpected message %q", got.Value)
-		}
-		w := want[i]
-		loc := where[string(w.Value)]
-		w.Partition, w.Offset = int32(loc[0]), loc[1]
-		if len(w.Key) == 0 {
-			w.Key = got.Key // a nil key reads back as nil or empty
-			if len(got.Key) != 0 {
-				t.Errorf("key = %q, want none", got.Key)
-			}
-		}
-		got.Timestamp = got.Timestamp.UTC()
-		if !reflect.DeepEqual(got, w) {
-			t.Errorf("dead letter:\n got %+v\nwant %+v", got, w)
-		}
-	}
-}
-
-func TestParseDeadLetterWithoutHeaders(t *testing.T) {
-	d := ParseDeadLetter(Record{Value: []byte("x"), Partition: 1, Offset: 5, Headers: []Header{
-		{Key: []byte(HeaderSourcePartition), Value: []byte("zero")},
-	}})
-	if d.SourcePartition != -1 || d.SourceOffset != -1 || d.Error != "" || d.Partition != 1 || d.Offset != 5 {
-		t.Errorf("ParseDeadLetter = %+v", d)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/internal/retry"
 )
 
@@ -67,9 +66,9 @@ type ProducerStats struct {
 	// Failed is how many sends sarama gave up on; each was kept for re-send.
 	Failed uint64
 	// Dropped is how many results were given up on: the buffer was full, the
-	// result could not be encoded, the broker rejected it for good, it was
-	// published after Close, or Close's deadline passed before the broker
-	// acknowledged it (waiting or in flight). After Close, every published
+	// broker rejected it for good, it was published after Close, or Close's
+	// deadline passed before the broker acknowledged it (waiting or in
+	// flight). After Close, every published
 	// result is either acknowledged or dropped.
 	Dropped uint64
 	// Pending is how many results are held now: waiting or in flight.
@@ -78,14 +77,15 @@ type ProducerStats struct {
 	Recreated uint64
 }
 
-// item is one result on its way to the broker.
+// item is one record (a result) on its way to the broker.
 type item struct {
 	key, value []byte
 	seq        uint64 // order of Publish; re-sends keep it
 }
 
-// Producer publishes check results to a topic without ever blocking the
-// checker for long. It wraps an idempotent, compressed sarama AsyncProducer
+// Producer publishes records (the checker's results, encoded by the checker)
+// to a topic without ever blocking the checker for long; it never looks
+// inside them. It wraps an idempotent, compressed sarama AsyncProducer
 // (acks from all in-sync replicas, key = website id, hash partitioner) and
 // adds what the idempotent producer does not cover: a result sarama gives up
 // on (the broker is down for longer than sarama's own retries) is kept and
@@ -357,18 +357,14 @@ func compressionCodec(name string) (sarama.CompressionCodec, error) {
 	return sarama.CompressionNone, fmt.Errorf("kafka: unknown compression %q (want zstd, lz4, snappy, gzip or none)", name)
 }
 
-// Publish queues r for the topic, keyed by its website id, and returns at
-// once. The outcome shows in Stats, in the log, and in what Flush returns.
-func (p *Producer) Publish(ctx context.Context, r checker.Result) {
+// Publish queues the record key, value for the topic and returns at once;
+// the key chooses the partition (its hash). The outcome shows in Stats, in
+// the log, and in what Flush returns. The Producer keeps key and value as
+// they are: the caller must not change them afterwards.
+func (p *Producer) Publish(ctx context.Context, key, value []byte) {
 	_ = ctx // Publish never waits; ctx is for symmetry with other sinks.
-	value, err := r.Encode()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err != nil {
-		p.stats.Dropped++
-		p.logger.Error("cannot encode result; dropped", "site_id", r.WebsiteID, "err", err)
-		return
-	}
 	if p.closed {
 		p.stats.Dropped++
 		p.noteDropLocked(1, "producer closed")
@@ -376,7 +372,7 @@ func (p *Producer) Publish(ctx context.Context, r checker.Result) {
 	}
 	p.stats.Published++
 	p.nextSeq++
-	p.queue.pushBack(&item{key: r.Key(), value: value, seq: p.nextSeq})
+	p.queue.pushBack(&item{key: key, value: value, seq: p.nextSeq})
 	p.trimLocked()
 	p.wakeFeeder()
 }

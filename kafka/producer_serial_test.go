@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -54,7 +54,7 @@ func TestSerialRestartBrokerUnderProducer(t *testing.T) {
 			case <-tick.C:
 			}
 			r := testResult(i%20 + 1)
-			p.Publish(context.Background(), r)
+			publish(p, r)
 			mu.Lock()
 			published = append(published, r.CheckID)
 			mu.Unlock()
@@ -98,7 +98,7 @@ func TestSerialRestartBrokerUnderProducer(t *testing.T) {
 	msgs := readTopic(t, opts, topic, len(want))
 	onTopic := map[string]int{}
 	for _, m := range msgs {
-		r, err := checker.Decode(m.Key, m.Value)
+		r, err := contract.Decode(m.Key, m.Value)
 		if err != nil {
 			t.Fatalf("offset %d/%d: %v", m.Partition, m.Offset, err)
 		}

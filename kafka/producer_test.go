@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -103,13 +102,22 @@ func startFake(t *testing.T, popts ProducerOptions, aps ...*fakeAP) *Producer {
 }
 
 // testResult returns a valid Result of website id with a fresh check id.
-func testResult(id int64) checker.Result {
+func testResult(id int64) contract.Result {
 	code := 200
-	return checker.Result{
-		V: checker.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: "https://example.com/" + strconv.FormatInt(id, 10),
-		CheckedAt: time.Date(2025, 3, 1, 12, 0, int(id%60), 123456789, time.UTC), Probe: "test", Up: true, Reason: checker.ReasonOK,
+	return contract.Result{
+		V: contract.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: "https://example.com/" + strconv.FormatInt(id, 10),
+		CheckedAt: time.Date(2025, 3, 1, 12, 0, int(id%60), 123456789, time.UTC), Probe: "test", Up: true, Reason: contract.ReasonOK,
 		StatusCode: &code, ResponseTimeMs: 12.5, FinalURL: "https://example.com/", BodyBytes: 10,
 	}
+}
+
+// publish publishes r as the checker does: its key and encoded value.
+func publish(p *Producer, r contract.Result) {
+	value, err := r.Encode()
+	if err != nil {
+		panic(fmt.Sprintf("encode test result: %v", err))
+	}
+	p.Publish(context.Background(), r.Key(), value)
 }
 
 func flushCtx(t *testing.T, d time.Duration) context.Context {
@@ -125,7 +133,7 @@ func TestProducerDelivers(t *testing.T) {
 	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
 		k, _ := m.Key.Encode()
 		v, _ := m.Value.Encode()
-		r, err := checker.Decode(k, v)
+		r, err := contract.Decode(k, v)
 		if err != nil {
 			t.Errorf("message does not decode: %v", err)
 		}
@@ -150,7 +158,7 @@ func TestProducerDelivers(t *testing.T) {
 				wantMu.Lock()
 				want[r.CheckID] = strconv.FormatInt(r.WebsiteID, 10)
 				wantMu.Unlock()
-				p.Publish(context.Background(), r)
+				publish(p, r)
 			}
 		}()
 	}
@@ -189,7 +197,7 @@ func TestProducerResendsWhatSaramaGaveUpOn(t *testing.T) {
 		return nil
 	})
 	p := startFake(t, ProducerOptions{}, ap)
-	p.Publish(context.Background(), testResult(7))
+	publish(p, testResult(7))
 	if err := p.Flush(flushCtx(t, 20*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -210,7 +218,7 @@ func TestProducerRecreatesAfterFatalError(t *testing.T) {
 	broken := newFakeAP(nil, func(*sarama.ProducerMessage) error { return sarama.ErrOutOfOrderSequenceNumber })
 	fresh := newFakeAP(nil, func(*sarama.ProducerMessage) error { return nil })
 	p := startFake(t, ProducerOptions{}, broken, fresh)
-	p.Publish(context.Background(), testResult(1))
+	publish(p, testResult(1))
 	if err := p.Flush(flushCtx(t, 10*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -234,13 +242,13 @@ func TestProducerDropsWhatTheBrokerRejectsForGood(t *testing.T) {
 		return nil
 	})
 	p := startFake(t, ProducerOptions{}, ap)
-	p.Publish(context.Background(), testResult(1))
+	publish(p, testResult(1))
 	err := p.Flush(flushCtx(t, 10*time.Second))
 	if err == nil || !strings.Contains(err.Error(), "1 results were dropped") {
 		t.Fatalf("Flush = %v, want an error about 1 dropped result", err)
 	}
 	// Drops are reported once: the next Flush is clean.
-	p.Publish(context.Background(), testResult(2))
+	publish(p, testResult(2))
 	if err := p.Flush(flushCtx(t, 10*time.Second)); err != nil {
 		t.Errorf("second Flush: %v", err)
 	}
@@ -252,8 +260,8 @@ func TestProducerDropsWhatTheBrokerRejectsForGood(t *testing.T) {
 func TestProducerFlushTimesOut(t *testing.T) {
 	ap := newFakeAP(nil, func(*sarama.ProducerMessage) error { return errNoAnswer })
 	p := startFake(t, ProducerOptions{}, ap)
-	p.Publish(context.Background(), testResult(1))
-	p.Publish(context.Background(), testResult(2))
+	publish(p, testResult(1))
+	publish(p, testResult(2))
 	start := time.Now()
 	err := p.Flush(flushCtx(t, 300*time.Millisecond))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "2 results not acknowledged") {
@@ -272,7 +280,7 @@ func TestProducerFlushSaysWhy(t *testing.T) {
 		return sarama.Wrap(sarama.ErrOutOfBrokers, sarama.ErrSASLAuthenticationFailed)
 	})
 	p := startFake(t, ProducerOptions{}, ap)
-	p.Publish(context.Background(), testResult(1))
+	publish(p, testResult(1))
 	err := p.Flush(flushCtx(t, 500*time.Millisecond))
 	if err == nil || !strings.Contains(err.Error(), "SASL authentication failed") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("Flush = %v, want one line naming the SASL failure", err)
@@ -293,7 +301,7 @@ func TestProducerBufferDropsOldest(t *testing.T) {
 	})
 	p := startFake(t, ProducerOptions{Buffer: 5}, ap)
 	for i := int64(1); i <= 20; i++ {
-		p.Publish(context.Background(), testResult(i))
+		publish(p, testResult(i))
 	}
 	s := p.Stats()
 	if s.Pending > 5 || s.Dropped != s.Published-uint64(s.Pending) || s.Dropped < 15 {
@@ -316,7 +324,7 @@ func TestProducerBufferDropsOldest(t *testing.T) {
 func TestProducerAfterClose(t *testing.T) {
 	ap := newFakeAP(nil, func(*sarama.ProducerMessage) error { return nil })
 	p := startFake(t, ProducerOptions{}, ap)
-	p.Publish(context.Background(), testResult(1))
+	publish(p, testResult(1))
 	if err := p.Close(flushCtx(t, 5*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -325,7 +333,7 @@ func TestProducerAfterClose(t *testing.T) {
 	default:
 		t.Error("Close returned before the sarama producer was closed")
 	}
-	p.Publish(context.Background(), testResult(2))
+	publish(p, testResult(2))
 	if s, want := p.Stats(), (ProducerStats{Published: 1, Acked: 1, Dropped: 1}); s != want {
 		t.Errorf("Stats = %+v, want %+v", s, want)
 	}
@@ -334,16 +342,34 @@ func TestProducerAfterClose(t *testing.T) {
 	}
 }
 
-func TestProducerEncodeFailure(t *testing.T) {
-	ap := newFakeAP(nil, func(*sarama.ProducerMessage) error { return nil })
+// TestProducerSendsRecordsAsGiven: the Producer moves records, whatever is
+// in them: the key and value reach the broker byte for byte.
+func TestProducerSendsRecordsAsGiven(t *testing.T) {
+	type kv struct{ key, value string }
+	var mu sync.Mutex
+	var got []kv
+	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
+		k, _ := m.Key.Encode()
+		v, _ := m.Value.Encode()
+		mu.Lock()
+		got = append(got, kv{string(k), string(v)})
+		mu.Unlock()
+		return nil
+	})
 	p := startFake(t, ProducerOptions{}, ap)
-	r := testResult(1)
-	r.ResponseTimeMs = math.NaN() // JSON cannot hold NaN
-	p.Publish(context.Background(), r)
-	if err := p.Flush(flushCtx(t, 5*time.Second)); err == nil {
-		t.Error("Flush = nil after a result could not be encoded")
+	want := []kv{{"k1", "not a result \x00\xff"}, {"42", `{"v":99}`}}
+	for _, r := range want {
+		p.Publish(context.Background(), []byte(r.key), []byte(r.value))
 	}
-	if s := p.Stats(); s.Dropped != 1 || s.Published != 0 {
+	if err := p.Flush(flushCtx(t, 5*time.Second)); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	if s := p.Stats(); s.Published != 2 || s.Acked != 2 || s.Dropped != 0 {
 		t.Errorf("Stats = %+v", s)
 	}
 }
@@ -432,7 +458,7 @@ func TestProducerResendKeepsOrder(t *testing.T) {
 					return errNoAnswer // answered above, once the batch is complete
 				}
 				v, _ := m.Value.Encode()
-				r, err := checker.Decode(nil, v)
+				r, err := contract.Decode(nil, v)
 				if err != nil {
 					t.Errorf("decode: %v", err)
 				}
@@ -444,7 +470,7 @@ func TestProducerResendKeepsOrder(t *testing.T) {
 			for range tc.errorOrder {
 				r := testResult(1)
 				want = append(want, r.CheckID)
-				p.Publish(context.Background(), r)
+				publish(p, r)
 			}
 			if err := p.Flush(flushCtx(t, 10*time.Second)); err != nil {
 				t.Fatalf("Flush: %v", err)
@@ -501,7 +527,7 @@ func TestProducerCloseCountsEveryUnacknowledgedResult(t *testing.T) {
 				func(context.Context) (*generation, error) { return nil, errors.New("no more fake producers") },
 				&generation{ap: ap})
 			for i := range tc.published {
-				p.Publish(context.Background(), testResult(int64(i+1)))
+				publish(p, testResult(int64(i+1)))
 			}
 			testenv.Eventually(t, 5*time.Second, func() bool { return p.Stats().Acked == uint64(tc.acked) }, "%d results acknowledged", tc.acked)
 			if err := p.Close(flushCtx(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
@@ -546,7 +572,7 @@ func TestStartProducerBuffersUntilConnected(t *testing.T) {
 	var delivered []string
 	ap := newFakeAP(nil, func(m *sarama.ProducerMessage) error {
 		v, _ := m.Value.Encode()
-		r, err := checker.Decode(nil, v)
+		r, err := contract.Decode(nil, v)
 		if err != nil {
 			t.Errorf("decode: %v", err)
 		}
@@ -579,7 +605,7 @@ func TestStartProducerBuffersUntilConnected(t *testing.T) {
 	for i := range 5 {
 		r := testResult(int64(i%2 + 1))
 		want = append(want, r.CheckID)
-		p.Publish(context.Background(), r)
+		publish(p, r)
 	}
 	select {
 	case <-connected:
@@ -627,7 +653,7 @@ func TestStartProducerCloseWhileUnreachable(t *testing.T) {
 	})
 	p.start(nil)
 	for i := range 3 {
-		p.Publish(context.Background(), testResult(int64(i+1)))
+		publish(p, testResult(int64(i+1)))
 	}
 	start := time.Now()
 	if err := p.Close(flushCtx(t, 200*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {

@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/notify"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -33,11 +33,11 @@ func openDown(t *testing.T, db *store.DB) int64 {
 		t.Fatal(err)
 	}
 	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 3 {
 		r := fixture.Result(site)
 		r.CheckID, r.CheckedAt = uuid.NewString(), start.Add(time.Duration(i)*5*time.Second)
-		r.Up, r.Reason, r.StatusCode = false, checker.ReasonHTTPStatus, ptr(503)
+		r.Up, r.Reason, r.StatusCode = false, contract.ReasonHTTPStatus, ptr(503)
 		rs = append(rs, r)
 	}
 	if _, err := db.InsertResults(ctx, rs); err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -112,15 +112,15 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	fixture.CheckState(t, db)
 
 	// sync's writes: a new result, and an old check again, which is refused.
-	var old checker.Result
+	var old contract.Result
 	var info []byte
 	if err := db.SQL().QueryRowContext(ctx, "SELECT request_info FROM website_status ORDER BY timestamp_utc LIMIT 1").Scan(&info); err != nil {
 		t.Fatal(err)
 	}
-	if old, err = checker.Decode(nil, info); err != nil {
+	if old, err = contract.Decode(nil, info); err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.InsertResults(ctx, []checker.Result{old, newResult(1, time.Now(), true, 200, 5)})
+	n, err := db.InsertResults(ctx, []contract.Result{old, newResult(1, time.Now(), true, 200, 5)})
 	if err != nil || n != 1 {
 		t.Errorf("InsertResults after the conversion = %d, %v; want 1 (the old check refused)", n, err)
 	}
@@ -242,7 +242,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	// Checks stored after the upgrade: one now, one late (in a merged hour).
 	late := newResult(1, lastHour.Add(-5*time.Hour+time.Minute), false, 503, 12)
 	fresh := newResult(2, now, true, 200, 7)
-	if _, err := db.InsertResults(ctx, []checker.Result{late, fresh}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{late, fresh}); err != nil {
 		t.Fatal(err)
 	}
 	fixture.FoldRollups(t, db, now.Add(3*time.Hour))

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -86,16 +86,16 @@ func mustAddSite(tb testing.TB, db *store.DB, url string) int64 {
 
 // newResult returns a valid result of the website, checked at at: up with
 // status code code, or down (http_status, or timeout without a code).
-func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) checker.Result {
+func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) contract.Result {
 	r := fixture.Result(websiteID)
 	r.CheckedAt, r.Up, r.ResponseTimeMs, r.StatusCode = at.UTC(), up, ms, nil
 	if code != 0 {
 		r.StatusCode = &code
 	}
 	if !up {
-		r.Reason, r.Error = checker.ReasonHTTPStatus, "failed"
+		r.Reason, r.Error = contract.ReasonHTTPStatus, "failed"
 		if code == 0 {
-			r.Reason = checker.ReasonTimeout
+			r.Reason = contract.ReasonTimeout
 		}
 	}
 	return r

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
@@ -103,7 +103,7 @@ func TestMigrateRepairs(t *testing.T) {
 	rows := func(t *testing.T, db *store.DB) {
 		id := mustAddSite(t, db, "https://example.com/")
 		now := time.Now()
-		if _, err := db.InsertResults(testContext(t), []checker.Result{
+		if _, err := db.InsertResults(testContext(t), []contract.Result{
 			newResult(id, now, true, 200, 12.5), newResult(id, now.Add(time.Second), false, 503, 40),
 		}); err != nil {
 			t.Fatal(err)

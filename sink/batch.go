@@ -9,7 +9,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -39,7 +40,7 @@ func (s *Sync) HandleBatch(ctx context.Context, b *kafka.Batch) error {
 	rejected := len(bt.dead) - deadBefore
 	if len(bt.dead) > 0 {
 		// In offset order, as they were consumed.
-		slices.SortFunc(bt.dead, func(a, b kafka.DeadLetter) int { return cmp.Compare(a.SourceOffset, b.SourceOffset) })
+		slices.SortFunc(bt.dead, func(a, b deadletter.Letter) int { return cmp.Compare(a.SourceOffset, b.SourceOffset) })
 		if err := s.dlq.Write(ctx, bt.dead); err != nil {
 			return fmt.Errorf("produce dead letters: %w", err)
 		}
@@ -65,36 +66,36 @@ func (s *Sync) HandleBatch(ctx context.Context, b *kafka.Batch) error {
 // with the records that carried them, and the dead letters.
 type batch struct {
 	s       *Sync
-	results []checker.Result
+	results []contract.Result
 	recs    []*kafka.Record // recs[i] carried results[i]
-	dead    []kafka.DeadLetter
+	dead    []deadletter.Letter
 	dups    int // results dropped as repeats within the batch
 }
 
 // decode sorts the records of b into results, repeats and dead letters.
 func (s *Sync) decode(b *kafka.Batch) *batch {
-	bt := &batch{s: s, results: make([]checker.Result, 0, len(b.Records)), recs: make([]*kafka.Record, 0, len(b.Records))}
+	bt := &batch{s: s, results: make([]contract.Result, 0, len(b.Records)), recs: make([]*kafka.Record, 0, len(b.Records))}
 	seen := make(map[string]struct{}, len(b.Records))
 	now := s.opts.Now()
 	for i := range b.Records {
 		rec := &b.Records[i]
 		if max := s.opts.MaxMessage; len(rec.Value) > max {
-			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassTooLarge,
+			bt.dead = append(bt.dead, deadletter.New(rec, deadletter.ClassTooLarge,
 				fmt.Sprintf("message value of %d bytes is larger than the limit of %d bytes", len(rec.Value), max)))
 			continue
 		}
-		r, err := checker.Decode(rec.Key, rec.Value)
+		r, err := contract.Decode(rec.Key, rec.Value)
 		if err != nil {
-			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassDecode, err.Error()))
+			bt.dead = append(bt.dead, deadletter.New(rec, deadletter.ClassDecode, err.Error()))
 			continue
 		}
 		if ret := s.opts.RetentionRaw; ret > 0 && r.CheckedAt.Before(now.Add(-ret)) {
-			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassExpired,
+			bt.dead = append(bt.dead, deadletter.New(rec, deadletter.ClassExpired,
 				fmt.Sprintf("checked_at %s is older than the raw retention of %s", r.CheckedAt.Format(time.RFC3339), ret)))
 			continue
 		}
 		if max := s.opts.MaxFuture; r.CheckedAt.After(now.Add(max)) {
-			bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, kafka.ClassBadTimestamp,
+			bt.dead = append(bt.dead, deadletter.New(rec, deadletter.ClassBadTimestamp,
 				fmt.Sprintf("checked_at %s is more than %s ahead of sync's clock (%s)",
 					r.CheckedAt.Format(time.RFC3339), max, now.UTC().Format(time.RFC3339))))
 			continue
@@ -145,7 +146,7 @@ func (bt *batch) checkSites(stop context.Context) error {
 	j := 0
 	for i := range bt.results {
 		if !s.sites.has(bt.results[i].WebsiteID) {
-			bt.dead = append(bt.dead, kafka.NewDeadLetter(bt.recs[i], kafka.ClassUnknownSite,
+			bt.dead = append(bt.dead, deadletter.New(bt.recs[i], deadletter.ClassUnknownSite,
 				fmt.Sprintf("website_id %d is not in the websites table", bt.results[i].WebsiteID)))
 			continue
 		}
@@ -162,7 +163,7 @@ func (bt *batch) checkSites(stop context.Context) error {
 // When PostgreSQL rejects the data (SQLSTATE class 22 or 23) it splits rs in
 // halves until it finds the rows at fault, which become dead letters, and
 // stores the others.
-func (bt *batch) insert(stop context.Context, rs []checker.Result, recs []*kafka.Record) (int, error) {
+func (bt *batch) insert(stop context.Context, rs []contract.Result, recs []*kafka.Record) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
@@ -193,16 +194,16 @@ func (bt *batch) insert(stop context.Context, rs []checker.Result, recs []*kafka
 }
 
 // reject makes a dead letter of a row PostgreSQL refused.
-func (bt *batch) reject(r checker.Result, rec *kafka.Record, k kind, err error) {
-	class := kafka.ClassDBData
+func (bt *batch) reject(r contract.Result, rec *kafka.Record, k kind, err error) {
+	class := deadletter.ClassDBData
 	if k == kindConstraint {
-		class = kafka.ClassDBConstraint
+		class = deadletter.ClassDBConstraint
 	}
 	if sqlState(err) == "23503" { // foreign_key_violation: the website was removed after it was cached
 		bt.s.sites.remove(r.WebsiteID)
-		class = kafka.ClassUnknownSite
+		class = deadletter.ClassUnknownSite
 	}
-	bt.dead = append(bt.dead, kafka.NewDeadLetter(rec, class, err.Error()))
+	bt.dead = append(bt.dead, deadletter.New(rec, class, err.Error()))
 }
 
 // retry handles a failed call: on SQLSTATE class 42 it checks the schema and

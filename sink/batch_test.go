@@ -15,7 +15,8 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -67,16 +68,16 @@ func TestBadMessagesToDLQ(t *testing.T) {
 	unknownValue, _ := unknown.Encode()
 	cases := []struct {
 		key, value []byte
-		class      kafka.Class
+		class      deadletter.Class
 	}{
-		{key(1), []byte(`{not json`), kafka.ClassDecode},
-		{key(1), []byte(strings.Replace(string(goodValue), `"website_id":1`, `"website_id":"1"`, 1)), kafka.ClassDecode},
-		{key(2), goodValue, kafka.ClassDecode}, // key disagrees
-		{key(1), []byte(strings.Replace(string(goodValue), `"v":1`, `"v":2`, 1)), kafka.ClassDecode},
-		{key(1), []byte(strings.Replace(string(goodValue), `"url":"`, `"url":"\xff`, 1)), kafka.ClassDecode}, // not UTF-8
-		{key(999), unknownValue, kafka.ClassUnknownSite},
-		{key(1), []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`), kafka.ClassTooLarge},
-		{nil, nil, kafka.ClassDecode}, // tombstone
+		{key(1), []byte(`{not json`), deadletter.ClassDecode},
+		{key(1), []byte(strings.Replace(string(goodValue), `"website_id":1`, `"website_id":"1"`, 1)), deadletter.ClassDecode},
+		{key(2), goodValue, deadletter.ClassDecode}, // key disagrees
+		{key(1), []byte(strings.Replace(string(goodValue), `"v":1`, `"v":2`, 1)), deadletter.ClassDecode},
+		{key(1), []byte(strings.Replace(string(goodValue), `"url":"`, `"url":"\xff`, 1)), deadletter.ClassDecode}, // not UTF-8
+		{key(999), unknownValue, deadletter.ClassUnknownSite},
+		{key(1), []byte(`{"pad":"` + strings.Repeat("x", 3000) + `"}`), deadletter.ClassTooLarge},
+		{nil, nil, deadletter.ClassDecode}, // tombstone
 	}
 	var recs []kafka.Record
 	valid := 0
@@ -92,7 +93,7 @@ func TestBadMessagesToDLQ(t *testing.T) {
 	if len(sent) != len(cases) {
 		t.Fatalf("%d dead letters, want %d", len(sent), len(cases))
 	}
-	slices.SortFunc(sent, func(a, b kafka.DeadLetter) int { return int(a.SourceOffset - b.SourceOffset) })
+	slices.SortFunc(sent, func(a, b deadletter.Letter) int { return int(a.SourceOffset - b.SourceOffset) })
 	for i, d := range sent {
 		c := cases[i]
 		if d.Class != c.class {
@@ -109,7 +110,7 @@ func TestBadMessagesToDLQ(t *testing.T) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassDecode] != 6 || st.DLQ[kafka.ClassUnknownSite] != 1 || st.DLQ[kafka.ClassTooLarge] != 1 ||
+	if st.DLQ[deadletter.ClassDecode] != 6 || st.DLQ[deadletter.ClassUnknownSite] != 1 || st.DLQ[deadletter.ClassTooLarge] != 1 ||
 		st.Stored != int64(valid) || st.Consumed != int64(len(recs)) {
 		t.Errorf("stats = %+v", st)
 	}
@@ -152,7 +153,7 @@ func TestDuplicates(t *testing.T) {
 // splitting the batch, sent to the DLQ, and the rest are stored.
 func TestBisection(t *testing.T) {
 	hs := newHarness(t, Options{}, 1)
-	hs.w.setInsertHook(func(rs []checker.Result) error {
+	hs.w.setInsertHook(func(rs []contract.Result) error {
 		for _, r := range rs {
 			switch {
 			case r.StatusCode != nil && *r.StatusCode > 32767:
@@ -163,7 +164,7 @@ func TestBisection(t *testing.T) {
 		}
 		return nil
 	})
-	bad := map[int64]kafka.Class{}
+	bad := map[int64]deadletter.Class{}
 	var recs []kafka.Record
 	for i := range 64 {
 		r := result(1)
@@ -177,9 +178,9 @@ func TestBisection(t *testing.T) {
 		rec := hs.resultRec(r)
 		switch i {
 		case 5, 40:
-			bad[rec.Offset] = kafka.ClassDBData
+			bad[rec.Offset] = deadletter.ClassDBData
 		case 41:
-			bad[rec.Offset] = kafka.ClassDBConstraint
+			bad[rec.Offset] = deadletter.ClassDBConstraint
 		}
 		recs = append(recs, rec)
 	}
@@ -197,7 +198,7 @@ func TestBisection(t *testing.T) {
 		}
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassDBData] != 2 || st.DLQ[kafka.ClassDBConstraint] != 1 || st.Stored != 61 || st.Consumed != 64 || st.Duplicates != 0 {
+	if st.DLQ[deadletter.ClassDBData] != 2 || st.DLQ[deadletter.ClassDBConstraint] != 1 || st.Stored != 61 || st.Consumed != 64 || st.Duplicates != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -207,7 +208,7 @@ func TestBisection(t *testing.T) {
 func TestRetryThenAccept(t *testing.T) {
 	hs := newHarness(t, Options{}, 1)
 	fails := 0
-	hs.w.setInsertHook(func(rs []checker.Result) error {
+	hs.w.setInsertHook(func(rs []contract.Result) error {
 		if fails < 4 {
 			fails++
 			return sqlErr("57P01")
@@ -228,7 +229,7 @@ func TestRetryThenAccept(t *testing.T) {
 // let go promptly, the batch not accepted (an error, with ctx done).
 func TestStopWhileRetrying(t *testing.T) {
 	hs := newHarness(t, Options{RetryMin: 50 * time.Millisecond, RetryMax: 10 * time.Second}, 1)
-	hs.w.setInsertHook(func([]checker.Result) error { return &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED} })
+	hs.w.setInsertHook(func([]contract.Result) error { return &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED} })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- hs.handle(ctx, hs.resultRec(result(1))) }()
@@ -261,7 +262,7 @@ func TestReleaseDeadline(t *testing.T) {
 	t.Run("short outage", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		fails := 0
-		hs.w.setInsertHook(func([]checker.Result) error {
+		hs.w.setInsertHook(func([]contract.Result) error {
 			if fails < 3 {
 				fails++
 				return sqlErr("08006")
@@ -279,7 +280,7 @@ func TestReleaseDeadline(t *testing.T) {
 	})
 	t.Run("database stays down", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
-		hs.w.setInsertHook(func([]checker.Result) error { return sqlErr("57P03") })
+		hs.w.setInsertHook(func([]contract.Result) error { return sqlErr("57P03") })
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -299,7 +300,7 @@ func TestReleaseDeadline(t *testing.T) {
 func TestDBTimeout(t *testing.T) {
 	hs := newHarness(t, Options{DBTimeout: 7 * time.Minute}, 1)
 	var got time.Duration
-	hs.w.setInsertHook(func([]checker.Result) error { return nil })
+	hs.w.setInsertHook(func([]contract.Result) error { return nil })
 	hs.w.ctxHook = func(ctx context.Context) {
 		d, ok := ctx.Deadline()
 		if !ok {
@@ -328,7 +329,7 @@ func TestSchemaDrift(t *testing.T) {
 	t.Run("drift", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		hs.w.schemaErr = drift
-		hs.w.setInsertHook(func([]checker.Result) error { return &pq.Error{Code: "42703"} })
+		hs.w.setInsertHook(func([]contract.Result) error { return &pq.Error{Code: "42703"} })
 		err := hs.handle(context.Background(), hs.resultRec(result(1)))
 		if !errors.Is(err, drift) {
 			t.Errorf("HandleBatch = %v, want the drift", err)
@@ -337,7 +338,7 @@ func TestSchemaDrift(t *testing.T) {
 	t.Run("transient", func(t *testing.T) {
 		hs := newHarness(t, Options{}, 1)
 		fails := 0
-		hs.w.setInsertHook(func([]checker.Result) error {
+		hs.w.setInsertHook(func([]contract.Result) error {
 			if fails < 2 {
 				fails++
 				return sqlErr("42P01")
@@ -389,7 +390,7 @@ func TestSiteCache(t *testing.T) {
 		t.Errorf("site 2 still cached after a foreign key violation")
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassUnknownSite] != 3 || st.DLQ[kafka.ClassDBConstraint] != 0 || st.Stored != 10 {
+	if st.DLQ[deadletter.ClassUnknownSite] != 3 || st.DLQ[deadletter.ClassDBConstraint] != 0 || st.Stored != 10 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -470,13 +471,13 @@ func TestTimestampBounds(t *testing.T) {
 		t.Errorf("stored %d rows, want the 3 inside the bounds", got)
 	}
 	st := hs.sync.Stats()
-	if st.DLQ[kafka.ClassExpired] != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
+	if st.DLQ[deadletter.ClassExpired] != 1 || st.DLQ[deadletter.ClassBadTimestamp] != 1 {
 		t.Errorf("dead letters %v, want one expired and one bad_timestamp", st.DLQ)
 	}
 	// A longer MaxFuture accepts more.
 	hs = newHarness(t, Options{MaxFuture: 48 * time.Hour, Now: func() time.Time { return now }}, 1)
 	hs.mustHandle(at(47*time.Hour), at(49*time.Hour))
-	if got, st := hs.w.count(), hs.sync.Stats(); got != 1 || st.DLQ[kafka.ClassBadTimestamp] != 1 {
+	if got, st := hs.w.count(), hs.sync.Stats(); got != 1 || st.DLQ[deadletter.ClassBadTimestamp] != 1 {
 		t.Errorf("MaxFuture 48h: stored %d rows and dead letters %v, want 1 and one bad_timestamp", got, st.DLQ)
 	}
 	// Without a retention nothing expires.

@@ -13,7 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
@@ -97,7 +98,7 @@ func (e *env) newSync(group string, o syncOptions) (*sink.Sync, *kafka.Consumer)
 		e.t.Fatalf("new consumer: %v", err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	dlq, err := kafka.NewDeadLetterWriter(e.opts, e.dlqTopic, o.sink.Logger)
+	dlq, err := deadletter.NewWriter(e.opts, e.dlqTopic, o.sink.Logger)
 	if err != nil {
 		e.t.Fatalf("new dead-letter writer: %v", err)
 	}
@@ -181,12 +182,12 @@ func (e *env) message(key, value []byte) kafka.Record {
 }
 
 // resultMessage is r as `check` produces it.
-func (e *env) resultMessage(r checker.Result) kafka.Record {
+func (e *env) resultMessage(r contract.Result) kafka.Record {
 	e.t.Helper()
 	return fixture.Record(e.t, e.topic, r)
 }
 
-func (e *env) produceResults(rs []checker.Result) {
+func (e *env) produceResults(rs []contract.Result) {
 	e.t.Helper()
 	recs := make([]kafka.Record, len(rs))
 	for i, r := range rs {
@@ -250,7 +251,7 @@ func (e *env) assertExactlyOnce(checkIDs map[string]bool) {
 
 // readDLQ waits until the dead-letter topic holds n messages and returns
 // them parsed, in offset order; more than n is an error.
-func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
+func (e *env) readDLQ(n int, timeout time.Duration) []deadletter.Letter {
 	e.t.Helper()
 	var msgs []kafka.Record
 	testenv.Eventually(e.t, timeout, func() bool {
@@ -266,9 +267,9 @@ func (e *env) readDLQ(n int, timeout time.Duration) []kafka.DeadLetter {
 	if len(msgs) != n {
 		e.t.Errorf("%s holds %d messages, want %d", e.dlqTopic, len(msgs), n)
 	}
-	out := make([]kafka.DeadLetter, len(msgs))
+	out := make([]deadletter.Letter, len(msgs))
 	for i, m := range msgs {
-		out[i] = kafka.ParseDeadLetter(m)
+		out[i] = deadletter.Parse(m)
 	}
 	return out
 }
@@ -288,19 +289,19 @@ func (e *env) lag(group string) map[int32]int64 {
 
 // randomResult returns a valid result for site with random contents: every
 // reason, nil and non-nil pointers, TLS fields or not, nanosecond times.
-func randomResult(rng *rand.Rand, site int64) checker.Result {
-	reason := checker.Reasons[rng.IntN(len(checker.Reasons))]
-	r := checker.Result{
-		V:              checker.Version,
+func randomResult(rng *rand.Rand, site int64) contract.Result {
+	reason := contract.Reasons[rng.IntN(len(contract.Reasons))]
+	r := contract.Result{
+		V:              contract.Version,
 		CheckID:        uuid.NewString(),
 		WebsiteID:      site,
 		URL:            "https://site.example/path?q=" + strconv.Itoa(rng.IntN(1000)),
 		CheckedAt:      time.Now().Add(-time.Duration(rng.Int64N(int64(5 * 24 * time.Hour)))).UTC(),
 		Probe:          "probe-" + strconv.Itoa(rng.IntN(5)),
-		Up:             reason == checker.ReasonOK,
+		Up:             reason == contract.ReasonOK,
 		Reason:         reason,
 		ResponseTimeMs: rng.Float64() * 5000,
-		PhasesMs: checker.Phases{
+		PhasesMs: contract.Phases{
 			DNSMs: rng.Float64() * 10, ConnectMs: rng.Float64() * 10, TLSMs: rng.Float64() * 30,
 			TTFBMs: rng.Float64() * 300, TransferMs: rng.Float64() * 100,
 		},
@@ -308,7 +309,7 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 		FinalURL:  "https://site.example/final",
 		BodyBytes: rng.Int64N(1 << 20),
 	}
-	if reason != checker.ReasonOK {
+	if reason != contract.ReasonOK {
 		r.Error = "something went wrong: " + string(reason) + " ünïcödé"
 	}
 	if rng.IntN(4) > 0 {
@@ -332,4 +333,4 @@ func randomResult(rng *rand.Rand, site int64) checker.Result {
 }
 
 // validResult returns a valid result for site checked now.
-func validResult(site int64) checker.Result { return fixture.Result(site) }
+func validResult(site int64) contract.Result { return fixture.Result(site) }

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/fixture"
 )
@@ -43,23 +44,23 @@ type fakeWriter struct {
 	ev *events
 
 	mu         sync.Mutex
-	rows       map[string]checker.Result
+	rows       map[string]contract.Result
 	sites      map[int64]bool
 	existCalls [][]int64
-	insertHook func(rs []checker.Result) error // a non-nil error fails the whole call
-	ctxHook    func(ctx context.Context)       // sees the context of every insert
+	insertHook func(rs []contract.Result) error // a non-nil error fails the whole call
+	ctxHook    func(ctx context.Context)        // sees the context of every insert
 	schemaErr  error
 }
 
 func newFakeWriter(ev *events, sites ...int64) *fakeWriter {
-	w := &fakeWriter{ev: ev, rows: make(map[string]checker.Result), sites: make(map[int64]bool)}
+	w := &fakeWriter{ev: ev, rows: make(map[string]contract.Result), sites: make(map[int64]bool)}
 	for _, id := range sites {
 		w.sites[id] = true
 	}
 	return w
 }
 
-func (w *fakeWriter) InsertResults(ctx context.Context, rs []checker.Result) (int, error) {
+func (w *fakeWriter) InsertResults(ctx context.Context, rs []contract.Result) (int, error) {
 	w.mu.Lock()
 	hook, ctxHook := w.insertHook, w.ctxHook
 	w.mu.Unlock()
@@ -106,7 +107,7 @@ func (w *fakeWriter) WebsitesExist(ctx context.Context, ids []int64) (map[int64]
 	return out, nil
 }
 
-func (w *fakeWriter) setInsertHook(f func([]checker.Result) error) {
+func (w *fakeWriter) setInsertHook(f func([]contract.Result) error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.insertHook = f
@@ -124,11 +125,11 @@ type fakeDLQ struct {
 	ev *events
 
 	mu   sync.Mutex
-	sent []kafka.DeadLetter
+	sent []deadletter.Letter
 	fail func(ctx context.Context) error
 }
 
-func (d *fakeDLQ) Write(ctx context.Context, dls []kafka.DeadLetter) error {
+func (d *fakeDLQ) Write(ctx context.Context, dls []deadletter.Letter) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail != nil {
@@ -142,10 +143,10 @@ func (d *fakeDLQ) Write(ctx context.Context, dls []kafka.DeadLetter) error {
 	return nil
 }
 
-func (d *fakeDLQ) letters() []kafka.DeadLetter {
+func (d *fakeDLQ) letters() []deadletter.Letter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]kafka.DeadLetter(nil), d.sent...)
+	return append([]deadletter.Letter(nil), d.sent...)
 }
 
 // harness hands batches of records of partition 0 of "results" to a Sync
@@ -178,7 +179,7 @@ func (hs *harness) rec(key, value []byte) kafka.Record {
 	return kafka.Record{Topic: "results", Partition: 0, Offset: off, Key: key, Value: value}
 }
 
-func (hs *harness) resultRec(r checker.Result) kafka.Record {
+func (hs *harness) resultRec(r contract.Result) kafka.Record {
 	hs.t.Helper()
 	v, err := r.Encode()
 	if err != nil {
@@ -201,6 +202,6 @@ func (hs *harness) mustHandle(recs ...kafka.Record) {
 }
 
 // result returns a valid result for site.
-func result(site int64) checker.Result { return fixture.Result(site) }
+func result(site int64) contract.Result { return fixture.Result(site) }
 
 func key(id int64) []byte { return []byte(strconv.FormatInt(id, 10)) }

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -15,7 +15,7 @@ import (
 // store.DB is one.
 type HeartbeatWriter interface {
 	// RecordHeartbeats stores the latest heartbeat of each probe in hbs.
-	RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error
+	RecordHeartbeats(ctx context.Context, hbs []contract.Heartbeat) error
 }
 
 // Heartbeats is the kafka.Handler of sync's heartbeat consumer: it stores
@@ -55,9 +55,9 @@ func (h *Heartbeats) Revoked(string, int32) {}
 
 // HandleBatch stores the batch's heartbeats.
 func (h *Heartbeats) HandleBatch(ctx context.Context, b *kafka.Batch) error {
-	hbs := make([]checker.Heartbeat, 0, len(b.Records))
+	hbs := make([]contract.Heartbeat, 0, len(b.Records))
 	for i := range b.Records {
-		hb, err := checker.DecodeHeartbeat(b.Records[i].Value)
+		hb, err := contract.DecodeHeartbeat(b.Records[i].Value)
 		if err != nil {
 			h.bad.Add(1)
 			h.log.Warn("heartbeat skipped", "partition", b.Partition, "offset", b.Records[i].Offset, "err", err)

@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
@@ -59,7 +60,7 @@ func TestHelperSyncProcess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
-	dlq, err := kafka.NewDeadLetterWriter(opts, os.Getenv(helperDLQTopic), log)
+	dlq, err := deadletter.NewWriter(opts, os.Getenv(helperDLQTopic), log)
 	if err != nil {
 		t.Fatalf("dead-letter writer: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestSerialCrashRestart(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	const unique, repeats = 50000, 1000
 	ids := make(map[string]bool, unique)
-	rs := make([]checker.Result, 0, unique+repeats)
+	rs := make([]contract.Result, 0, unique+repeats)
 	for range unique {
 		r := randomResult(rng, sites[rng.IntN(len(sites))])
 		ids[r.CheckID] = true

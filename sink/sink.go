@@ -10,7 +10,7 @@
 // rebalance adds no rows: the database's unique check_id decides. Bad
 // messages (undecodable, too large, for an unknown website, rejected by the
 // database) never block a partition and are never dropped: they become
-// kafka.DeadLetters. Outages of PostgreSQL or of the dead-letter topic are
+// dead letters (package deadletter). Outages of PostgreSQL or of the dead-letter topic are
 // waited out with capped exponential backoff until the partition is
 // released; so are database errors of no known class, logged as errors.
 //
@@ -27,7 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 )
@@ -103,7 +104,7 @@ type Writer interface {
 	// check_id is already stored, and returns how many rows it added. Its
 	// errors wrap the driver's error, which for a server error has a
 	// SQLState() string method.
-	InsertResults(ctx context.Context, rs []checker.Result) (int, error)
+	InsertResults(ctx context.Context, rs []contract.Result) (int, error)
 	// CheckSchema returns an error naming what differs when the database
 	// schema is not the one the Writer expects.
 	CheckSchema(ctx context.Context) error
@@ -112,11 +113,11 @@ type Writer interface {
 }
 
 // DeadLetters is where a Sync sends what it cannot store;
-// *kafka.DeadLetterWriter satisfies it.
+// *deadletter.Writer satisfies it.
 type DeadLetters interface {
 	// Write returns nil once every dead letter is acknowledged, retrying
 	// transient failures until ctx is done.
-	Write(ctx context.Context, dls []kafka.DeadLetter) error
+	Write(ctx context.Context, dls []deadletter.Letter) error
 }
 
 // Consumer is what Run reads with; *kafka.Consumer satisfies it.
@@ -136,7 +137,7 @@ type Stats struct {
 	// already stored or earlier in the same batch.
 	Duplicates int64
 	// DLQ counts the dead letters produced, by class.
-	DLQ map[kafka.Class]int64
+	DLQ map[deadletter.Class]int64
 	// Retries counts the attempts repeated after a transient failure of
 	// PostgreSQL.
 	Retries int64
@@ -153,7 +154,7 @@ type Sync struct {
 	sites siteCache
 
 	consumed, stored, duplicates, retries atomic.Int64
-	dead                                  sync.Map // kafka.Class → *atomic.Int64
+	dead                                  sync.Map // deadletter.Class → *atomic.Int64
 }
 
 // New returns a Sync that stores results with w and sends dead letters to dlq.
@@ -176,19 +177,19 @@ func (s *Sync) Stats() Stats {
 		Stored:     s.stored.Load(),
 		Duplicates: s.duplicates.Load(),
 		Retries:    s.retries.Load(),
-		DLQ:        make(map[kafka.Class]int64, len(kafka.Classes)),
+		DLQ:        make(map[deadletter.Class]int64, len(deadletter.Classes)),
 	}
-	for _, c := range kafka.Classes {
+	for _, c := range deadletter.Classes {
 		st.DLQ[c.Class] = 0
 	}
 	s.dead.Range(func(k, v any) bool {
-		st.DLQ[k.(kafka.Class)] = v.(*atomic.Int64).Load()
+		st.DLQ[k.(deadletter.Class)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	return st
 }
 
-func (s *Sync) countDead(class kafka.Class) {
+func (s *Sync) countDead(class deadletter.Class) {
 	v, _ := s.dead.LoadOrStore(class, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }
@@ -248,7 +249,7 @@ type siteCache struct {
 }
 
 // missing returns the distinct website ids of rs that are not in the cache.
-func (c *siteCache) missing(rs []checker.Result) []int64 {
+func (c *siteCache) missing(rs []contract.Result) []int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var (

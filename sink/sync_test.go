@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/deadletter"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/sink"
@@ -35,8 +36,8 @@ func TestSyncDataFormat(t *testing.T) {
 	e := newEnv(t, 3)
 	sites := e.addSites(3)
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	want := map[string]checker.Result{}
-	var rs []checker.Result
+	want := map[string]contract.Result{}
+	var rs []contract.Result
 	for range 300 {
 		r := randomResult(rng, sites[rng.IntN(len(sites))])
 		want[r.CheckID] = r
@@ -76,7 +77,7 @@ func TestSyncDataFormat(t *testing.T) {
 			t.Errorf("unexpected check id %s", checkID)
 			continue
 		}
-		var got checker.Result
+		var got contract.Result
 		if err := json.Unmarshal(info, &got); err != nil {
 			t.Errorf("%s: request_info does not decode: %v", checkID, err)
 			continue
@@ -150,23 +151,23 @@ func TestSyncBadMessages(t *testing.T) {
 	bad := []struct {
 		name       string
 		key, value []byte
-		class      kafka.Class
+		class      deadletter.Class
 	}{
-		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), kafka.ClassDecode},
-		{"not an object", siteKey, []byte(`[1,2,3]`), kafka.ClassDecode},
-		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), kafka.ClassDecode},
-		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), kafka.ClassDecode},
-		{"missing v", siteKey, without("v"), kafka.ClassDecode},
-		{"missing check_id", siteKey, without("check_id"), kafka.ClassDecode},
-		{"missing website_id", siteKey, without("website_id"), kafka.ClassDecode},
-		{"missing checked_at", siteKey, without("checked_at"), kafka.ClassDecode},
-		{"missing up", siteKey, without("up"), kafka.ClassDecode},
-		{"missing reason", siteKey, without("reason"), kafka.ClassDecode},
-		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), kafka.ClassDecode},
-		{"key mismatch", []byte("999999"), valid, kafka.ClassDecode},
-		{"empty value", siteKey, nil, kafka.ClassDecode},
-		{"unknown site", unknownSite.Key(), unknownValue, kafka.ClassUnknownSite},
-		{"too large", big.Key(), bigValue, kafka.ClassTooLarge},
+		{"invalid JSON", siteKey, []byte(`{"v":1,"check_id":`), deadletter.ClassDecode},
+		{"not an object", siteKey, []byte(`[1,2,3]`), deadletter.ClassDecode},
+		{"wrong type", siteKey, replace(fmt.Sprintf(`"website_id":%d`, site), fmt.Sprintf(`"website_id":"%d"`, site)), deadletter.ClassDecode},
+		{"wrong type of up", siteKey, replace(`"up":true`, `"up":"yes"`), deadletter.ClassDecode},
+		{"missing v", siteKey, without("v"), deadletter.ClassDecode},
+		{"missing check_id", siteKey, without("check_id"), deadletter.ClassDecode},
+		{"missing website_id", siteKey, without("website_id"), deadletter.ClassDecode},
+		{"missing checked_at", siteKey, without("checked_at"), deadletter.ClassDecode},
+		{"missing up", siteKey, without("up"), deadletter.ClassDecode},
+		{"missing reason", siteKey, without("reason"), deadletter.ClassDecode},
+		{"unknown v", siteKey, replace(`"v":1`, `"v":2`), deadletter.ClassDecode},
+		{"key mismatch", []byte("999999"), valid, deadletter.ClassDecode},
+		{"empty value", siteKey, nil, deadletter.ClassDecode},
+		{"unknown site", unknownSite.Key(), unknownValue, deadletter.ClassUnknownSite},
+		{"too large", big.Key(), bigValue, deadletter.ClassTooLarge},
 	}
 	var msgs []kafka.Record
 	ids := map[string]bool{}
@@ -209,8 +210,8 @@ func TestSyncBadMessages(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	st := run.s.Stats()
-	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[kafka.ClassDecode] != int64(len(bad)-2) ||
-		st.DLQ[kafka.ClassUnknownSite] != 1 || st.DLQ[kafka.ClassTooLarge] != 1 {
+	if st.Consumed != int64(len(msgs)) || st.Stored != int64(len(ids)) || st.DLQ[deadletter.ClassDecode] != int64(len(bad)-2) ||
+		st.DLQ[deadletter.ClassUnknownSite] != 1 || st.DLQ[deadletter.ClassTooLarge] != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -222,10 +223,10 @@ func TestSyncDuplicates(t *testing.T) {
 	e := newEnv(t, 2)
 	site := e.addSites(1)[0]
 	a, b, c := validResult(site), validResult(site), validResult(site)
-	e.produceResults([]checker.Result{a, b, a, a, b})
+	e.produceResults([]contract.Result{a, b, a, a, b})
 	run := e.start(testenv.Name("group"), syncOptions{})
 	e.waitRows(2, 30*time.Second)
-	e.produceResults([]checker.Result{a, c, b, c})
+	e.produceResults([]contract.Result{a, c, b, c})
 	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 9 }, "9 messages consumed")
 	e.assertExactlyOnce(map[string]bool{a.CheckID: true, b.CheckID: true, c.CheckID: true})
 	st := run.s.Stats()
@@ -247,32 +248,32 @@ func TestSyncDatabaseRejects(t *testing.T) {
 	run := e.start(testenv.Name("group"), syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 	// Sync learns that doomed exists, then the site is deleted.
 	first := validResult(doomed)
-	e.produceResults([]checker.Result{first})
+	e.produceResults([]contract.Result{first})
 	e.waitRows(1, 30*time.Second)
 	if _, err := e.sql.Exec("DELETE FROM websites WHERE id = $1", doomed); err != nil {
 		t.Fatal(err)
 	}
 
 	type badRow struct {
-		r     checker.Result
-		class kafka.Class
+		r     contract.Result
+		class deadletter.Class
 	}
 	status := 70000
 	var bads []badRow
 	r := validResult(keep)
 	r.StatusCode = &status
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	r = validResult(keep)
-	r.Up, r.Reason, r.Error = false, checker.ReasonConnectionError, "read: \x00 in the middle"
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	r.Up, r.Reason, r.Error = false, contract.ReasonConnectionError, "read: \x00 in the middle"
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	r = validResult(keep)
 	r.ResponseTimeMs = 1e300
-	bads = append(bads, badRow{r, kafka.ClassDBData})
+	bads = append(bads, badRow{r, deadletter.ClassDBData})
 	// A site deleted after sync cached it fails on the foreign key: unknown_site, like any result of a removed site.
-	bads = append(bads, badRow{validResult(doomed), kafka.ClassUnknownSite})
+	bads = append(bads, badRow{validResult(doomed), deadletter.ClassUnknownSite})
 
 	ids := map[string]bool{}
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 40 {
 		if i%10 == 3 {
 			rs = append(rs, bads[i/10].r)
@@ -340,8 +341,8 @@ func TestSyncSchemaDriftWhileRunning(t *testing.T) {
 	run := e.start(group, syncOptions{consumer: kafka.ConsumerOptions{Flush: 50 * time.Millisecond}})
 
 	ids := map[string]bool{}
-	batch := func(n int) []checker.Result {
-		var rs []checker.Result
+	batch := func(n int) []contract.Result {
+		var rs []contract.Result
 		for range n {
 			r := validResult(site)
 			ids[r.CheckID] = true
@@ -387,10 +388,10 @@ func TestSyncLoneMessage(t *testing.T) {
 	site := e.addSites(1)[0]
 	run := e.start(testenv.Name("group"), syncOptions{})
 	// The first message waits for the group to form; the second measures.
-	e.produceResults([]checker.Result{validResult(site)})
+	e.produceResults([]contract.Result{validResult(site)})
 	e.waitRows(1, 30*time.Second)
 	start := time.Now()
-	e.produceResults([]checker.Result{validResult(site)})
+	e.produceResults([]contract.Result{validResult(site)})
 	e.waitRows(2, 2*time.Second)
 	t.Logf("lone message stored %v after it was produced", time.Since(start))
 	if err := run.stop(); err != nil {
@@ -409,7 +410,7 @@ func TestSyncGracefulStop(t *testing.T) {
 	run := e.run(s, c)
 
 	ids := map[string]bool{}
-	var rs []checker.Result
+	var rs []contract.Result
 	for range 500 {
 		r := validResult(site)
 		ids[r.CheckID] = true
@@ -445,7 +446,7 @@ func TestSyncTwoConsumers(t *testing.T) {
 
 	ids := map[string]bool{}
 	send := func(n int) {
-		var rs []checker.Result
+		var rs []contract.Result
 		for i := range n {
 			r := validResult(sites[i%len(sites)])
 			ids[r.CheckID] = true
@@ -518,7 +519,7 @@ func TestSyncKeepsWhatItDoesNotKnow(t *testing.T) {
 		t.Errorf("request_info equal to the message: %t, reason %q; want the message as received", same, reason)
 	}
 	dls := e.readDLQ(1, 30*time.Second)
-	if len(dls) == 1 && (dls[0].Class != kafka.ClassDecode || !strings.Contains(dls[0].Error, "UTF-8") || string(dls[0].Value) != string(bad)) {
+	if len(dls) == 1 && (dls[0].Class != deadletter.ClassDecode || !strings.Contains(dls[0].Error, "UTF-8") || string(dls[0].Value) != string(bad)) {
 		t.Errorf("dead letter = %+v, want the invalid UTF-8 value as a decode letter", dls[0])
 	}
 	if err := run.stop(); err != nil {
@@ -569,9 +570,9 @@ func TestSyncGiantDeadLetter(t *testing.T) {
 		}
 		d := dls[i]
 		sum := sha256.Sum256(want)
-		if d.Class != kafka.ClassTooLarge || !d.Truncated || d.OriginalSize != int64(len(want)) ||
-			d.OriginalSHA256 != hex.EncodeToString(sum[:]) || len(d.Value) != kafka.TruncatedValueBytes ||
-			string(d.Value) != string(want[:kafka.TruncatedValueBytes]) {
+		if d.Class != deadletter.ClassTooLarge || !d.Truncated || d.OriginalSize != int64(len(want)) ||
+			d.OriginalSHA256 != hex.EncodeToString(sum[:]) || len(d.Value) != deadletter.TruncatedValueBytes ||
+			string(d.Value) != string(want[:deadletter.TruncatedValueBytes]) {
 			t.Errorf("dead letter %d: class %s truncated %t size %d sha %s value %d bytes; want a truncated too_large letter of %d bytes",
 				i, d.Class, d.Truncated, d.OriginalSize, d.OriginalSHA256, len(d.Value), len(want))
 		}
@@ -590,20 +591,20 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 	e := newEnv(t, 1)
 	site := e.addSites(1)[0]
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	at := func(d time.Duration, up bool) checker.Result {
+	at := func(d time.Duration, up bool) contract.Result {
 		r := validResult(site)
 		r.CheckedAt = now.Add(d)
 		if !up {
 			code := 503
-			r.Up, r.Reason, r.StatusCode = false, checker.ReasonHTTPStatus, &code
+			r.Up, r.Reason, r.StatusCode = false, contract.ReasonHTTPStatus, &code
 		}
 		return r
 	}
 	future := at(40*time.Hour, true)
-	failing := []checker.Result{at(-3*time.Second, false), at(-2*time.Second, false), at(-time.Second, false)}
+	failing := []contract.Result{at(-3*time.Second, false), at(-2*time.Second, false), at(-time.Second, false)}
 	run := e.start(testenv.Name("group"), syncOptions{})
 	// The future-dated result in a batch of its own, before the real ones.
-	e.produceResults([]checker.Result{future})
+	e.produceResults([]contract.Result{future})
 	testenv.Eventually(t, 30*time.Second, func() bool { return run.s.Stats().Consumed == 1 }, "the future-dated result is not consumed")
 	e.produceResults(failing)
 
@@ -628,10 +629,10 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 		t.Errorf("state's latest check %s, want the last real result's %s", got, failing[2].CheckedAt)
 	}
 	dead := e.readDLQ(1, 30*time.Second)
-	if len(dead) == 1 && (dead[0].Class != kafka.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
+	if len(dead) == 1 && (dead[0].Class != deadletter.ClassBadTimestamp || !strings.Contains(dead[0].Error, "ahead of sync's clock")) {
 		t.Errorf("dead letter %q (%q), want bad_timestamp", dead[0].Class, dead[0].Error)
 	}
-	e.produceResults([]checker.Result{at(time.Second, true), at(2*time.Second, true)})
+	e.produceResults([]contract.Result{at(time.Second, true), at(2*time.Second, true)})
 	testenv.Eventually(t, 30*time.Second, func() bool { return incidents(false) == 1 && incidents(true) == 0 },
 		"the incident does not resolve after passing results")
 	if got, want := latest(), now.Add(2*time.Second); !got.Equal(want) {
@@ -640,7 +641,7 @@ func TestSyncFutureResultDoesNotFreezeAlerting(t *testing.T) {
 	if err := run.stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if st := run.s.Stats(); st.DLQ[kafka.ClassBadTimestamp] != 1 || st.Stored != 5 {
+	if st := run.s.Stats(); st.DLQ[deadletter.ClassBadTimestamp] != 1 || st.Stored != 5 {
 		t.Errorf("stats %+v, want 5 stored and 1 bad_timestamp", st)
 	}
 }

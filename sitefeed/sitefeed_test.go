@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
@@ -41,8 +41,8 @@ func TestSiteFeedWarnsWhenNoSites(t *testing.T) {
 	t.Run("a site on another partition", func(t *testing.T) {
 		topic := fixture.Topic(t, opts, 3, kafka.CompactedConfigs())
 		ctx := context.Background()
-		if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: checker.SiteKey(1),
-			Value: checker.EncodeSite(checker.Site{ID: 1, URL: "http://127.0.0.1:1/", Interval: time.Second})}}); err != nil {
+		if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: contract.SiteKey(1),
+			Value: contract.EncodeSite(contract.Site{ID: 1, URL: "http://127.0.0.1:1/", Interval: time.Second})}}); err != nil {
 			t.Fatal(err)
 		}
 		f, log := start(t, topic)

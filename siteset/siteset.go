@@ -5,7 +5,8 @@
 // still checks the last known sites.
 //
 // A Set is a kafka.Handler (of a Consumer in Reread mode) and a
-// checker.SiteSource and checker.SiteNotifier (of the Runner).
+// checker.SiteSource and checker.SiteNotifier (of the Runner; checked in
+// its tests, so that siteset does not import the prober).
 package siteset
 
 import (
@@ -23,7 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 )
 
@@ -49,10 +50,10 @@ type Set struct {
 	mu sync.Mutex
 	// parts holds what is checked, by partition: the last complete view of
 	// each partition (from the state file until the partition is read again).
-	parts map[int32]map[int64]checker.Site
+	parts map[int32]map[int64]contract.Site
 	// building holds the partitions being read from their start after an
 	// assignment; each replaces its entry in parts once it caught up.
-	building map[int32]map[int64]checker.Site
+	building map[int32]map[int64]contract.Site
 	// leaving holds revoked partitions still checked for RevokeGrace, with
 	// the generation of their revocation (a later assignment cancels it).
 	leaving map[int32]uint64
@@ -66,19 +67,15 @@ type Set struct {
 	bad, saveErrors atomic.Int64
 }
 
-var (
-	_ kafka.Handler        = (*Set)(nil)
-	_ checker.SiteSource   = (*Set)(nil)
-	_ checker.SiteNotifier = (*Set)(nil)
-)
+var _ kafka.Handler = (*Set)(nil)
 
 // New returns an empty Set; Load reads the state file into it.
 func New(opts Options) *Set {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Set{opts: opts, log: opts.Logger, parts: map[int32]map[int64]checker.Site{},
-		building: map[int32]map[int64]checker.Site{}, leaving: map[int32]uint64{}, changed: make(chan struct{}, 1)}
+	return &Set{opts: opts, log: opts.Logger, parts: map[int32]map[int64]contract.Site{},
+		building: map[int32]map[int64]contract.Site{}, leaving: map[int32]uint64{}, changed: make(chan struct{}, 1)}
 }
 
 // stateVersion is the version of the state file's format.
@@ -86,8 +83,8 @@ const stateVersion = 1
 
 // stateFile is the state file: the sites of each partition, as published.
 type stateFile struct {
-	V          int                              `json:"v"`
-	Partitions map[string][]checker.SiteMessage `json:"partitions"`
+	V          int                               `json:"v"`
+	Partitions map[string][]contract.SiteMessage `json:"partitions"`
 }
 
 // Load reads the state file, when there is one, and returns how many sites
@@ -118,10 +115,10 @@ func (s *Set) Load() (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("load sites state %s: partition %q", s.opts.StateFile, p)
 		}
-		m := map[int64]checker.Site{}
+		m := map[int64]contract.Site{}
 		for _, msg := range msgs {
 			b, _ := json.Marshal(msg)
-			site, err := checker.DecodeSite(msg.ID, b)
+			site, err := contract.DecodeSite(msg.ID, b)
 			if err != nil {
 				return 0, fmt.Errorf("load sites state %s: %w", s.opts.StateFile, err)
 			}
@@ -136,16 +133,16 @@ func (s *Set) Load() (int, error) {
 }
 
 // Sites returns the sites of every partition held, by id.
-func (s *Set) Sites(context.Context) ([]checker.Site, error) {
+func (s *Set) Sites(context.Context) ([]contract.Site, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []checker.Site
+	var out []contract.Site
 	for _, m := range s.parts {
 		for _, site := range m {
 			out = append(out, site)
 		}
 	}
-	slices.SortFunc(out, func(a, b checker.Site) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b contract.Site) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -191,7 +188,7 @@ func (s *Set) Assigned(_ string, partition int32) {
 		s.notifyLocked(true)
 	}
 	delete(s.leaving, partition) // back before its grace ended: keep its view until read again
-	s.building[partition] = map[int64]checker.Site{}
+	s.building[partition] = map[int64]contract.Site{}
 	s.log.Debug("partition assigned; reading it from the start", "partition", partition)
 }
 
@@ -240,12 +237,12 @@ func (s *Set) HandleBatch(_ context.Context, b *kafka.Batch) error {
 	m, building := s.building[b.Partition]
 	if !building {
 		if m = s.parts[b.Partition]; m == nil {
-			m = map[int64]checker.Site{}
+			m = map[int64]contract.Site{}
 			s.parts[b.Partition] = m
 		}
 	}
 	for _, r := range b.Records {
-		id, err := checker.ParseSiteKey(r.Key)
+		id, err := contract.ParseSiteKey(r.Key)
 		if err != nil {
 			s.bad.Add(1)
 			s.log.Warn("sites topic: record skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -255,7 +252,7 @@ func (s *Set) HandleBatch(_ context.Context, b *kafka.Batch) error {
 			delete(m, id)
 			continue
 		}
-		site, err := checker.DecodeSite(id, r.Value)
+		site, err := contract.DecodeSite(id, r.Value)
 		if err != nil {
 			s.bad.Add(1)
 			s.log.Warn("sites topic: record skipped", "partition", r.Partition, "offset", r.Offset, "site_id", id, "err", err)
@@ -291,17 +288,17 @@ func (s *Set) notifyLocked(save bool) {
 
 // saveLocked writes the state file atomically (a temporary file renamed).
 func (s *Set) saveLocked() error {
-	f := stateFile{V: stateVersion, Partitions: map[string][]checker.SiteMessage{}}
+	f := stateFile{V: stateVersion, Partitions: map[string][]contract.SiteMessage{}}
 	for p, m := range s.parts {
-		msgs := make([]checker.SiteMessage, 0, len(m))
+		msgs := make([]contract.SiteMessage, 0, len(m))
 		for _, site := range m {
-			var msg checker.SiteMessage
-			if err := json.Unmarshal(checker.EncodeSite(site), &msg); err != nil {
+			var msg contract.SiteMessage
+			if err := json.Unmarshal(contract.EncodeSite(site), &msg); err != nil {
 				return err
 			}
 			msgs = append(msgs, msg)
 		}
-		slices.SortFunc(msgs, func(a, b checker.SiteMessage) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortFunc(msgs, func(a, b contract.SiteMessage) int { return cmp.Compare(a.ID, b.ID) })
 		f.Partitions[strconv.Itoa(int(p))] = msgs
 	}
 	b, err := json.Marshal(f)

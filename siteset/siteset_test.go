@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/siteset"
 )
 
-func site(id int64) checker.Site {
-	return checker.Site{ID: id, URL: "http://u:p@127.0.0.1/" + string(rune('a'+id)), Interval: time.Duration(id) * time.Second}
+func site(id int64) contract.Site {
+	return contract.Site{ID: id, URL: "http://u:p@127.0.0.1/" + string(rune('a'+id)), Interval: time.Duration(id) * time.Second}
 }
 
 func rec(p int32, off int64, id int64, value []byte) kafka.Record {
-	return kafka.Record{Partition: p, Offset: off, Key: checker.SiteKey(id), Value: value}
+	return kafka.Record{Partition: p, Offset: off, Key: contract.SiteKey(id), Value: value}
 }
 
 func ids(t *testing.T, s *siteset.Set) []int64 {
@@ -51,23 +51,23 @@ func TestSetFollowsPartitions(t *testing.T) {
 	// Partition 0 is read from its start in two batches: until the second
 	// reaches the high-water mark nothing of it is served.
 	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 0, HighWaterMark: 4, Records: []kafka.Record{
-		rec(0, 0, 1, checker.EncodeSite(site(1))), rec(0, 1, 2, checker.EncodeSite(site(2)))}})
+		rec(0, 0, 1, contract.EncodeSite(site(1))), rec(0, 1, 2, contract.EncodeSite(site(2)))}})
 	if got := ids(t, s); len(got) != 0 || changed(s) {
 		t.Fatalf("sites while partition 0 is read = %v, want none and no change", got)
 	}
 	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 0, HighWaterMark: 4, Records: []kafka.Record{
-		rec(0, 2, 1, nil), rec(0, 3, 3, checker.EncodeSite(site(3)))}})
+		rec(0, 2, 1, nil), rec(0, 3, 3, contract.EncodeSite(site(3)))}})
 	if got := ids(t, s); !slices.Equal(got, []int64{2, 3}) || !changed(s) {
 		t.Fatalf("sites after partition 0 caught up = %v, want [2 3] and a change", got)
 	}
 	// Live records apply at once; a bad one is skipped and counted.
 	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 0, HighWaterMark: 7, Records: []kafka.Record{
-		rec(0, 4, 4, checker.EncodeSite(site(4))), {Partition: 0, Offset: 5, Key: []byte("x")},
+		rec(0, 4, 4, contract.EncodeSite(site(4))), {Partition: 0, Offset: 5, Key: []byte("x")},
 		rec(0, 6, 5, []byte(`{"v":9}`))}})
 	if got := ids(t, s); !slices.Equal(got, []int64{2, 3, 4}) || s.Bad() != 2 {
 		t.Fatalf("sites = %v, bad %d; want [2 3 4], 2", got, s.Bad())
 	}
-	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 1, HighWaterMark: 1, Records: []kafka.Record{rec(1, 0, 9, checker.EncodeSite(site(9)))}})
+	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 1, HighWaterMark: 1, Records: []kafka.Record{rec(1, 0, 9, contract.EncodeSite(site(9)))}})
 	if got := ids(t, s); !slices.Equal(got, []int64{2, 3, 4, 9}) {
 		t.Fatalf("sites = %v", got)
 	}
@@ -95,9 +95,9 @@ func TestSetStateFile(t *testing.T) {
 	s := siteset.New(siteset.Options{StateFile: path})
 	s.Assigned("sites", 2)
 	s.Assigned("sites", 5)
-	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 2, HighWaterMark: 1, Records: []kafka.Record{rec(2, 0, 1, checker.EncodeSite(site(1)))}})
+	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 2, HighWaterMark: 1, Records: []kafka.Record{rec(2, 0, 1, contract.EncodeSite(site(1)))}})
 	_ = s.HandleBatch(ctx, &kafka.Batch{Partition: 5, HighWaterMark: 2, Records: []kafka.Record{
-		rec(5, 0, 2, checker.EncodeSite(site(2))), rec(5, 1, 3, checker.EncodeSite(site(3)))}})
+		rec(5, 0, 2, contract.EncodeSite(site(2))), rec(5, 1, 3, contract.EncodeSite(site(3)))}})
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSetStateFile(t *testing.T) {
 		t.Fatalf("sites after assigning partition 5 = %v, want [2 3]", got)
 	}
 	_ = r.HandleBatch(ctx, &kafka.Batch{Partition: 5, HighWaterMark: 3, Records: []kafka.Record{
-		rec(5, 0, 2, checker.EncodeSite(site(2))), rec(5, 1, 3, checker.EncodeSite(site(3))), rec(5, 2, 3, nil)}})
+		rec(5, 0, 2, contract.EncodeSite(site(2))), rec(5, 1, 3, contract.EncodeSite(site(3))), rec(5, 2, 3, nil)}})
 	if got := ids(t, r); !slices.Equal(got, []int64{2}) {
 		t.Fatalf("sites after partition 5 was read again = %v, want [2]", got)
 	}
@@ -149,7 +149,7 @@ func TestSetRevokeGrace(t *testing.T) {
 	s := siteset.New(siteset.Options{RevokeGrace: grace})
 	for p := int32(0); p < 2; p++ {
 		s.Assigned("sites", p)
-		_ = s.HandleBatch(ctx, &kafka.Batch{Partition: p, HighWaterMark: 1, Records: []kafka.Record{rec(p, 0, int64(p+1), checker.EncodeSite(site(int64(p+1))))}})
+		_ = s.HandleBatch(ctx, &kafka.Batch{Partition: p, HighWaterMark: 1, Records: []kafka.Record{rec(p, 0, int64(p+1), contract.EncodeSite(site(int64(p+1))))}})
 	}
 	start := time.Now()
 	s.Revoked("sites", 0)

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/internal/retry"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
@@ -221,7 +221,7 @@ func (p *Publisher) publishOne(ctx context.Context, w *kafka.RecordWriter, last 
 	}
 	var value []byte
 	if ok && site.ID > 0 {
-		value = checker.EncodeSite(site)
+		value = contract.EncodeSite(site)
 	}
 	return p.converge(ctx, w, last, id, value)
 }
@@ -237,7 +237,7 @@ func (p *Publisher) converge(ctx context.Context, w *kafka.RecordWriter, last to
 	if value != nil {
 		keep = have.pick(value)
 		if cur, ok := have[keep]; !ok || !bytes.Equal(cur, value) {
-			at, err := w.WriteAt(ctx, keep, checker.SiteKey(id), value)
+			at, err := w.WriteAt(ctx, keep, contract.SiteKey(id), value)
 			if err != nil {
 				return fmt.Errorf("publish site %d: %w", id, err)
 			}
@@ -251,7 +251,7 @@ func (p *Publisher) converge(ctx context.Context, w *kafka.RecordWriter, last to
 		if part == keep {
 			continue
 		}
-		if _, err := w.WriteAt(ctx, part, checker.SiteKey(id), nil); err != nil {
+		if _, err := w.WriteAt(ctx, part, contract.SiteKey(id), nil); err != nil {
 			return fmt.Errorf("remove site %d from partition %d: %w", id, part, err)
 		}
 		p.tombstones.Add(1)
@@ -297,7 +297,7 @@ func (c copies) pick(value []byte) int32 {
 func (p *Publisher) reconcileAll(ctx context.Context, w *kafka.RecordWriter) (topicState, error) {
 	last := topicState{}
 	err := kafka.Scan(ctx, p.kopts, p.topic, func(r kafka.Record) bool {
-		id, err := checker.ParseSiteKey(r.Key)
+		id, err := contract.ParseSiteKey(r.Key)
 		if err != nil {
 			return true // not a site record; checkers skip it too
 		}
@@ -324,7 +324,7 @@ func (p *Publisher) reconcileAll(ctx context.Context, w *kafka.RecordWriter) (to
 	inTable := make(map[int64][]byte, len(sites))
 	for _, s := range sites {
 		if s.ID > 0 {
-			inTable[s.ID] = checker.EncodeSite(s)
+			inTable[s.ID] = contract.EncodeSite(s)
 		}
 	}
 	before := p.published.Load() + p.tombstones.Load()

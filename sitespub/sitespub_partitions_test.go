@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/siteset"
 	"github.com/sitestat/sitestat/store"
@@ -25,7 +25,7 @@ func siteCopies(t *testing.T, opts kafka.Options, topic string) map[int64]map[in
 	defer cancel()
 	copies := map[int64]map[int32]string{}
 	err := kafka.Scan(ctx, opts, topic, func(r kafka.Record) bool {
-		id, err := checker.ParseSiteKey(r.Key)
+		id, err := contract.ParseSiteKey(r.Key)
 		if err != nil {
 			t.Errorf("sites topic: key %q: %v", r.Key, err)
 			return true
@@ -60,7 +60,7 @@ func tableState(t *testing.T, db *store.DB) map[int64]string {
 	}
 	want := map[int64]string{}
 	for _, s := range sites {
-		want[s.ID] = string(checker.EncodeSite(s))
+		want[s.ID] = string(contract.EncodeSite(s))
 	}
 	return want
 }
@@ -124,13 +124,13 @@ func TestSitesPublisherPartitionsAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	stale := checker.EncodeSite(checker.Site{ID: ids[0], URL: "http://127.0.0.1:1/old", Interval: 5 * time.Second})
+	stale := contract.EncodeSite(contract.Site{ID: ids[0], URL: "http://127.0.0.1:1/old", Interval: 5 * time.Second})
 	var plant int32 = 23
 	for first[plant] != "" {
 		plant--
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		_, err = w.WriteAt(ctx, plant, checker.SiteKey(ids[0]), stale)
+		_, err = w.WriteAt(ctx, plant, contract.SiteKey(ids[0]), stale)
 		return err == nil
 	}, "plant a stale copy in partition %d: %v", plant, err)
 
@@ -173,7 +173,7 @@ func TestSitesPublisherPartitionsAdded(t *testing.T) {
 				seen = fmt.Sprintf("site %d twice", s.ID)
 				return false
 			}
-			got[s.ID] = string(checker.EncodeSite(s))
+			got[s.ID] = string(contract.EncodeSite(s))
 		}
 		seen = fmt.Sprint(got)
 		return maps.Equal(got, want)

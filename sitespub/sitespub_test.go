@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -56,7 +56,7 @@ func encoded(t *testing.T, db *store.DB, id int64) string {
 	if err != nil || !ok {
 		t.Fatalf("look up site %d: %v, %v", id, ok, err)
 	}
-	return string(checker.EncodeSite(s))
+	return string(contract.EncodeSite(s))
 }
 
 // TestSitesPublisher: the start reconciles (a site already in the table is
@@ -74,8 +74,8 @@ func TestSitesPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := int64(999)
-	if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: checker.SiteKey(stale),
-		Value: checker.EncodeSite(checker.Site{ID: stale, URL: "http://gone/", Interval: time.Second})}}); err != nil {
+	if err := kafka.Produce(ctx, opts, []kafka.Record{{Topic: topic, Key: contract.SiteKey(stale),
+		Value: contract.EncodeSite(contract.Site{ID: stale, URL: "http://gone/", Interval: time.Second})}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -98,7 +98,7 @@ func TestSitesPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := encoded(t, db, id)
-	if got, _ := checker.DecodeSite(id, []byte(want)); got.Interval != 7*time.Second {
+	if got, _ := contract.DecodeSite(id, []byte(want)); got.Interval != 7*time.Second {
 		t.Fatalf("updated site decodes as %+v", got)
 	}
 	note(waitSite(t, opts, topic, id, want, "sites update"))

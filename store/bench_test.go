@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -25,7 +25,7 @@ const (
 	benchSites = 1_000
 )
 
-func benchResults(b *testing.B, db *store.DB, n int) []checker.Result {
+func benchResults(b *testing.B, db *store.DB, n int) []contract.Result {
 	b.Helper()
 	ctx := testContext(b)
 	if _, err := db.SQL().ExecContext(ctx,
@@ -42,7 +42,7 @@ func benchResults(b *testing.B, db *store.DB, n int) []checker.Result {
 		idList = append(idList, id)
 	}
 	start := time.Now().Add(-24 * time.Hour)
-	out := make([]checker.Result, n)
+	out := make([]contract.Result, n)
 	for i := range out {
 		out[i] = newResult(idList[i%len(idList)], start.Add(time.Duration(i)*time.Millisecond), i%10 != 0, 200, float64(i%1000)+0.5)
 	}
@@ -57,12 +57,12 @@ func BenchmarkWrite(b *testing.B) {
 
 	// withDup repeats the first result of each batch at its end: the worst
 	// case for InsertResults, whose straight COPY fails on the last row.
-	withDup := make([]checker.Result, 0, benchRows)
+	withDup := make([]contract.Result, 0, benchRows)
 	for i := 0; i < benchRows; i += benchBatch {
-		batch := append([]checker.Result(nil), results[i:i+benchBatch-1]...)
+		batch := append([]contract.Result(nil), results[i:i+benchBatch-1]...)
 		withDup = append(withDup, append(batch, batch[0])...)
 	}
-	perRow := func(batch []checker.Result) error {
+	perRow := func(batch []contract.Result) error {
 		for _, r := range batch {
 			info, err := r.Encode()
 			if err != nil {
@@ -81,20 +81,20 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	variants := []struct {
 		name string
-		rows []checker.Result
-		f    func([]checker.Result) error
+		rows []contract.Result
+		f    func([]contract.Result) error
 	}{
-		{"InsertResults", results, func(batch []checker.Result) error {
+		{"InsertResults", results, func(batch []contract.Result) error {
 			_, err := db.InsertResults(ctx, batch)
 			return err
 		}},
-		{"raw-COPY", results, func(batch []checker.Result) error { return rawCopy(ctx, db.SQL(), "website_status", batch) }},
-		{"staged-only", results, func(batch []checker.Result) error {
+		{"raw-COPY", results, func(batch []contract.Result) error { return rawCopy(ctx, db.SQL(), "website_status", batch) }},
+		{"staged-only", results, func(batch []contract.Result) error {
 			_, err := store.InsertStaged(db, ctx, batch)
 			return err
 		}},
-		{"temp-ON-COMMIT-DROP", results, func(batch []checker.Result) error { return tempDropCopy(ctx, db.SQL(), batch) }},
-		{"InsertResults-dup-in-every-batch", withDup, func(batch []checker.Result) error {
+		{"temp-ON-COMMIT-DROP", results, func(batch []contract.Result) error { return tempDropCopy(ctx, db.SQL(), batch) }},
+		{"InsertResults-dup-in-every-batch", withDup, func(batch []contract.Result) error {
 			_, err := db.InsertResults(ctx, batch)
 			return err
 		}},
@@ -137,7 +137,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 // copyRows COPYs rows into table inside tx.
-func copyRows(ctx context.Context, tx *sql.Tx, table string, rows []checker.Result) error {
+func copyRows(ctx context.Context, tx *sql.Tx, table string, rows []contract.Result) error {
 	stmt, err := tx.PrepareContext(ctx, "COPY "+table+" (website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms) FROM STDIN")
 	if err != nil {
 		return err
@@ -165,7 +165,7 @@ func copyRows(ctx context.Context, tx *sql.Tx, table string, rows []checker.Resu
 
 // rawCopy COPYs a batch straight into table: the fastest possible write,
 // which fails on a duplicate check_id.
-func rawCopy(ctx context.Context, db *sql.DB, table string, rows []checker.Result) error {
+func rawCopy(ctx context.Context, db *sql.DB, table string, rows []contract.Result) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -179,7 +179,7 @@ func rawCopy(ctx context.Context, db *sql.DB, table string, rows []checker.Resul
 
 // tempDropCopy is the alternative to InsertResults' per-connection staging
 // table: a temporary table created in each transaction, ON COMMIT DROP.
-func tempDropCopy(ctx context.Context, db *sql.DB, rows []checker.Result) error {
+func tempDropCopy(ctx context.Context, db *sql.DB, rows []contract.Result) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

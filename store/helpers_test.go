@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
@@ -93,16 +93,16 @@ func mustAddSite(tb testing.TB, db *store.DB, url string) int64 {
 }
 
 // newResult returns a valid result of the website, checked at at.
-func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) checker.Result {
-	r := checker.Result{
-		V:              checker.Version,
+func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) contract.Result {
+	r := contract.Result{
+		V:              contract.Version,
 		CheckID:        uuid.NewString(),
 		WebsiteID:      websiteID,
 		URL:            "https://example.com/",
 		CheckedAt:      at.UTC(),
 		Probe:          "test",
 		Up:             up,
-		Reason:         checker.ReasonOK,
+		Reason:         contract.ReasonOK,
 		ResponseTimeMs: ms,
 		FinalURL:       "https://example.com/",
 	}
@@ -110,9 +110,9 @@ func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) che
 		r.StatusCode = &code
 	}
 	if !up {
-		r.Reason = checker.ReasonHTTPStatus
+		r.Reason = contract.ReasonHTTPStatus
 		if code == 0 {
-			r.Reason = checker.ReasonTimeout
+			r.Reason = contract.ReasonTimeout
 		}
 		r.Error = "failed"
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
@@ -35,8 +35,8 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := time.Now().UTC()
-	reasons := []checker.Reason{checker.ReasonHTTPStatus, checker.ReasonTimeout, checker.ReasonDNSError, "future_reason"}
-	mk := func(at time.Time) checker.Result {
+	reasons := []contract.Reason{contract.ReasonHTTPStatus, contract.ReasonTimeout, contract.ReasonDNSError, "future_reason"}
+	mk := func(at time.Time) contract.Result {
 		site := sites[rng.IntN(len(sites))]
 		up := rng.IntN(10) > 2
 		code := 200
@@ -48,14 +48,14 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 		r.Host = fmt.Sprintf("host-%d", rng.IntN(3))
 		if !up {
 			r.Reason = reasons[rng.IntN(len(reasons))]
-			if r.Reason != checker.ReasonHTTPStatus {
+			if r.Reason != contract.ReasonHTTPStatus {
 				r.StatusCode = nil
 			}
 		}
 		return r
 	}
 	// Results over the last 30 hours, a few microseconds from an hour's end.
-	var all []checker.Result
+	var all []contract.Result
 	for i := range 600 {
 		at := now.Add(-30 * time.Hour).Add(time.Duration(i) * 3 * time.Minute)
 		if i%50 == 0 {
@@ -63,7 +63,7 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 		}
 		all = append(all, mk(at))
 	}
-	insert := func(what string, batch []checker.Result, want int) {
+	insert := func(what string, batch []contract.Result, want int) {
 		t.Helper()
 		n, err := db.InsertResults(ctx, batch)
 		if err != nil {
@@ -76,10 +76,10 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	// Newest first, so that what follows is late.
 	insert("recent batch", all[400:], 200)
 	insert("the same batch redelivered", all[400:], 0)
-	withDup := append(append([]checker.Result(nil), all[200:300]...), all[250], all[420])
+	withDup := append(append([]contract.Result(nil), all[200:300]...), all[250], all[420])
 	insert("a batch with a duplicate inside and one already stored", withDup, 100)
 	// A crash mid-batch: the last row fails the batch, so none of it counts.
-	bad := append(append([]checker.Result(nil), all[300:400]...), newResult(999999, now, true, 200, 1))
+	bad := append(append([]contract.Result(nil), all[300:400]...), newResult(999999, now, true, 200, 1))
 	if _, err := db.InsertResults(ctx, bad); err == nil {
 		t.Fatal("a batch with an unknown website was stored")
 	}
@@ -131,8 +131,8 @@ func TestLateResultKeepsState(t *testing.T) {
 	now := time.Now().UTC()
 	latest := newResult(id, now, true, 200, 10)
 	late := newResult(id, now.Add(-3*time.Hour), false, 503, 20)
-	for _, r := range []checker.Result{latest, late} {
-		if _, err := db.InsertResults(ctx, []checker.Result{r}); err != nil {
+	for _, r := range []contract.Result{latest, late} {
+		if _, err := db.InsertResults(ctx, []contract.Result{r}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,12 +158,12 @@ func TestPartitionDroppedByHand(t *testing.T) {
 	ctx := testContext(t)
 	id := mustAddSite(t, db, "https://example.com/")
 	now := time.Now().UTC()
-	if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, now, true, 200, 1)}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{newResult(id, now, true, 200, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	name := "website_status_" + now.Format("20060102")
 	mustExec(t, db, "DROP TABLE "+name)
-	n, err := db.InsertResults(ctx, []checker.Result{newResult(id, now, true, 200, 1)})
+	n, err := db.InsertResults(ctx, []contract.Result{newResult(id, now, true, 200, 1)})
 	if err != nil || n != 1 {
 		t.Fatalf("insert after the partition was dropped: %d, %v", n, err)
 	}
@@ -225,7 +225,7 @@ func TestPrune(t *testing.T) {
 	ctx := testContext(t)
 	id := mustAddSite(t, db, "https://example.com/")
 	now := time.Now().UTC()
-	var rs []checker.Result
+	var rs []contract.Result
 	for h := 0; h < 12*24; h += 6 { // every 6 hours over 12 days
 		rs = append(rs, newResult(id, now.Add(-time.Duration(h)*time.Hour), h%12 != 0, 200, float64(h)+1))
 	}
@@ -307,7 +307,7 @@ func TestHistogramCompaction(t *testing.T) {
 	for i := range 120 {
 		ms := float64(10 + i%7)
 		want.Add(float64(float32(ms)))
-		if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, hour.Add(time.Duration(i)*time.Second), true, 200, ms)}); err != nil {
+		if _, err := db.InsertResults(ctx, []contract.Result{newResult(id, hour.Add(time.Duration(i)*time.Second), true, 200, ms)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,7 +347,7 @@ func TestFoldWhileStoring(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
 			for b := range batches {
-				var rs []checker.Result
+				var rs []contract.Result
 				for range perBatch {
 					// Anywhere in the 12 hours: before, at and after the merge's edge.
 					at := start.Add(time.Duration(rng.Int64N(int64(12 * time.Hour))))
@@ -456,7 +456,7 @@ func TestMigrateRestoresRollupFold(t *testing.T) {
 	ctx := testContext(t)
 	site := mustAddSite(t, db, "https://lost-fold.example/")
 	start := time.Now().UTC().Truncate(time.Hour).Add(-6 * time.Hour)
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 6 * 12 {
 		rs = append(rs, newResult(site, start.Add(time.Duration(i)*5*time.Minute), i%5 != 0, 200, float64(i+1)))
 	}

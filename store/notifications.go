@@ -26,7 +26,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/internal/text"
 )
 
@@ -138,12 +139,12 @@ func incidentMessage(ctx context.Context, q querier, id int64, event alert.Event
 }
 
 // redactMessage makes m fit to leave the building: its URL, and the URLs in
-// its error text, through checker.RedactURL (no user info), the error text cut
-// to checker.MaxErrorLen. Escaping for a channel's markup is the channel's
+// its error text, through redact.URL (no user info), the error text cut
+// to contract.MaxErrorLen. Escaping for a channel's markup is the channel's
 // job (package notify).
 func redactMessage(m *alert.Message) {
-	m.URL = checker.RedactURL(m.URL, checker.KeepQuery)
-	m.Error = text.Truncate(checker.RedactText(m.Error, checker.KeepQuery), checker.MaxErrorLen)
+	m.URL = redact.URL(m.URL, redact.KeepQuery)
+	m.Error = text.Truncate(redact.Text(m.Error, redact.KeepQuery), contract.MaxErrorLen)
 }
 
 // downChannels lists the channels of the incident's down notifications that

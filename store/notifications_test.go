@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
@@ -400,7 +400,7 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 		t.Errorf("%d results after migrate, want 1", n)
 	}
 	// The old state row continues its streak from zero.
-	if _, err := db.InsertResults(testContext(t), []checker.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
+	if _, err := db.InsertResults(testContext(t), []contract.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
 		t.Fatalf("insert result after migrate: %v", err)
 	}
 	if n := mustCount(t, db, "SELECT fail_streak FROM site_probe_state WHERE website_id = $1", site); n != 1 {
@@ -509,12 +509,12 @@ func TestClaimFailsUnreadablePayloads(t *testing.T) {
 
 // TestPayloadHoldsNoUserInfo: the outbox payload shows the site's URL (and
 // the URLs its error quotes) without user info, the error cut to
-// checker.MaxErrorLen; a payload an earlier release stored with the raw URL is
+// contract.MaxErrorLen; a payload an earlier release stored with the raw URL is
 // redacted when claimed.
 func TestPayloadHoldsNoUserInfo(t *testing.T) {
 	db := migratedDB(t)
 	site := mustAddSite(t, db, "https://ops:S3cret@intranet.example/health?key=qs3cret")
-	long := `Get "https://ops:S3cret@intranet.example/health": ` + strings.Repeat("x", 2*checker.MaxErrorLen)
+	long := `Get "https://ops:S3cret@intranet.example/health": ` + strings.Repeat("x", 2*contract.MaxErrorLen)
 	var incident int64
 	if err := db.SQL().QueryRowContext(testContext(t), `
 		INSERT INTO incidents (website_id, kind, started_at, reason, error, probes)
@@ -540,8 +540,8 @@ func TestPayloadHoldsNoUserInfo(t *testing.T) {
 		if m.URL != "https://intranet.example/health?key=qs3cret" && m.URL != "https://intranet.example/health" {
 			t.Errorf("%s: url = %q, want it without user info", n.Channel, m.URL)
 		}
-		if strings.Contains(m.Error, "S3cret") || utf8.RuneCountInString(m.Error) > checker.MaxErrorLen {
-			t.Errorf("%s: error = %q (%d characters), want no secret and at most %d", n.Channel, m.Error, utf8.RuneCountInString(m.Error), checker.MaxErrorLen)
+		if strings.Contains(m.Error, "S3cret") || utf8.RuneCountInString(m.Error) > contract.MaxErrorLen {
+			t.Errorf("%s: error = %q (%d characters), want no secret and at most %d", n.Channel, m.Error, utf8.RuneCountInString(m.Error), contract.MaxErrorLen)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 )
@@ -59,7 +59,7 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if _, err := db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.InsertResults(ctx, []checker.Result{newResult(1, now, true, 200, 12), newResult(2, now, false, 503, 40)}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{newResult(1, now, true, 200, 12), newResult(2, now, false, 503, 40)}); err != nil {
 		t.Fatal(err)
 	}
 	sites, results := websitesDigest(t, db), rowsDigest(t, db)

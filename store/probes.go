@@ -16,7 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // Probe is one row of probes: a probe's latest heartbeat.
@@ -39,8 +39,8 @@ type Probe struct {
 // heartbeat than the one stored changes nothing) and resolves the open
 // probe_silent incidents of the probes heard from, enqueueing their
 // recovered, in one transaction.
-func (db *DB) RecordHeartbeats(ctx context.Context, hbs []checker.Heartbeat) error {
-	latest := map[string]checker.Heartbeat{}
+func (db *DB) RecordHeartbeats(ctx context.Context, hbs []contract.Heartbeat) error {
+	latest := map[string]contract.Heartbeat{}
 	for _, h := range hbs {
 		if l, ok := latest[h.Probe]; !ok || h.At.After(l.At) {
 			latest[h.Probe] = h

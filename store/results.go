@@ -8,8 +8,7 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // resultColumns are the website_status columns InsertResults writes, in the
@@ -54,7 +53,7 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS sitestat_staging2 (
 // counted whole or not at all. Errors wrap the *pq.Error when PostgreSQL
 // rejected the batch (e.g. SQLSTATE 23503 for a website_id that does not
 // exist).
-func (db *DB) InsertResults(ctx context.Context, results []checker.Result) (int, error) {
+func (db *DB) InsertResults(ctx context.Context, results []contract.Result) (int, error) {
 	if len(results) == 0 {
 		return 0, nil
 	}
@@ -77,7 +76,7 @@ func (db *DB) InsertResults(ctx context.Context, results []checker.Result) (int,
 
 // ensureBatchPartitions creates the partitions of the batch's days unless
 // they are all known to exist.
-func (db *DB) ensureBatchPartitions(ctx context.Context, results []checker.Result) error {
+func (db *DB) ensureBatchPartitions(ctx context.Context, results []contract.Result) error {
 	lo, hi := storedTime(results[0].CheckedAt), storedTime(results[0].CheckedAt)
 	for i := range results {
 		t := storedTime(results[i].CheckedAt)
@@ -114,7 +113,7 @@ func (db *DB) ensureBatchPartitions(ctx context.Context, results []checker.Resul
 
 // insertResults stores the batch by COPY, or by the staged insert when the
 // COPY meets a duplicate.
-func (db *DB) insertResults(ctx context.Context, results []checker.Result) (int, error) {
+func (db *DB) insertResults(ctx context.Context, results []contract.Result) (int, error) {
 	n, err := db.copyResults(ctx, results)
 	if pq.As(err, pqerror.UniqueViolation) != nil {
 		n, err = db.insertStaged(ctx, results)
@@ -124,7 +123,7 @@ func (db *DB) insertResults(ctx context.Context, results []checker.Result) (int,
 
 // copyResults COPYs the batch into website_status and adds it all to the
 // rollups and state, in one transaction.
-func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, error) {
+func (db *DB) copyResults(ctx context.Context, results []contract.Result) (int, error) {
 	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return 0, err
@@ -151,7 +150,7 @@ func (db *DB) copyResults(ctx context.Context, results []checker.Result) (int, e
 // insertStaged COPYs the batch into the connection's staging table, inserts
 // it into website_status skipping the checks already stored, and adds the
 // rows inserted to the rollups and state, in one transaction.
-func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, error) {
+func (db *DB) insertStaged(ctx context.Context, results []contract.Result) (int, error) {
 	tx, err := db.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return 0, err
@@ -185,7 +184,7 @@ func (db *DB) insertStaged(ctx context.Context, results []checker.Result) (int, 
 }
 
 // copyInto COPYs results into the resultColumns of table.
-func copyInto(ctx context.Context, tx *sql.Tx, table string, results []checker.Result) error {
+func copyInto(ctx context.Context, tx *sql.Tx, table string, results []contract.Result) error {
 	stmt, err := tx.PrepareContext(ctx, "COPY "+table+" ("+resultColumns+") FROM STDIN")
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -219,10 +218,10 @@ func copyInto(ctx context.Context, tx *sql.Tx, table string, results []checker.R
 }
 
 // probeOf returns the probe a result is stored under: its own, or
-// checker.DefaultProbe when it has none.
-func probeOf(r *checker.Result) string {
+// contract.DefaultProbe when it has none.
+func probeOf(r *contract.Result) string {
 	if r.Probe == "" {
-		return checker.DefaultProbe
+		return contract.DefaultProbe
 	}
 	return r.Probe
 }

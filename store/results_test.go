@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 func TestInsertResultsRoundTrip(t *testing.T) {
@@ -19,16 +18,16 @@ func TestInsertResultsRoundTrip(t *testing.T) {
 	code := 301
 	matched := true
 	notAfter := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	full := checker.Result{
-		V: checker.Version, CheckID: "6f1c5a52-1d3e-4b8e-9f59-0c7d2a6b9e11", WebsiteID: id,
+	full := contract.Result{
+		V: contract.Version, CheckID: "6f1c5a52-1d3e-4b8e-9f59-0c7d2a6b9e11", WebsiteID: id,
 		URL: "https://example.com/", CheckedAt: time.Date(2025, 6, 7, 8, 9, 10, 123456789, time.UTC),
-		Probe: "probe-1", Up: true, Reason: checker.ReasonOK, StatusCode: &code, ResponseTimeMs: 123.25,
-		PhasesMs:  checker.Phases{DNSMs: 1.5, ConnectMs: 2.5, TLSMs: 3.5, TTFBMs: 100.75, TransferMs: 15},
+		Probe: "probe-1", Up: true, Reason: contract.ReasonOK, StatusCode: &code, ResponseTimeMs: 123.25,
+		PhasesMs:  contract.Phases{DNSMs: 1.5, ConnectMs: 2.5, TLSMs: 3.5, TTFBMs: 100.75, TransferMs: 15},
 		Redirects: 2, FinalURL: "https://www.example.com/", BodyBytes: 4096, RegexMatched: &matched,
 		TLSVersion: "TLS 1.3", CertNotAfter: &notAfter,
 	}
 	failed := newResult(id, time.Date(2025, 6, 7, 8, 9, 11, 0, time.UTC), false, 0, 10000)
-	n, err := db.InsertResults(ctx, []checker.Result{full, failed})
+	n, err := db.InsertResults(ctx, []contract.Result{full, failed})
 	if err != nil {
 		t.Fatalf("InsertResults: %v", err)
 	}
@@ -36,7 +35,7 @@ func TestInsertResultsRoundTrip(t *testing.T) {
 		t.Fatalf("inserted %d, want 2", n)
 	}
 
-	for _, want := range []checker.Result{full, failed} {
+	for _, want := range []contract.Result{full, failed} {
 		var (
 			websiteID  int64
 			ts         time.Time
@@ -52,7 +51,7 @@ func TestInsertResultsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read %s: %v", want.CheckID, err)
 		}
-		got, err := checker.Decode(nil, info)
+		got, err := contract.Decode(nil, info)
 		if err != nil {
 			t.Fatalf("decode request_info: %v", err)
 		}
@@ -83,12 +82,12 @@ func TestInsertResultsDuplicates(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		batch []checker.Result
+		batch []contract.Result
 		want  int
 	}{
-		{"a new batch with a duplicate inside", []checker.Result{a, b, a}, 2},
-		{"the same batch again", []checker.Result{a, b, a}, 0},
-		{"one new among stored ones", []checker.Result{b, c, a, c}, 1},
+		{"a new batch with a duplicate inside", []contract.Result{a, b, a}, 2},
+		{"the same batch again", []contract.Result{a, b, a}, 0},
+		{"one new among stored ones", []contract.Result{b, c, a, c}, 1},
 		{"empty", nil, 0},
 	}
 	for _, tt := range tests {
@@ -116,10 +115,10 @@ func TestInsertResultsUnknownWebsite(t *testing.T) {
 	good, unknown := newResult(id, now, true, 200, 1), newResult(id+1000, now, true, 200, 1)
 	for _, tt := range []struct {
 		name  string
-		batch []checker.Result
+		batch []contract.Result
 	}{
-		{"straight COPY", []checker.Result{good, unknown}},
-		{"staged after a duplicate", []checker.Result{good, good, unknown}},
+		{"straight COPY", []contract.Result{good, unknown}},
+		{"staged after a duplicate", []contract.Result{good, good, unknown}},
 	} {
 		_, err := db.InsertResults(ctx, tt.batch)
 		if err == nil {
@@ -134,7 +133,7 @@ func TestInsertResultsUnknownWebsite(t *testing.T) {
 		}
 	}
 	// The connections are still usable, their staging tables empty.
-	for _, batch := range [][]checker.Result{{good}, {good, newResult(id, now, true, 200, 1)}} {
+	for _, batch := range [][]contract.Result{{good}, {good, newResult(id, now, true, 200, 1)}} {
 		if _, err := db.InsertResults(ctx, batch); err != nil {
 			t.Fatalf("InsertResults after a failure: %v", err)
 		}

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // storedRow is what the rollups and site_probe_state need of one stored row.
@@ -35,7 +34,7 @@ const storedRowColumns = "website_id, probe, timestamp_utc, check_id, up, reason
 	"coalesce(request_info->>'error', ''), host, coalesce(request_info->>'cert_not_after', '')"
 
 // rowOf returns the storedRow of a result as copyInto stores it.
-func rowOf(r *checker.Result) storedRow {
+func rowOf(r *contract.Result) storedRow {
 	row := storedRow{
 		websiteID: r.WebsiteID, probe: probeOf(r), at: storedTime(r.CheckedAt), checkID: r.CheckID,
 		up: r.Up, reason: string(r.Reason), errText: r.Error, host: r.Host,

@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // Ping checks that the database answers.
@@ -231,7 +230,7 @@ type Check struct {
 	CheckedAt      time.Time
 	Probe, Host    string
 	Up             bool
-	Reason         checker.Reason
+	Reason         contract.Reason
 	StatusCode     *int
 	ResponseTimeMs *float64
 	Error          string
@@ -259,7 +258,7 @@ func (db *DB) Checks(ctx context.Context, id int64, since time.Time, limit int) 
 		if err := rows.Scan(&c.CheckID, &c.CheckedAt, &c.Probe, &c.Host, &c.Up, &reason, &code, &rt, &c.Error); err != nil {
 			return nil, fmt.Errorf("site %d: read checks: %w", id, err)
 		}
-		c.CheckedAt, c.Reason = c.CheckedAt.UTC(), checker.Reason(reason)
+		c.CheckedAt, c.Reason = c.CheckedAt.UTC(), contract.Reason(reason)
 		if code.Valid {
 			v := int(code.Int64)
 			c.StatusCode = &v

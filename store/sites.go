@@ -13,7 +13,8 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/internal/redact"
 )
 
 // Limits on a website's settings, as the websites table enforces them.
@@ -37,7 +38,7 @@ const MaxSiteID = math.MaxInt32
 // http or https URL with a host, valid UTF-8 of at most MaxURLLength
 // characters (as varchar counts them), without spaces or control characters; an interval of MinInterval to MaxInterval seconds;
 // a regex ("" for none) that compiles as Go RE2 into a program of at most
-// checker.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
+// contract.MaxRegexInsts instructions. Errors wrap ErrInvalidSite and show the
 // URL with its password redacted.
 func ValidateSiteInput(rawURL string, interval int, regex string) error {
 	if err := validateURL(rawURL); err != nil {
@@ -60,15 +61,16 @@ func validateURL(rawURL string) error {
 		return fmt.Errorf("%w: url is %d characters long, longer than %d", ErrInvalidSite, n, MaxURLLength)
 	}
 	if i := strings.IndexFunc(rawURL, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
-		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, checker.RedactURL(rawURL, checker.KeepQuery))
+		return fmt.Errorf("%w: url %q contains a space or control character", ErrInvalidSite, redact.URL(rawURL, redact.KeepQuery))
 	}
 	return nil
 }
 
-// validateTarget applies the checker's own rules (the ones that would make
-// its checks invalid_config), so what is stored is what can be checked.
+// validateTarget applies the contract's rules for a site (the ones that
+// would make its checks invalid_config), so what is stored is what can be
+// checked.
 func validateTarget(rawURL, regex string) error {
-	if err := checker.NewTarget(checker.Site{URL: rawURL, Interval: time.Second, Regex: regex}).Err(); err != nil {
+	if err := (contract.Site{URL: rawURL, Interval: time.Second, Regex: regex}).Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidSite, err)
 	}
 	return nil
@@ -154,9 +156,6 @@ type SiteUpdate struct {
 	Public *bool
 }
 
-// DB is the checker's source of sites.
-var _ checker.SiteSource = (*DB)(nil)
-
 const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
 
 // scanSite reads a row of siteColumns. The schema makes id, url and
@@ -165,8 +164,8 @@ const siteColumns = "id, url, check_interval, coalesce(up_regex, '')"
 // make the whole list unreadable, so a NULL reads as the zero value (id 0,
 // url "", interval 0), which the checker skips (no id, no url) or checks as
 // invalid_config (no interval).
-func scanSite(s interface{ Scan(...any) error }) (checker.Site, error) {
-	var site checker.Site
+func scanSite(s interface{ Scan(...any) error }) (contract.Site, error) {
+	var site contract.Site
 	var id, interval sql.NullInt64
 	var url sql.NullString
 	if err := s.Scan(&id, &url, &interval, &site.Regex); err != nil {
@@ -182,13 +181,13 @@ func scanSite(s interface{ Scan(...any) error }) (checker.Site, error) {
 // Sites returns every website, by id. It is the checker's source of sites.
 // A row with a NULL id, url or check_interval is returned with the zero value
 // in its place rather than failing the whole list (see scanSite).
-func (db *DB) Sites(ctx context.Context) ([]checker.Site, error) {
+func (db *DB) Sites(ctx context.Context) ([]contract.Site, error) {
 	rows, err := db.db.QueryContext(ctx, "SELECT "+siteColumns+" FROM websites ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
 	defer rows.Close()
-	var sites []checker.Site
+	var sites []contract.Site
 	for rows.Next() {
 		site, err := scanSite(rows)
 		if err != nil {
@@ -204,7 +203,7 @@ func (db *DB) Sites(ctx context.Context) ([]checker.Site, error) {
 
 // GetSite returns the website with the id; the error wraps ErrNotFound when
 // there is none.
-func (db *DB) GetSite(ctx context.Context, id int64) (checker.Site, error) {
+func (db *DB) GetSite(ctx context.Context, id int64) (contract.Site, error) {
 	site, err := scanSite(db.db.QueryRowContext(ctx, "SELECT "+siteColumns+" FROM websites WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return site, fmt.Errorf("get site: website %d: %w", id, ErrNotFound)

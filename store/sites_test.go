@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -88,7 +89,7 @@ func TestSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []checker.Site{
+	want := []contract.Site{
 		{ID: a, URL: "https://a.example/", Interval: 30 * time.Second, Regex: "Welcome"},
 		{ID: b, URL: "http://b.example/", Interval: 5 * time.Second},
 	}
@@ -101,15 +102,15 @@ func TestSites(t *testing.T) {
 		name    string
 		id      int64
 		update  store.SiteUpdate
-		want    checker.Site
+		want    contract.Site
 		wantErr error
 	}{
-		{"url", a, store.SiteUpdate{URL: &url}, checker.Site{ID: a, URL: url, Interval: 30 * time.Second, Regex: "Welcome"}, nil},
-		{"interval and regex", a, store.SiteUpdate{Interval: &interval, Regex: &regex}, checker.Site{ID: a, URL: url, Interval: 2 * time.Minute, Regex: "Hello"}, nil},
-		{"clear regex", a, store.SiteUpdate{ClearRegex: true}, checker.Site{ID: a, URL: url, Interval: 2 * time.Minute}, nil},
-		{"bad interval changes nothing", a, store.SiteUpdate{Interval: ptr(0), URL: ptr("https://a3.example/")}, checker.Site{ID: a, URL: url, Interval: 2 * time.Minute}, store.ErrInvalidSite},
-		{"bad regex", a, store.SiteUpdate{Regex: ptr("(")}, checker.Site{ID: a, URL: url, Interval: 2 * time.Minute}, store.ErrInvalidSite},
-		{"missing site", b + 100, store.SiteUpdate{URL: &url}, checker.Site{}, store.ErrNotFound},
+		{"url", a, store.SiteUpdate{URL: &url}, contract.Site{ID: a, URL: url, Interval: 30 * time.Second, Regex: "Welcome"}, nil},
+		{"interval and regex", a, store.SiteUpdate{Interval: &interval, Regex: &regex}, contract.Site{ID: a, URL: url, Interval: 2 * time.Minute, Regex: "Hello"}, nil},
+		{"clear regex", a, store.SiteUpdate{ClearRegex: true}, contract.Site{ID: a, URL: url, Interval: 2 * time.Minute}, nil},
+		{"bad interval changes nothing", a, store.SiteUpdate{Interval: ptr(0), URL: ptr("https://a3.example/")}, contract.Site{ID: a, URL: url, Interval: 2 * time.Minute}, store.ErrInvalidSite},
+		{"bad regex", a, store.SiteUpdate{Regex: ptr("(")}, contract.Site{ID: a, URL: url, Interval: 2 * time.Minute}, store.ErrInvalidSite},
+		{"missing site", b + 100, store.SiteUpdate{URL: &url}, contract.Site{}, store.ErrNotFound},
 	}
 	for _, s := range steps {
 		err := db.UpdateSite(ctx, s.id, s.update)
@@ -131,7 +132,7 @@ func TestSites(t *testing.T) {
 		t.Errorf("GetSite(missing) = %v, want ErrNotFound", err)
 	}
 
-	if _, err := db.InsertResults(ctx, []checker.Result{newResult(a, time.Now(), true, 200, 1), newResult(a, time.Now(), true, 200, 1)}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{newResult(a, time.Now(), true, 200, 1), newResult(a, time.Now(), true, 200, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	counts, err := db.SiteResultCounts(ctx, []int64{a, b})
@@ -168,20 +169,24 @@ func ptr[T any](v T) *T { return &v }
 // publisher keeps the Results a Runner publishes.
 type publisher struct {
 	mu      sync.Mutex
-	results []checker.Result
+	results []contract.Result
 }
 
-func (p *publisher) Publish(_ context.Context, r checker.Result) {
+func (p *publisher) Publish(_ context.Context, key, value []byte) {
+	r, err := contract.Decode(key, value)
+	if err != nil {
+		panic(fmt.Sprintf("published record is not a result: %v", err))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.results = append(p.results, r)
 }
 
 // of returns the results of site id.
-func (p *publisher) of(id int64) []checker.Result {
+func (p *publisher) of(id int64) []contract.Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []checker.Result
+	var out []contract.Result
 	for _, r := range p.results {
 		if r.WebsiteID == id {
 			out = append(out, r)
@@ -196,7 +201,7 @@ type countingSource struct {
 	loads atomic.Int64
 }
 
-func (c *countingSource) Sites(ctx context.Context) ([]checker.Site, error) {
+func (c *countingSource) Sites(ctx context.Context) ([]contract.Site, error) {
 	defer c.loads.Add(1)
 	return c.db.Sites(ctx)
 }
@@ -265,7 +270,7 @@ func TestSitesWithBadRows(t *testing.T) {
 	}
 	wantReasons := func(pub *publisher) {
 		t.Helper()
-		for id, want := range map[int64]checker.Reason{good: checker.ReasonOK, noInterval: checker.ReasonInvalidConfig, costly: checker.ReasonInvalidConfig} {
+		for id, want := range map[int64]contract.Reason{good: contract.ReasonOK, noInterval: contract.ReasonInvalidConfig, costly: contract.ReasonInvalidConfig} {
 			rs := pub.of(id)
 			if len(rs) == 0 || rs[0].Reason != want {
 				t.Errorf("site %d: results %+v, want %s", id, rs, want)
@@ -312,7 +317,7 @@ func TestSitesWithBadRows(t *testing.T) {
 			t.Errorf("log has %d warnings with %s, want one over every reload:\n%s", n, want, out)
 		}
 	}
-	if rs := pub.of(added); rs[0].Reason != checker.ReasonOK {
+	if rs := pub.of(added); rs[0].Reason != contract.ReasonOK {
 		t.Errorf("added site: %+v, want ok", rs[0])
 	}
 
@@ -324,7 +329,7 @@ func TestSitesWithBadRows(t *testing.T) {
 	if err := db.UpdateSite(ctx, noInterval, store.SiteUpdate{Interval: &iv}); err != nil {
 		t.Errorf("UpdateSite(the row without an interval): %v", err)
 	}
-	for id, want := range map[int64]checker.Site{
+	for id, want := range map[int64]contract.Site{
 		noURL:      {ID: noURL, URL: fixed, Interval: 5 * time.Second},
 		noInterval: {ID: noInterval, URL: srv.URL + "/no-interval", Interval: 30 * time.Second},
 	} {

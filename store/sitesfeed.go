@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // sitesLockID is the session advisory lock held by the one process that
@@ -23,7 +22,7 @@ const sitesLockID int64 = 0x7369746573707562
 const SitesChannel = "sitestat_websites"
 
 // LookupSite returns the website with the id, and false when there is none.
-func (db *DB) LookupSite(ctx context.Context, id int64) (checker.Site, bool, error) {
+func (db *DB) LookupSite(ctx context.Context, id int64) (contract.Site, bool, error) {
 	site, err := scanSite(db.db.QueryRowContext(ctx, "SELECT "+siteColumns+" FROM websites WHERE id = $1", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return site, false, nil

@@ -10,8 +10,7 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
-
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 // LastCheck is the latest stored check of a website by one probe.
@@ -19,7 +18,7 @@ type LastCheck struct {
 	// Up is whether the check succeeded.
 	Up bool
 	// Reason says why the check came out as it did.
-	Reason checker.Reason
+	Reason contract.Reason
 	// StatusCode is nil when no response arrived.
 	StatusCode *int
 	// ResponseTimeMs is nil when the row has none.
@@ -258,7 +257,7 @@ func readSites(ctx context.Context, tx *sql.Tx, id int64, now time.Time, alerts 
 		if !probe.Valid {
 			continue
 		}
-		last := LastCheck{Up: up.Bool, Reason: checker.Reason(reason.String), CheckedAt: checkedAt.Time.UTC(),
+		last := LastCheck{Up: up.Bool, Reason: contract.Reason(reason.String), CheckedAt: checkedAt.Time.UTC(),
 			Error: errText.String, Host: host.String}
 		if code.Valid {
 			c := int(code.Int64)
@@ -519,7 +518,7 @@ func (d DayStatus) UptimePct() *float64 {
 type FailedCheck struct {
 	CheckedAt  time.Time
 	Probe      string
-	Reason     checker.Reason
+	Reason     contract.Reason
 	StatusCode *int
 	Error      string
 }
@@ -739,7 +738,7 @@ func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts 
 		if err := rows.Scan(&f.CheckedAt, &f.Probe, &reason, &code, &f.Error); err != nil {
 			return d, fmt.Errorf("site %d: read failed checks: %w", id, err)
 		}
-		f.CheckedAt, f.Reason = f.CheckedAt.UTC(), checker.Reason(reason)
+		f.CheckedAt, f.Reason = f.CheckedAt.UTC(), contract.Reason(reason)
 		if code.Valid {
 			c := int(code.Int64)
 			f.StatusCode = &c

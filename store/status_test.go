@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 )
@@ -21,7 +21,7 @@ func TestStatus(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	window := time.Hour
 
-	results := []checker.Result{
+	results := []contract.Result{
 		newResult(a, now.Add(-2*time.Hour), false, 500, 5000),  // before the window
 		newResult(a, now.Add(-window), false, 500, 5000),       // on the lower bound, an hour's start: included
 		newResult(a, now.Add(-50*time.Minute), true, 200, 100), //
@@ -59,7 +59,7 @@ func TestStatus(t *testing.T) {
 	if sa.P95ResponseMs == nil || math.Abs(*sa.P95ResponseMs-5000)/5000 > 0.05 {
 		t.Errorf("a: p95 = %v, want 5000 within 5%%", deref(sa.P95ResponseMs))
 	}
-	if l := sa.Last; l == nil || !l.Up || l.Reason != checker.ReasonOK || l.StatusCode == nil || *l.StatusCode != 200 ||
+	if l := sa.Last; l == nil || !l.Up || l.Reason != contract.ReasonOK || l.StatusCode == nil || *l.StatusCode != 200 ||
 		l.ResponseTimeMs == nil || *l.ResponseTimeMs != 200 || !l.CheckedAt.Equal(now) {
 		t.Errorf("a: last = %+v, want up 200 in 200 ms at %s", l, now)
 	}
@@ -77,7 +77,7 @@ func TestStatus(t *testing.T) {
 	if sc.Checks != 0 || sc.UptimePct != nil || sc.P95ResponseMs != nil {
 		t.Errorf("c = %+v, want no checks in the window", sc)
 	}
-	if l := sc.Last; l == nil || l.Up || l.Reason != checker.ReasonTimeout || l.StatusCode != nil ||
+	if l := sc.Last; l == nil || l.Up || l.Reason != contract.ReasonTimeout || l.StatusCode != nil ||
 		!l.CheckedAt.Equal(now.Add(-3*time.Hour)) || l.Error != "failed" {
 		t.Errorf("c: last = %+v, want the timeout 3 h ago", l)
 	}
@@ -93,7 +93,7 @@ func TestStatusWindows(t *testing.T) {
 	ctx := testContext(t)
 	id := mustAddSite(t, db, "https://a.example/")
 	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
-	var rs []checker.Result
+	var rs []contract.Result
 	for m := 0; m < 40*24*60; m += 97 {
 		rs = append(rs, newResult(id, now.Add(-time.Duration(m)*time.Minute), m%7 != 0, 200, float64(m%500)+1))
 	}
@@ -143,7 +143,7 @@ func TestStatusWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.InsertResults(ctx, []checker.Result{newResult(id, now.Add(-10*24*time.Hour+time.Second), false, 500, 99999)}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{newResult(id, now.Add(-10*24*time.Hour+time.Second), false, 500, 99999)}); err != nil {
 		t.Fatal(err)
 	}
 	after, err := db.Status(ctx, 30*24*time.Hour, now)
@@ -162,7 +162,7 @@ func TestSiteDetail(t *testing.T) {
 	ctx := testContext(t)
 	id := mustAddSite(t, db, "https://a.example/")
 	now := time.Now().UTC()
-	var rs []checker.Result
+	var rs []contract.Result
 	for h := 0; h < 20*24; h += 2 {
 		rs = append(rs, newResult(id, now.Add(-time.Duration(h)*time.Hour), h%10 != 0, 200, float64(h)+10))
 	}
@@ -198,7 +198,7 @@ func TestSiteDetail(t *testing.T) {
 		t.Fatalf("%d failed checks, want 10", len(d.Failed))
 	}
 	for i, f := range d.Failed {
-		if want := now.Add(-time.Duration(10*i) * time.Hour).Round(time.Microsecond); !f.CheckedAt.Equal(want) || f.Error != "failed" || f.Reason != checker.ReasonHTTPStatus {
+		if want := now.Add(-time.Duration(10*i) * time.Hour).Round(time.Microsecond); !f.CheckedAt.Equal(want) || f.Error != "failed" || f.Reason != contract.ReasonHTTPStatus {
 			t.Errorf("failed[%d] = %+v, want the failure at %s", i, f, want)
 		}
 	}
@@ -228,7 +228,7 @@ func TestAvailabilityFromIncidents(t *testing.T) {
 	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-48*time.Hour), old)
 	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-6*time.Hour), young)
 	mustExec(t, db, "UPDATE websites SET created_at = $1, alert_after = 0 WHERE id = $2", now.Add(-48*time.Hour), quiet)
-	var rs []checker.Result
+	var rs []contract.Result
 	for _, id := range []int64{old, young, quiet} {
 		rs = append(rs, newResult(id, now.Add(-time.Minute), true, 200, 10))
 	}
@@ -301,7 +301,7 @@ func TestSiteDetailUptimePerProbe(t *testing.T) {
 	ctx := testContext(t)
 	now := time.Now().UTC()
 	id := mustAddSite(t, db, "https://probes.example/")
-	var rs []checker.Result
+	var rs []contract.Result
 	for i := range 40 { // every 3 hours over 5 days: eu always up, us down one check in four
 		at := now.Add(-time.Duration(i) * 3 * time.Hour)
 		eu := newResult(id, at, true, 200, 10)
@@ -355,7 +355,7 @@ func TestWarmWindows(t *testing.T) {
 	ctx := testContext(t)
 	id := mustAddSite(t, db, "https://warm.example/")
 	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
-	var rs []checker.Result
+	var rs []contract.Result
 	for m := 0; m < 95*24*60; m += 331 {
 		rs = append(rs, newResult(id, now.Add(-time.Duration(m)*time.Minute), m%5 != 0, 200, float64(m%300)+1))
 	}

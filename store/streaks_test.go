@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/testenv"
@@ -40,8 +41,8 @@ func alertingDB(tb testing.TB, opts store.AlertOptions) *store.DB {
 // checks parses a script of checks: one token per check, "probe:U" or
 // "probe:F" ("F" alone is probe "test"); a trailing "~" makes the check
 // late (an hour before the first).
-func checks(site int64, script string, base time.Time) []checker.Result {
-	var out []checker.Result
+func checks(site int64, script string, base time.Time) []contract.Result {
+	var out []contract.Result
 	for i, tok := range strings.Fields(script) {
 		probe, st, ok := strings.Cut(tok, ":")
 		if !ok {
@@ -95,7 +96,7 @@ func TestStreaksOpenAndResolveDownIncidents(t *testing.T) {
 				switch mode {
 				case "one batch per check":
 					for _, r := range rs {
-						if _, err := db.InsertResults(ctx, []checker.Result{r}); err != nil {
+						if _, err := db.InsertResults(ctx, []contract.Result{r}); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -175,7 +176,7 @@ func TestMaintenanceWindows(t *testing.T) {
 	ctx := testContext(t)
 	base := time.Now().UTC().Truncate(time.Second).Add(-30 * time.Minute)
 	site := func() int64 { return mustAddSite(t, db, "https://example.com/m") }
-	insert := func(rs []checker.Result) {
+	insert := func(rs []contract.Result) {
 		t.Helper()
 		if _, err := db.InsertResults(ctx, rs); err != nil {
 			t.Fatal(err)
@@ -281,16 +282,16 @@ func TestCertExpiryIncident(t *testing.T) {
 	ctx := testContext(t)
 	expiring, pool := tlsServer(t, time.Now().Add(3*24*time.Hour))
 	id := mustAddSite(t, db, expiring)
-	probe := func(url string, pool *x509.CertPool) checker.Result {
+	probe := func(url string, pool *x509.CertPool) contract.Result {
 		t.Helper()
-		r := checker.Probe(ctx, checker.Site{ID: id, URL: url, Interval: time.Minute}, checker.ProbeOptions{RootCAs: pool, Probe: "edge-1"})
+		r := checker.Probe(ctx, contract.Site{ID: id, URL: url, Interval: time.Minute}, checker.ProbeOptions{RootCAs: pool, Probe: "edge-1"})
 		if !r.Up || r.CertNotAfter == nil {
 			t.Fatalf("check of %s: %+v, want up with a certificate", url, r)
 		}
 		return r
 	}
 	for range 2 {
-		if _, err := db.InsertResults(ctx, []checker.Result{probe(expiring, pool), probe(expiring, pool)}); err != nil {
+		if _, err := db.InsertResults(ctx, []contract.Result{probe(expiring, pool), probe(expiring, pool)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,7 +308,7 @@ func TestCertExpiryIncident(t *testing.T) {
 		t.Errorf("%d down incidents for an up site", n)
 	}
 	renewed, pool2 := tlsServer(t, time.Now().Add(90*24*time.Hour))
-	if _, err := db.InsertResults(ctx, []checker.Result{probe(renewed, pool2)}); err != nil {
+	if _, err := db.InsertResults(ctx, []contract.Result{probe(renewed, pool2)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := incidentEvents(t, db, id); got != "cert_expiry resolved: down recovered" {
@@ -339,7 +340,7 @@ func TestProbeSilence(t *testing.T) {
 	ctx := testContext(t)
 	beat := func(probe string) {
 		t.Helper()
-		if err := db.RecordHeartbeats(ctx, []checker.Heartbeat{{V: 1, Probe: probe, Host: "h1", At: time.Now(), Sites: 3, Checks: 9}}); err != nil {
+		if err := db.RecordHeartbeats(ctx, []contract.Heartbeat{{V: 1, Probe: probe, Host: "h1", At: time.Now(), Sites: 3, Checks: 9}}); err != nil {
 			t.Fatal(err)
 		}
 	}

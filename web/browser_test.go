@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
@@ -77,47 +77,47 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 	if _, err := db.EnsurePartitions(ctx, from, now); err != nil {
 		t.Fatalf("partitions: %v", err)
 	}
-	var rs []checker.Result
-	result := func(id int64, probe string, at time.Time, rt float64, reason checker.Reason) {
+	var rs []contract.Result
+	result := func(id int64, probe string, at time.Time, rt float64, reason contract.Reason) {
 		r := fixture.Result(id)
 		r.Probe, r.CheckedAt, r.ResponseTimeMs = probe, at, rt
 		tls := "TLS 1.3"
 		exp := now.Add(45 * 24 * time.Hour)
 		r.TLSVersion, r.CertNotAfter = tls, &exp
-		if reason != checker.ReasonOK {
+		if reason != contract.ReasonOK {
 			r.Up, r.Reason, r.StatusCode, r.Error = false, reason, nil, string(reason)+" after "+strconv.Itoa(int(rt))+" ms"
 		}
 		rs = append(rs, r)
 	}
 	for i, at := 0, from; at.Before(now); i, at = i+1, at.Add(20*time.Minute) {
 		wave := float64(i%72) * 2
-		reason := checker.ReasonOK
+		reason := contract.ReasonOK
 		if i%97 == 13 {
-			reason = checker.ReasonTimeout
+			reason = contract.ReasonTimeout
 		}
 		result(s.shop, "eu", at, 80+wave+float64(i%7)*9, reason)
-		apiReason := checker.ReasonOK
+		apiReason := contract.ReasonOK
 		if now.Sub(at) < 2*time.Hour {
-			apiReason = checker.ReasonHTTPStatus
+			apiReason = contract.ReasonHTTPStatus
 		}
 		result(s.api, "eu", at, 40+wave/2, apiReason)
 		if now.Sub(at) > 3*time.Hour {
-			result(s.blog, "eu", at, 150+wave, checker.ReasonOK)
+			result(s.blog, "eu", at, 150+wave, contract.ReasonOK)
 		}
-		result(s.mirror, "eu", at, 60+wave, checker.ReasonOK)
-		mirrorReason := checker.ReasonOK
+		result(s.mirror, "eu", at, 60+wave, contract.ReasonOK)
+		mirrorReason := contract.ReasonOK
 		if now.Sub(at) < 40*time.Minute {
-			mirrorReason = checker.ReasonConnectionRefused
+			mirrorReason = contract.ReasonConnectionRefused
 		}
 		result(s.mirror, "us", at, 120+wave, mirrorReason)
-		result(s.intranet, "eu", at, 70+wave, checker.ReasonOK)
+		result(s.intranet, "eu", at, 70+wave, contract.ReasonOK)
 	}
 	// The latest check of each live site is a minute old, so none is stale.
-	result(s.shop, "eu", now.Add(-time.Minute), 90, checker.ReasonOK)
-	result(s.api, "eu", now.Add(-time.Minute), 41, checker.ReasonHTTPStatus)
-	result(s.mirror, "eu", now.Add(-time.Minute), 61, checker.ReasonOK)
-	result(s.mirror, "us", now.Add(-time.Minute), 0, checker.ReasonConnectionRefused)
-	result(s.intranet, "eu", now.Add(-time.Minute), 0, checker.ReasonConnectionRefused)
+	result(s.shop, "eu", now.Add(-time.Minute), 90, contract.ReasonOK)
+	result(s.api, "eu", now.Add(-time.Minute), 41, contract.ReasonHTTPStatus)
+	result(s.mirror, "eu", now.Add(-time.Minute), 61, contract.ReasonOK)
+	result(s.mirror, "us", now.Add(-time.Minute), 0, contract.ReasonConnectionRefused)
+	result(s.intranet, "eu", now.Add(-time.Minute), 0, contract.ReasonConnectionRefused)
 	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{WebsiteID: s.intranet, From: now.Add(-30 * time.Minute),
 		Until: now.Add(2 * time.Hour), Reason: "network upgrade"}, now); err != nil {
 		t.Fatalf("add maintenance: %v", err)

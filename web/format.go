@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/internal/redact"
 	"github.com/sitestat/sitestat/store"
 )
 
@@ -30,29 +30,29 @@ func (s *Server) publicURL(url string) string {
 	return s.showURL(url)
 }
 
-// showURL is url through checker.RedactURL: no user info, and query values
+// showURL is url through redact.URL: no user info, and query values
 // masked unless PublicQuery.
 func (s *Server) showURL(url string) string {
-	return checker.RedactURL(url, s.queryMode())
+	return redact.URL(url, s.queryMode())
 }
 
-func (s *Server) queryMode() checker.QueryMode {
+func (s *Server) queryMode() redact.QueryMode {
 	if s.opts.PublicQuery {
-		return checker.KeepQuery
+		return redact.KeepQuery
 	}
-	return checker.MaskQuery
+	return redact.MaskQuery
 }
 
 // scrub makes an error text read from the database fit to show. When URLs
 // are hidden it is "": an error may name the host, its IP addresses, the
 // up_regex or a checker's host name, so the page shows the reason only.
-// Otherwise every URL in it goes through checker.RedactText (an error may
+// Otherwise every URL in it goes through redact.Text (an error may
 // quote the site's URL, or a redirect's).
 func (s *Server) scrub(text string) string {
 	if text == "" || !s.opts.PublicURLs {
 		return ""
 	}
-	return checker.RedactText(text, s.queryMode())
+	return redact.Text(text, s.queryMode())
 }
 
 // pct renders an uptime, "–" when there is none.

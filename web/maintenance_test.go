@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
@@ -39,10 +39,10 @@ func TestPageShowsTheIncidentOpenAfterAWindow(t *testing.T) {
 	if _, err := db.AddMaintenance(ctx, store.MaintenanceWindow{WebsiteID: site, From: base, Until: base.Add(5 * time.Minute)}, base); err != nil {
 		t.Fatal(err)
 	}
-	var rs []checker.Result
+	var rs []contract.Result
 	for at := base; !at.After(now); at = at.Add(30 * time.Second) {
 		r := fixture.Result(site)
-		r.CheckID, r.CheckedAt, r.Up, r.Reason, r.StatusCode = uuid.NewString(), at, false, checker.ReasonHTTPStatus, nil
+		r.CheckID, r.CheckedAt, r.Up, r.Reason, r.StatusCode = uuid.NewString(), at, false, contract.ReasonHTTPStatus, nil
 		rs = append(rs, r)
 	}
 	if _, err := db.InsertResults(ctx, rs); err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
@@ -29,11 +29,11 @@ func seedPrivate(t *testing.T) (known, int64) {
 	if err != nil {
 		t.Fatalf("add private site: %v", err)
 	}
-	var results []checker.Result
+	var results []contract.Result
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range 5 {
 		r := fixture.Result(id)
-		r.CheckedAt, r.Up, r.Reason, r.StatusCode = now.Add(-time.Duration(i)*time.Minute), false, checker.ReasonTimeout, nil
+		r.CheckedAt, r.Up, r.Reason, r.StatusCode = now.Add(-time.Duration(i)*time.Minute), false, contract.ReasonTimeout, nil
 		results = append(results, r)
 	}
 	if _, err := k.db.InsertResults(ctx, results); err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
@@ -26,15 +26,15 @@ func TestHiddenURLsShowReasonsOnly(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	errs := []struct {
-		reason checker.Reason
+		reason contract.Reason
 		text   string
 	}{
-		{checker.ReasonDNSError, "lookup secret-host.internal on 10.9.8.7:53: no such host"},
-		{checker.ReasonTLSError, "tls: failed to verify certificate: x509: certificate is valid for other.internal, not secret-host.internal"},
-		{checker.ReasonBlocked, "dial 10.1.2.3:443: blocked (SITESTAT_CHECK_DENY_PRIVATE)"},
-		{checker.ReasonRegexMismatch, `up_regex "SecretMarker" not found in the first 1048576 bytes of the body`},
+		{contract.ReasonDNSError, "lookup secret-host.internal on 10.9.8.7:53: no such host"},
+		{contract.ReasonTLSError, "tls: failed to verify certificate: x509: certificate is valid for other.internal, not secret-host.internal"},
+		{contract.ReasonBlocked, "dial 10.1.2.3:443: blocked (SITESTAT_CHECK_DENY_PRIVATE)"},
+		{contract.ReasonRegexMismatch, `up_regex "SecretMarker" not found in the first 1048576 bytes of the body`},
 	}
-	var results []checker.Result
+	var results []contract.Result
 	for i, e := range errs {
 		r := fixture.Result(site)
 		r.CheckedAt, r.Up, r.Reason, r.StatusCode, r.Error = now.Add(-time.Duration(len(errs)-i)*time.Minute), false, e.reason, nil, e.text

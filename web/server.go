@@ -42,7 +42,7 @@ type Options struct {
 	// authenticated and see private websites; without it no request is,
 	// and private websites never appear.
 	BasicAuth string
-	// PublicURLs shows the websites' URLs (through checker.RedactURL: no
+	// PublicURLs shows the websites' URLs (through redact.URL: no
 	// user info) and the error texts of checks and incidents; when false a
 	// website shows as its name, or "website ID", and a failure as its
 	// reason only (an error may name a host, an IP address, the up_regex or

@@ -4,16 +4,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 )
 
 func TestStateOf(t *testing.T) {
 	now := time.Now()
 	probe := func(name string, up, stale bool) store.ProbeStatus {
-		reason, streak := checker.ReasonOK, 0
+		reason, streak := contract.ReasonOK, 0
 		if !up {
-			reason, streak = checker.ReasonTimeout, 1
+			reason, streak = contract.ReasonTimeout, 1
 		}
 		return store.ProbeStatus{Probe: name, Stale: stale, FailStreak: streak, Last: store.LastCheck{Up: up, Reason: reason, CheckedAt: now}}
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/sitestat/sitestat/alert"
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
 	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/web"
@@ -49,7 +49,7 @@ func seed(t *testing.T) known {
 	k.never = add(store.SiteInput{URL: "https://never.example/", Interval: 60})
 	k.evil = add(store.SiteInput{URL: "https://user:s3cret@evil.example/?q=%22%3E%3Cscript%3E", Name: hostile, Interval: 60})
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	var results []checker.Result
+	var results []contract.Result
 	for i := range 30 {
 		at := now.Add(-time.Duration(i) * 10 * time.Minute)
 		r := fixture.Result(k.up)
@@ -60,20 +60,20 @@ func seed(t *testing.T) known {
 		results = append(results, r)
 		for _, id := range []int64{k.down, k.evil} {
 			f := fixture.Result(id)
-			f.CheckedAt, f.Up, f.Reason, f.StatusCode, f.Error = at, false, checker.ReasonTimeout, nil, hostile+" https://user:s3cret@evil.example/"
+			f.CheckedAt, f.Up, f.Reason, f.StatusCode, f.Error = at, false, contract.ReasonTimeout, nil, hostile+" https://user:s3cret@evil.example/"
 			results = append(results, f)
 		}
 		r = fixture.Result(k.failing)
 		r.CheckedAt = at
 		if i == 0 {
-			r.Up, r.Reason, r.Error = false, checker.ReasonHTTPStatus, "status 503"
+			r.Up, r.Reason, r.Error = false, contract.ReasonHTTPStatus, "status 503"
 		}
 		results = append(results, r)
 	}
 	// A day 10 days ago, for the 90-day bar.
 	old := fixture.Result(k.up)
 	old.CheckedAt = now.Add(-10 * 24 * time.Hour)
-	old.Up, old.Reason = false, checker.ReasonTimeout
+	old.Up, old.Reason = false, contract.ReasonTimeout
 	if _, err := db.EnsurePartitions(ctx, old.CheckedAt, old.CheckedAt); err != nil {
 		t.Fatalf("partitions: %v", err)
 	}

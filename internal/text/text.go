@@ -107,3 +107,10 @@ func Ago(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
+
+// OneLine joins the lines of s with "; " (errors.Join separates with
+// newlines), without leading or trailing space: an error text for a header
+// or a log line.
+func OneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}

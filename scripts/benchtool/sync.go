@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/kafka"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
@@ -138,7 +138,11 @@ func (sc syncCase) run(ctx context.Context, cl *cleanups) (syncRates, error) {
 		return out, err
 	}
 	for _, r := range rs {
-		prod.Publish(ctx, r)
+		value, err := r.Encode()
+		if err != nil {
+			return out, fmt.Errorf("preload: %w", err)
+		}
+		prod.Publish(ctx, r.Key(), value)
 	}
 	if err := prod.Close(ctx); err != nil {
 		return out, fmt.Errorf("preload: %w", err)
@@ -196,9 +200,9 @@ func insertSites(ctx context.Context, dbURL string, n int) error {
 
 // makeResults returns n realistic results for sites 1..sites checked from
 // probes probes, downPct percent of them down, and their JSON.
-func makeResults(n, sites, probes, downPct int) ([]checker.Result, [][]byte) {
+func makeResults(n, sites, probes, downPct int) ([]contract.Result, [][]byte) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	rs := make([]checker.Result, n)
+	rs := make([]contract.Result, n)
 	values := make([][]byte, n)
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	for i := range rs {
@@ -209,19 +213,19 @@ func makeResults(n, sites, probes, downPct int) ([]checker.Result, [][]byte) {
 		}
 		u := fmt.Sprintf("https://site%d.example.com/", id)
 		code := 200
-		r := checker.Result{
-			V: checker.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: u,
+		r := contract.Result{
+			V: contract.Version, CheckID: uuid.NewString(), WebsiteID: id, URL: u,
 			CheckedAt: base.Add(time.Duration(i) * 5 * time.Millisecond),
-			Probe:     probe, Host: "bench-host", Up: true, Reason: checker.ReasonOK,
+			Probe:     probe, Host: "bench-host", Up: true, Reason: contract.ReasonOK,
 			StatusCode:     &code,
 			ResponseTimeMs: 20 + rng.Float64()*300,
 			Redirects:      0, FinalURL: u, BodyBytes: int64(512 + rng.IntN(4096)),
 			TLSVersion: "TLS 1.3",
 		}
-		r.PhasesMs = checker.Phases{DNSMs: 1.2, ConnectMs: 3.4, TLSMs: 12.1, TTFBMs: r.ResponseTimeMs - 20, TransferMs: 3.3}
+		r.PhasesMs = contract.Phases{DNSMs: 1.2, ConnectMs: 3.4, TLSMs: 12.1, TTFBMs: r.ResponseTimeMs - 20, TransferMs: 3.3}
 		if rng.IntN(100) < downPct {
 			c := 503
-			r.StatusCode, r.Up, r.Reason, r.Error = &c, false, checker.ReasonHTTPStatus, "status 503 Service Unavailable"
+			r.StatusCode, r.Up, r.Reason, r.Error = &c, false, contract.ReasonHTTPStatus, "status 503 Service Unavailable"
 		}
 		r.ResponseTimeMs = float64(int64(r.ResponseTimeMs*1000)) / 1000
 		r.PhasesMs.TTFBMs = float64(int64(r.PhasesMs.TTFBMs*1000)) / 1000
@@ -235,7 +239,7 @@ func makeResults(n, sites, probes, downPct int) ([]checker.Result, [][]byte) {
 }
 
 // writeCSV writes the rows sync would store, as CSV for COPY.
-func writeCSV(path string, rs []checker.Result, values [][]byte) error {
+func writeCSV(path string, rs []contract.Result, values [][]byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -354,7 +358,7 @@ func timeSync(ctx context.Context, bin, dbURL, brokers, topic string, n int) (fl
 }
 
 // naiveInsert stores rows with one autocommitted INSERT each and returns rows/s.
-func naiveInsert(ctx context.Context, dbURL string, rs []checker.Result, values [][]byte) (float64, error) {
+func naiveInsert(ctx context.Context, dbURL string, rs []contract.Result, values [][]byte) (float64, error) {
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		return 0, err

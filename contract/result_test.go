@@ -1,4 +1,4 @@
-package checker
+package contract
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func sampleResult() Result {
@@ -194,5 +195,20 @@ func TestReasonsAreClosed(t *testing.T) {
 	}
 	if Reason("OK").Valid() {
 		t.Error(`Reason("OK") is valid; reasons are lower case`)
+	}
+}
+
+// TestDecodeCapsError: Decode cuts an error text longer than MaxErrorLen
+// characters, whatever checker wrote it.
+func TestDecodeCapsError(t *testing.T) {
+	long := sampleResult()
+	long.Up, long.Reason, long.Error = false, ReasonConnectionError, strings.Repeat("é", 10*MaxErrorLen)
+	b, _ := long.Encode()
+	got, err := Decode([]byte("42"), b)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if n := utf8.RuneCountInString(got.Error); n != MaxErrorLen {
+		t.Errorf("decoded error has %d characters, want %d", n, MaxErrorLen)
 	}
 }

@@ -1,23 +1,23 @@
-package checker_test
+package contract_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/sitestat/sitestat/checker"
+	"github.com/sitestat/sitestat/contract"
 )
 
 func TestSiteMessageRoundTrip(t *testing.T) {
-	s := checker.Site{ID: 42, URL: "https://u:p@example.com/", Interval: 7 * time.Second, Regex: "ok"}
-	b := checker.EncodeSite(s)
+	s := contract.Site{ID: 42, URL: "https://u:p@example.com/", Interval: 7 * time.Second, Regex: "ok"}
+	b := contract.EncodeSite(s)
 	if got, want := string(b), `{"v":1,"id":42,"url":"https://u:p@example.com/","interval_s":7,"regex":"ok"}`; got != want {
 		t.Fatalf("EncodeSite = %s, want %s", got, want)
 	}
-	got, err := checker.DecodeSite(42, b)
+	got, err := contract.DecodeSite(42, b)
 	if err != nil || got != s {
 		t.Fatalf("DecodeSite = %+v, %v; want %+v", got, err, s)
 	}
-	id, err := checker.ParseSiteKey(checker.SiteKey(42))
+	id, err := contract.ParseSiteKey(contract.SiteKey(42))
 	if err != nil || id != 42 {
 		t.Fatalf("ParseSiteKey(SiteKey(42)) = %d, %v", id, err)
 	}
@@ -37,13 +37,13 @@ func TestDecodeSiteRefuses(t *testing.T) {
 		{"no url", 1, `{"v":1,"id":1,"interval_s":5}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if s, err := checker.DecodeSite(tc.key, []byte(tc.value)); err == nil {
+			if s, err := contract.DecodeSite(tc.key, []byte(tc.value)); err == nil {
 				t.Fatalf("DecodeSite(%s) = %+v, want an error", tc.value, s)
 			}
 		})
 	}
 	for _, key := range []string{"", "0", "-3", "x1"} {
-		if _, err := checker.ParseSiteKey([]byte(key)); err == nil {
+		if _, err := contract.ParseSiteKey([]byte(key)); err == nil {
 			t.Errorf("ParseSiteKey(%q): no error", key)
 		}
 	}

@@ -1,4 +1,4 @@
-package checker
+package contract
 
 import (
 	"encoding/json"

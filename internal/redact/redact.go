@@ -1,12 +1,14 @@
-package checker
+// Package redact is how a website's URL is shown anywhere outside the
+// prober's memory: URL drops its user info (and, for public pages, masks its
+// query values), Text does the same for every URL quoted in a free text.
+package redact
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 )
 
-// QueryMode says whether RedactURL shows a URL's query values.
+// QueryMode says whether URL shows a URL's query values.
 type QueryMode int
 
 const (
@@ -30,7 +32,7 @@ func (m QueryMode) String() string {
 	return "KeepQuery"
 }
 
-// RedactURL is the one function through which a website's URL is shown
+// URL is the one function through which a website's URL is shown
 // anywhere outside the checker's memory (results, alerts, the outbox, pages,
 // API, badges, logs, the CLI). It returns the URL text raw without its user
 // info — no password and no user name: "https://ops:S3cret@intranet/health"
@@ -40,7 +42,7 @@ func (m QueryMode) String() string {
 // info as url.Parse would: between "//" and the last "@" of the authority,
 // which ends at the first "/", "?" or "#". The request itself still sends
 // the credentials.
-func RedactURL(raw string, mode QueryMode) string {
+func URL(raw string, mode QueryMode) string {
 	out := stripUserinfo(raw)
 	if mode == MaskQuery {
 		out = maskQuery(out)
@@ -48,13 +50,13 @@ func RedactURL(raw string, mode QueryMode) string {
 	return out
 }
 
-// RedactText returns a free text (an error text, which may quote URLs) with
-// every URL in it shown through RedactURL.
-func RedactText(s string, mode QueryMode) string {
+// Text returns a free text (an error text, which may quote URLs) with
+// every URL in it shown through URL.
+func Text(s string, mode QueryMode) string {
 	if !strings.Contains(s, "://") {
 		return s
 	}
-	return urlInText.ReplaceAllStringFunc(s, func(u string) string { return RedactURL(u, mode) })
+	return urlInText.ReplaceAllStringFunc(s, func(u string) string { return URL(u, mode) })
 }
 
 // urlInText matches a URL in free text: a scheme, "://" and what follows up
@@ -96,12 +98,4 @@ func maskQuery(raw string) string {
 		}
 	}
 	return raw[:q+1] + strings.Join(parts, "&") + frag
-}
-
-// redactedString is u.String() through RedactURL.
-func redactedString(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return RedactURL(u.String(), KeepQuery)
 }

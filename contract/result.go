@@ -1,9 +1,4 @@
-// Package checker is sitestat's domain: the websites it watches (Site), what
-// one check of a website records (Result, the message contract between
-// `sitestat check` and `sitestat sync`), and the prober and scheduler that
-// produce Results. It imports only the standard library and internal/text (a
-// leaf of the standard library's helpers for showing text safely).
-package checker
+package contract
 
 import (
 	"encoding/json"
@@ -12,12 +7,16 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/sitestat/sitestat/internal/text"
 )
 
 // Version is the value of Result.V this build writes and the only one it reads.
 const Version = 1
+
+// DefaultProbe is Result.Probe when none is given.
+const DefaultProbe = "default"
+
+// MaxErrorLen bounds Result.Error, in characters; Decode cuts a longer one.
+const MaxErrorLen = 240
 
 // Reason says why a check came out the way it did. The constants below are
 // the reasons this build writes. Readers accept any well-formed reason
@@ -240,13 +239,41 @@ func Decode(key, value []byte) (Result, error) {
 	}
 	r := w.Result
 	r.V, r.CheckID, r.WebsiteID, r.CheckedAt, r.Up, r.Reason = *w.V, *w.CheckID, *w.WebsiteID, w.CheckedAt.UTC(), *w.Up, *w.Reason
-	r.Error = text.Truncate(r.Error, MaxErrorLen) // whatever the checker that wrote it
+	r.Error = truncateText(r.Error, MaxErrorLen) // whatever the checker that wrote it
 	r.Raw = value
 	return r, nil
 }
 
 // truncate returns b as text cut to n characters, for error messages.
-func truncate(b []byte, n int) string { return text.Truncate(string(b), n) }
+func truncate(b []byte, n int) string { return truncateText(string(b), n) }
+
+// ellipsis ends a text truncateText cut.
+const ellipsis = "…"
+
+// truncateText returns s cut to at most n characters (runes, as
+// PostgreSQL's varchar(n) counts them), never inside a UTF-8 character: a
+// longer s gives its first n-1 characters and ellipsis. It is
+// internal/text.Truncate, repeated so that the contract imports nothing of
+// the project; TestTruncateText holds the two together.
+func truncateText(s string, n int) string {
+	if n < 1 {
+		return ""
+	}
+	if len(s) <= n {
+		return s // at most n bytes, so at most n characters
+	}
+	count, cut := 0, -1
+	for i := range s { // i steps over characters, an invalid byte being one
+		if count == n-1 {
+			cut = i
+		}
+		if count == n {
+			return s[:cut] + ellipsis
+		}
+		count++
+	}
+	return s
+}
 
 // isUUID reports whether s is a UUID in its canonical 36-character text form.
 func isUUID(s string) bool {
