@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO ?= go
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
 BIN := bin/sitestat
 SERVICES := scripts/services
 # The packages with tests that restart services or kill processes.
@@ -26,6 +28,16 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags serial ./...
 
+# lint: golangci-lint (.golangci.yml: errcheck, govet, staticcheck, revive's
+# exported-comment rule, funlen at 100 lines), installed at the pinned
+# version with go install when missing or different.
+lint:
+	@if ! $(GOLANGCI_LINT) version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) "; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+	$(GOLANGCI_LINT) run ./...
+
 # test: start the real services, vet, then two steps:
 #  1. the race-enabled suite (unit and integration tests) and, beside it, the
 #     end-to-end tests that only start and kill their own processes (and the
@@ -35,7 +47,7 @@ vet:
 #     TestSerialRestart… (they would break whatever runs beside them).
 test: services-up test-tools
 	eval "$$($(SERVICES) env test)"; \
-	$(MAKE) --no-print-directory vet; \
+	$(MAKE) --no-print-directory vet lint; \
 	logs=$$(mktemp -d); failed=0; \
 	$(GO) test -race -count=1 -timeout 15m ./... >"$$logs/unit" 2>&1 & unit=$$!; \
 	$(GO) test -tags serial -p 1 -count=1 -v -timeout 20m -run '^TestSerial' -skip '^TestSerialRestart' \

@@ -277,6 +277,8 @@ func (p *Prober) checkRedirect(req *http.Request, via []*http.Request) error {
 // Probe checks t once and returns the Result. It never fails: whatever
 // happens to the site is in the Result. ctx bounds the check besides the
 // timeout; a cancelled ctx gives ReasonProbeError.
+//
+//nolint:funlen // the phases of one check in order (resolve, connect, TLS, request, body, regex), each naming the earliest failing phase; split, the deadline and timings would thread through every piece.
 func (p *Prober) Probe(ctx context.Context, t *Target) contract.Result {
 	start := time.Now()
 	r := contract.Result{

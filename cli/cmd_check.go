@@ -59,6 +59,7 @@ acknowledged every result (down sites included), 1 when producing failed.`,
 	}
 }
 
+//nolint:funlen // the check role's start-up in one place, so its deferred clean-up reads in reverse order.
 func runCheck(ctx context.Context, e *env, once bool) error {
 	log := e.log.With("component", "check")
 	kopts, err := kafkaOptions(e.cfg)

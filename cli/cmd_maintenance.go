@@ -13,6 +13,7 @@ import (
 	"github.com/sitestat/sitestat/store"
 )
 
+//nolint:funlen // a declarative command: its subcommands, flags and usage text.
 func maintenanceCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "maintenance",

@@ -14,6 +14,7 @@ import (
 	"github.com/sitestat/sitestat/store"
 )
 
+//nolint:funlen // a declarative command: its subcommands, flags and usage text.
 func sitesCommand() *cli.Command {
 	intervalFlag := &cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Value: 5,
 		Usage: fmt.Sprintf("seconds between checks (%d..%d)", store.MinInterval, store.MaxInterval)}

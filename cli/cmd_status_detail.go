@@ -15,6 +15,8 @@ import (
 )
 
 // writeDetail prints one website in detail for `sitestat status ID`.
+//
+//nolint:funlen // the sections of `status ID` in the order they print.
 func writeDetail(w io.Writer, d store.SiteDetail, now time.Time, color bool) error {
 	paint := func(code, s string) string {
 		if !color {

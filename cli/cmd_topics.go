@@ -12,6 +12,7 @@ import (
 	"github.com/sitestat/sitestat/kafka"
 )
 
+//nolint:funlen // a declarative command: its subcommands, flags and usage text.
 func topicsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "topics",

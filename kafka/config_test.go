@@ -126,7 +126,10 @@ func TestXDGSCRAMClient(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				creds := stored.GetStoredCredentials(scram.KeyFactors{Salt: "pepper", Iters: 4096})
+				creds, err := stored.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "pepper", Iters: 4096})
+				if err != nil {
+					t.Fatal(err)
+				}
 				srv, err := tt.hash.NewServer(func(user string) (scram.StoredCredentials, error) { return creds, nil })
 				if err != nil {
 					t.Fatal(err)

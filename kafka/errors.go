@@ -74,6 +74,8 @@ func (o Options) Explain(err error) string {
 }
 
 // explain builds the one-line explanation; see Explain.
+//
+//nolint:funlen // one table of Kafka failures and the hint each gets, read top to bottom.
 func (o Options) explain(op string, err error) string {
 	where := "the broker"
 	if len(o.Brokers) > 0 {

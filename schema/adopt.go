@@ -81,6 +81,8 @@ type adoption struct {
 // conversion to the partitioned table follows. It does nothing (nil) when
 // website_status is missing, partitioned, or has a check_id column; in a dry
 // run it only counts.
+//
+//nolint:funlen // the steps of adopting the brief's table, in the order of their one transaction.
 func adoptLegacy(ctx context.Context, conn *sql.Conn, opts MigrateOptions, rep *Report) (*adoption, error) {
 	var kind sql.NullString
 	var hasCheckID bool

@@ -48,6 +48,8 @@ func (l liveSchema) column(table, column string) (liveColumn, bool) {
 
 // inspect reads the tables, columns, constraints and indexes of the current
 // schema (the first of search_path) from pg_catalog.
+//
+//nolint:funlen // one catalog query after another, filling one Inspection.
 func inspect(ctx context.Context, q querier) (liveSchema, error) {
 	live := liveSchema{
 		tables:      map[string]map[string]liveColumn{},

@@ -137,7 +137,10 @@ func Migrate(ctx context.Context, db *store.DB, schemaSQL string, opts MigrateOp
 	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
 		return report, fmt.Errorf("migrate: take migration lock: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockID)
+	// The session lock goes with the connection if the unlock fails.
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockID)
+	}()
 
 	current, err := schemaVersion(ctx, conn)
 	if err != nil {

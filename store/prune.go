@@ -91,7 +91,10 @@ func (db *DB) Prune(ctx context.Context, ret Retention, now time.Time, dryRun bo
 		rep.Skipped = true
 		return rep, nil
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", pruneLockID)
+	// The session lock goes with the connection if the unlock fails.
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", pruneLockID)
+	}()
 
 	if ret.Raw > 0 {
 		rep.RawBefore = now.Add(-ret.Raw).UTC()
@@ -196,7 +199,9 @@ func withLockRetry(ctx context.Context, conn *sql.Conn, stmt string) error {
 	if _, err := conn.ExecContext(ctx, "SET lock_timeout = '"+partitionLockTimeout+"'"); err != nil {
 		return err
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "RESET lock_timeout")
+	// Best effort: if RESET fails the connection keeps the shorter lock_timeout
+	// until the pool closes it (only lock waits are shortened, nothing is lost).
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET lock_timeout") }()
 	backoff := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 0; ; attempt++ {
 		_, err := conn.ExecContext(ctx, stmt)

@@ -627,6 +627,8 @@ func (db *DB) SiteDetail(ctx context.Context, id int64, now time.Time) (SiteDeta
 
 // SiteDetailWith is SiteDetail over the windows and with the number of
 // failed checks of opts.
+//
+//nolint:funlen // every section of a site's detail read in one repeatable-read transaction, so they agree.
 func (db *DB) SiteDetailWith(ctx context.Context, id int64, now time.Time, opts DetailOptions) (SiteDetail, error) {
 	windows := opts.Windows
 	if windows == nil {

@@ -81,7 +81,10 @@ func Generate(ctx context.Context, adminURL, script string) ([]byte, error) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("create scratch database: %w", err)
 	}
-	defer admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	defer func() {
+		// Best effort: a scratch database left behind is dropped by name on the next run's cleanup or by hand.
+		_, _ = admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	}()
 
 	u, err := url.Parse(adminURL)
 	if err != nil {
