@@ -40,9 +40,9 @@ func TestProbeICMP(t *testing.T) {
 		{"not permitted", Spec{URL: "icmp://127.0.0.1"}, Options{OpenICMP: failing(notPermitted)}, ReasonICMPNotPermitted, "CAP_NET_RAW", false},
 		{"not permitted v6", Spec{URL: "icmp://[::1]"}, Options{OpenICMP: failing(&os.SyscallError{Syscall: "socket", Err: syscall.EACCES})}, ReasonICMPNotPermitted, "ping_group_range", false},
 		{"socket error", Spec{URL: "icmp://127.0.0.1"}, Options{OpenICMP: failing(&os.SyscallError{Syscall: "socket", Err: syscall.EMFILE})}, ReasonProbeError, "too many open files", false},
-		{"no reply", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyNone)}, ReasonTimeout, "timeout after 150ms waiting for an echo reply", false},
-		{"reply with another id", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyOtherID)}, ReasonTimeout, "echo reply", false},
-		{"reply from another address", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyOtherSource)}, ReasonTimeout, "echo reply", false},
+		{"no reply", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyNone)}, ReasonTimeout, "timeout after 150ms during echo", false},
+		{"reply with another id", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyOtherID)}, ReasonTimeout, "during echo", false},
+		{"reply from another address", Spec{URL: "icmp://127.0.0.1", Timeout: 150 * time.Millisecond}, Options{OpenICMP: fakeICMP(replyOtherSource)}, ReasonTimeout, "during echo", false},
 		{"fake reply", Spec{URL: "icmp://127.0.0.1"}, Options{OpenICMP: fakeICMP(replyRight)}, ReasonOK, "", true},
 		{"no such host", Spec{URL: "icmp://nowhere.invalid"}, Options{}, ReasonDNSError, "nowhere.invalid", false},
 		{"blocked", Spec{URL: "icmp://127.0.0.1"}, Options{Deny: denyLoopback}, ReasonBlocked, "loopback", false},
@@ -110,7 +110,9 @@ func TestICMPConcurrent(t *testing.T) {
 func TestICMPClose(t *testing.T) {
 	p := NewProber(Options{OpenICMP: fakeICMP(replyNone)})
 	done := make(chan Outcome)
-	go func() { done <- p.Probe(context.Background(), NewTarget(Spec{URL: "icmp://127.0.0.1", Timeout: 10 * time.Second})) }()
+	go func() {
+		done <- p.Probe(context.Background(), NewTarget(Spec{URL: "icmp://127.0.0.1", Timeout: 10 * time.Second}))
+	}()
 	// Wait until the check is waiting, then close.
 	deadline := time.Now().Add(5 * time.Second)
 	for p.waiting() == 0 {

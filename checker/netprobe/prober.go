@@ -3,11 +3,16 @@ package netprobe
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sitestat/sitestat/internal/text"
 )
 
 // Defaults used for the zero fields of Options.
@@ -167,11 +172,192 @@ func (p *Prober) Close() error {
 // the Outcome. ctx bounds the check besides the timeout; a cancelled ctx
 // gives ReasonProbeError.
 func (p *Prober) Probe(ctx context.Context, t *Target) Outcome {
-	return Outcome{}
+	out := Outcome{Kind: t.kind}
+	if t.err != nil {
+		out.Reason, out.Error = ReasonInvalidConfig, shorten(t.err.Error())
+		return out
+	}
+	timeout := p.opts.Timeout
+	if t.spec.Timeout > 0 {
+		timeout = t.spec.Timeout
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = max(time.Until(d), 0).Round(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ck := &check{ctx: ctx, timeout: timeout, start: time.Now(), phase: "connect", out: &out}
+	var err error
+	switch t.kind {
+	case KindTCP:
+		err = p.probeTCP(ck, t)
+	case KindDNS:
+		err = p.probeDNS(ck, t)
+	case KindTLS:
+		err = p.probeTLS(ck, t)
+	default:
+		err = p.probeICMP(ck, t)
+	}
+	if out.Duration == 0 {
+		out.Duration = time.Since(ck.start)
+	}
+	switch {
+	case err != nil:
+		out.Reason, out.Error = ck.classify(err)
+	case out.Reason == "":
+		out.Reason = ReasonOK
+	}
+	out.Error = shorten(out.Error)
+	return out
+}
+
+// check is one probe under way.
+type check struct {
+	ctx     context.Context // carries the check's deadline
+	timeout time.Duration   // that deadline, for the error text
+	start   time.Time
+	phase   string // where the check is, for a timeout's text
+	out     *Outcome
+}
+
+// failure is an error that already says its Reason.
+type failure struct {
+	reason Reason
+	text   string
+}
+
+func (f *failure) Error() string { return f.text }
+
+// fail returns the error of a check that failed as reason says.
+func fail(reason Reason, format string, args ...any) error {
+	return &failure{reason: reason, text: fmt.Sprintf(format, args...)}
+}
+
+// errBlocked is wrapped by the error of an address Options.Deny refused.
+var errBlocked = errors.New("blocked")
+
+// classify maps the error of a check to its Reason and text.
+func (ck *check) classify(err error) (Reason, string) {
+	var f *failure
+	var dnsErr *net.DNSError
+	var be *blockedError
+	switch {
+	case errors.As(err, &f):
+		return f.reason, f.text
+	case errors.As(err, &be):
+		return ReasonBlocked, be.err.Error()
+	case errors.Is(ck.ctx.Err(), context.Canceled):
+		return ReasonProbeError, "check cancelled"
+	case isTimeout(ck.ctx, err):
+		return ReasonTimeout, fmt.Sprintf("timeout after %s during %s", ck.timeout, ck.phase)
+	case errors.Is(err, context.Canceled):
+		return ReasonProbeError, "check cancelled"
+	case errors.As(err, &dnsErr):
+		return ReasonDNSError, dnsErr.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ReasonConnectionRefused, innermost(err)
+	default:
+		return ReasonConnectionError, innermost(err)
+	}
+}
+
+// innermost returns the text of a network error without the "dial tcp"
+// wrapping (the address stays: it is the one connected to).
+func innermost(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		if oe.Addr != nil {
+			return oe.Addr.String() + ": " + oe.Err.Error()
+		}
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// isTimeout reports whether err comes from a deadline: the check's own, a
+// network timeout, or ctx's.
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// shorten bounds an error text to MaxErrorLen characters.
+func shorten(s string) string { return text.Truncate(s, MaxErrorLen) }
+
+// blockedError is the error of an address Options.Deny refused.
+type blockedError struct{ err error }
+
+func (b *blockedError) Error() string { return "blocked: " + b.err.Error() }
+func (b *blockedError) Unwrap() error { return errBlocked }
+
+// deny asks Options.Deny about addr.
+func (p *Prober) deny(addr netip.Addr) error {
+	if p.opts.Deny == nil {
+		return nil
+	}
+	if err := p.opts.Deny(addr.Unmap().WithZone("")); err != nil {
+		return &blockedError{err: err}
+	}
+	return nil
 }
 
 // control is the dialer's Control: Options.Deny on the address about to be
-// connected to.
+// connected to, after DNS.
 func (p *Prober) control(network, address string, _ syscall.RawConn) error {
-	return nil
+	if p.opts.Deny == nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &blockedError{err: fmt.Errorf("cannot tell whether %q is allowed: %v", address, err)}
+	}
+	return p.deny(ap.Addr())
+}
+
+// dial connects to addr (host:port) over TCP within ck's deadline, and
+// records the connect time and the address.
+func (p *Prober) dial(ck *check, addr string) (net.Conn, error) {
+	if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidTLD(host) {
+		// RFC 6761 §6.4: names under .invalid never resolve; say so
+		// without asking the network (as checker does).
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	ck.phase = "connect"
+	t0 := time.Now()
+	conn, err := p.dialer.DialContext(ck.ctx, "tcp", addr)
+	ck.out.Connect = time.Since(t0)
+	if err != nil {
+		return nil, err
+	}
+	ck.out.Connected = true
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		ck.out.IP = ta.AddrPort().Addr().Unmap()
+	}
+	if d, ok := ck.ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	// A cancelled check ends its reads and writes at once.
+	stop := context.AfterFunc(ck.ctx, func() { conn.SetDeadline(time.Now()) })
+	return &stopConn{Conn: conn, stop: stop}, nil
+}
+
+// isInvalidTLD reports whether host is under the special-use .invalid domain.
+func isInvalidTLD(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "invalid" || strings.HasSuffix(host, ".invalid")
+}
+
+// stopConn is a connection whose Close also ends the AfterFunc that would
+// interrupt it when its check is cancelled.
+type stopConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *stopConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
