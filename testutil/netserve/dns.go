@@ -1,6 +1,7 @@
 package netserve
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -35,16 +36,11 @@ const (
 // get NXDOMAIN.
 func DNS(tb testing.TB) string {
 	tb.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenBoth()
 	if err != nil {
-		tb.Fatalf("netserve: dns udp: %v", err)
+		tb.Fatalf("netserve: dns: %v", err)
 	}
 	addr := pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
-		tb.Fatalf("netserve: dns tcp on %s: %v", addr, err)
-	}
 	z := parseZone(tb)
 	udp := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { z.answer(w, r, false) })}
 	tcp := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { z.answer(w, r, true) })}
@@ -59,6 +55,26 @@ func DNS(tb testing.TB) string {
 		tcp.Shutdown()
 	})
 	return addr
+}
+
+// listenBoth listens on one port of 127.0.0.1 for UDP and TCP. The port is
+// the TCP listener's; when its UDP twin is taken, it tries another.
+func listenBoth() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 50 {
+		var ln net.Listener
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		var pc net.PacketConn
+		pc, err = net.ListenPacket("udp", ln.Addr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		ln.Close()
+	}
+	return nil, nil, fmt.Errorf("no port free for both udp and tcp: %w", err)
 }
 
 // ClosedUDPPort returns an address on 127.0.0.1 where no UDP socket is bound.
