@@ -337,10 +337,14 @@ func (p *Prober) dial(ck *check, addr string) (net.Conn, error) {
 		ck.out.IP = ta.AddrPort().Addr().Unmap()
 	}
 	if d, ok := ck.ctx.Deadline(); ok {
-		conn.SetDeadline(d)
+		if err := conn.SetDeadline(d); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
-	// A cancelled check ends its reads and writes at once.
-	stop := context.AfterFunc(ck.ctx, func() { conn.SetDeadline(time.Now()) })
+	// A cancelled check ends its reads and writes at once (a conn already
+	// closed has nothing left to stop).
+	stop := context.AfterFunc(ck.ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	return &stopConn{Conn: conn, stop: stop}, nil
 }
 
