@@ -6,6 +6,10 @@ import (
 	"strconv"
 )
 
+// maxDepth bounds the nesting the scanner skips over, as encoding/json
+// bounds what it decodes.
+const maxDepth = 10000
+
 // jsonKind is the type of a JSON value the scanner found.
 type jsonKind uint8
 
@@ -358,6 +362,10 @@ func (s *scanner) skipNested() int {
 			s.skipString()
 			continue
 		case '{', '[':
+			if len(stack) >= maxDepth {
+				s.fail()
+				return 0
+			}
 			stack = append(stack, closerOf(c))
 		case '}', ']':
 			if c != stack[len(stack)-1] {

@@ -156,9 +156,6 @@ func (c *Condition) check() error {
 			return errAt(o.pos, quote(o.text)+" is not a number or a duration; "+c.op.String()+" compares numbers")
 		}
 	}
-	if (l.fn == fnPat || l.fn == fnAny) && (r.fn == fnPat || r.fn == fnAny) {
-		return errAt(r.pos, "pat() and any() compare with a placeholder, not with each other")
-	}
 	return nil
 }
 

@@ -87,6 +87,7 @@ type evaluation struct {
 	vals    []jsonValue
 	errAt   int
 	scanned bool
+	scans   int // passes over the body, for the test that there is at most one
 }
 
 func (ev *evaluation) trimmedBody() string {
@@ -102,6 +103,7 @@ func (ev *evaluation) json(i int) (jsonValue, string) {
 	if !ev.scanned {
 		ev.vals, ev.errAt = scanJSON(ev.set.root, ev.set.targets, ev.in.Body)
 		ev.scanned = true
+		ev.scans++
 	}
 	return ev.vals[i], errText(ev.errAt, ev.in.Body)
 }
@@ -109,14 +111,20 @@ func (ev *evaluation) json(i int) (jsonValue, string) {
 // Evaluate checks every condition against in and returns whether all held
 // and one Outcome per condition, in order.
 func (s *Set) Evaluate(in *Input) (ok bool, outcomes []Outcome) {
+	ok, outcomes, _ = s.evaluate(in)
+	return ok, outcomes
+}
+
+// evaluate is Evaluate, returning its state for tests.
+func (s *Set) evaluate(in *Input) (bool, []Outcome, *evaluation) {
 	ev := &evaluation{set: s, in: in}
-	outcomes = make([]Outcome, len(s.conds))
-	ok = true
+	outcomes := make([]Outcome, len(s.conds))
+	ok := true
 	for i := range s.conds {
 		outcomes[i] = ev.one(&s.conds[i], s.idx[i])
 		ok = ok && outcomes[i].Success
 	}
-	return ok, outcomes
+	return ok, outcomes, ev
 }
 
 // FirstFailure returns the first failed outcome, for a result's error.
