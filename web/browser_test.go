@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
@@ -253,6 +254,12 @@ func TestBrowser(t *testing.T) {
 	if len(rows) > 0 && rows[0].State != "down" {
 		t.Errorf("first row is %q (%s), want the down one first", rows[0].Name, rows[0].State)
 	}
+	fitCheck(bctx, t, "overview at 1280 px", 1280)
+	// The desktop keeps its table: a header row and one line per site.
+	heads, err := chromedp.Run(bctx, chromedp.Evaluate[int](`[...document.querySelectorAll("#sites thead th")].filter(th => th.getBoundingClientRect().height > 0).length`))
+	if err != nil || heads < 6 {
+		t.Errorf("at 1280 px the overview shows %d column headers (%v), want the table's", heads, err)
+	}
 	shot("overview.png")
 
 	// Follow the link to a website: its charts have points.
@@ -272,7 +279,27 @@ func TestBrowser(t *testing.T) {
 	if len(points) != 2 || points[0] == 0 || points[1] < 7*24 {
 		t.Errorf("chart points %v, want two charts, the 7-day one with a point per hour", points)
 	}
+	fitCheck(bctx, t, "site page at 1280 px", 1280)
 	shot("site.png")
+
+	// A phone, 360 px wide: the overview, a site page and the incidents
+	// fit without sideways scrolling, each site's state and 90-day bar are
+	// on screen, and the chart labels are legible.
+	phone(bctx, t, 360)
+	for _, p := range []struct{ path, css, shot string }{
+		{"/", "#sites", "overview-360.png"},
+		{"/sites/" + itoa(sites.shop), "#uptime", "site-360.png"},
+		{"/incidents", "table.incidents", ""},
+	} {
+		load(bctx, t, srv.URL+p.path, p.css)
+		fitCheck(bctx, t, p.path+" at 360 px", 360)
+		if p.shot != "" {
+			shot(p.shot)
+		}
+	}
+	if _, err := chromedp.Call(bctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatalf("clear the phone: %v", err)
+	}
 
 	// The dark scheme.
 	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -287,10 +314,86 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("dark background %q (%v), want rgb(13, 17, 23)", bg, err)
 	}
 	shot("overview-dark.png")
+	phone(bctx, t, 360)
+	load(bctx, t, srv.URL+"/", "#sites")
+	fitCheck(bctx, t, "dark overview at 360 px", 360)
+	shot("overview-360-dark.png")
 
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
 		t.Errorf("console errors: %s", strings.Join(problems, "; "))
+	}
+}
+
+// phone makes the page a phone's: width CSS pixels wide, the viewport meta
+// tag honoured, overlay scrollbars.
+func phone(bctx context.Context, t *testing.T, width int64) {
+	t.Helper()
+	if _, err := chromedp.Call(bctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: width, Height: 800, DeviceScaleFactor: 1, Mobile: true}); err != nil {
+		t.Fatalf("emulate a %d px phone: %v", width, err)
+	}
+}
+
+// load loads url and waits for the element that css selects.
+func load(bctx context.Context, t *testing.T, url, css string) {
+	t.Helper()
+	if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(css))); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+}
+
+// fitJS lists, in the browser, what does not fit a window of width px: a
+// page or an element that scrolls sideways, a site row whose state or
+// 90-day bar is not wholly on screen (or is clipped by a scroller), a bar
+// narrower than a pixel a day, a chart label rendered under 10 px.
+const fitJS = `(width) => {
+	const p = [], de = document.documentElement;
+	if (window.innerWidth !== width) p.push("the window is " + window.innerWidth + " px wide (zoomed out to fit?)");
+	if (de.scrollWidth > width) p.push("the page is " + de.scrollWidth + " px wide");
+	const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.classList.length ? "." + [...el.classList].join(".") : "");
+	for (const el of document.body.querySelectorAll("*")) {
+		const ox = getComputedStyle(el).overflowX;
+		if (ox !== "visible" && el.scrollWidth > el.clientWidth + 1) p.push(name(el) + " scrolls sideways: " + el.scrollWidth + " px in " + el.clientWidth);
+	}
+	const shown = (el, what) => {
+		const r = el.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0) { p.push(what + " is not shown"); return r; }
+		if (r.left < -0.5 || r.right > width + 0.5) p.push(what + " spans x " + Math.round(r.left) + ".." + Math.round(r.right));
+		for (let a = el.parentElement; a; a = a.parentElement) {
+			if (getComputedStyle(a).overflowX === "visible") continue;
+			const c = a.getBoundingClientRect();
+			if (r.left < c.left - 0.5 || r.right > c.right + 0.5) p.push(what + " is clipped by " + name(a));
+		}
+		return r;
+	};
+	for (const row of document.querySelectorAll("tr.site")) {
+		const site = row.querySelector("a").textContent;
+		const st = row.querySelector(".state");
+		shown(st, site + ": state " + JSON.stringify(st.textContent));
+		const bar = row.querySelector("svg.bar");
+		if (shown(bar, site + ": 90-day bar").width < 90) p.push(site + ": 90-day bar " + Math.round(bar.getBoundingClientRect().width) + " px wide");
+	}
+	const labels = [...document.querySelectorAll("figure.chart .axis")];
+	if (document.querySelector("figure.chart") && labels.length === 0) p.push("charts without labels");
+	for (const l of labels) {
+		const m = l.getScreenCTM ? l.getScreenCTM() : null;
+		const px = parseFloat(getComputedStyle(l).fontSize) * (m ? Math.hypot(m.a, m.b) : 1);
+		if (px < 10) p.push("chart label " + JSON.stringify(l.textContent) + " is " + px.toFixed(1) + " px");
+		shown(l, "chart label " + JSON.stringify(l.textContent));
+	}
+	return p;
+}`
+
+// fitCheck fails the test with what fitJS finds on the page now.
+func fitCheck(bctx context.Context, t *testing.T, what string, width int) {
+	t.Helper()
+	problems, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](fmt.Sprintf("(%s)(%d)", fitJS, width)))
+	if err != nil {
+		t.Fatalf("%s: measure: %v", what, err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", what, p)
 	}
 }
