@@ -90,9 +90,10 @@ demo:
 bench:
 	scripts/bench all
 
-# screenshots: regenerate docs/overview.png, docs/site.png and
-# docs/overview-dark.png with headless Chromium (the browser test's
-# websites), for the README.
+# screenshots: regenerate docs/overview.png, docs/site.png,
+# docs/overview-dark.png and their 360-px versions (docs/overview-360.png,
+# docs/site-360.png, docs/overview-360-dark.png) with headless Chromium
+# (the browser test's websites), for the README.
 screenshots: services-up test-tools
 	eval "$$($(SERVICES) env test)"; \
 	SITESTAT_SCREENSHOT_DIR=$(CURDIR)/docs $(GO) test -count=1 -v -run '^TestBrowser$$' ./web | grep -E 'screenshot|^(ok|FAIL|---)'

@@ -156,7 +156,8 @@ func seedDemo(t *testing.T, db *store.DB) demoSites {
 
 // TestBrowser opens the status page in headless Chromium: every website has
 // a row with a 90-day bar, no console error, a site link leads to a chart
-// with points, and the dark scheme renders. Screenshots go to
+// with points, the dark scheme renders, and at 360 px (a phone) the pages
+// fit without sideways scrolling (fitJS). Screenshots go to
 // SITESTAT_SCREENSHOT_DIR (make screenshots: docs/) or a temporary folder.
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
