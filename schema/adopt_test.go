@@ -23,8 +23,8 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, string(ddl))
-	mustExec(t, db, "INSERT INTO websites (url) VALUES ('https://a.example/'), ('https://b.example/')")
+	fixture.Exec(t, db, string(ddl))
+	fixture.Exec(t, db, "INSERT INTO websites (url) VALUES ('https://a.example/'), ('https://b.example/')")
 	now := time.Now().UTC().Truncate(time.Second)
 	type legacy struct {
 		site   any // nil for NULL
@@ -50,7 +50,7 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 		{2, 9 * time.Hour, nil, false, "", nil, nil},
 	}
 	for _, r := range rows {
-		mustExec(t, db, "INSERT INTO website_status (website_id, timestamp_utc, request_info) VALUES ($1, $2, $3)",
+		fixture.Exec(t, db, "INSERT INTO website_status (website_id, timestamp_utc, request_info) VALUES ($1, $2, $3)",
 			r.site, now.Add(-r.ago), r.info)
 	}
 
@@ -110,13 +110,13 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 			t.Errorf("the sitestat-shaped row got check_id %s, want its own", checkID)
 		}
 	}
-	if n := mustCount(t, db, "SELECT count(DISTINCT check_id) FROM website_status"); n != 7 {
+	if n := fixture.Count(t, db, "SELECT count(DISTINCT check_id) FROM website_status"); n != 7 {
 		t.Errorf("%d distinct check ids, want 7", n)
 	}
 	// The rejected rows, untouched, with why.
 	for _, r := range rows[7:] {
 		q := "SELECT count(*) FROM website_status_rejected WHERE timestamp_utc = $1 AND website_id IS NOT DISTINCT FROM $2 AND request_info::text IS NOT DISTINCT FROM $3"
-		if n := mustCount(t, db, q, now.Add(-r.ago), r.site, r.info); n != 1 {
+		if n := fixture.Count(t, db, q, now.Add(-r.ago), r.site, r.info); n != 1 {
 			t.Errorf("rejected row %v: found %d times", r.info, n)
 		}
 	}
@@ -127,7 +127,7 @@ func TestMigrateAdoptsBriefDatabase(t *testing.T) {
 	if days != 7 {
 		t.Errorf("daily rollups count %d checks, want 7", days)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM site_probe_state WHERE probe = 'legacy'"); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM site_probe_state WHERE probe = 'legacy'"); n != 2 {
 		t.Errorf("site_probe_state has %d legacy rows, want 2", n)
 	}
 	if again := mustMigrate(t, db, schema.MigrateOptions{}); !again.UpToDate() {

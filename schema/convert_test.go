@@ -27,10 +27,10 @@ func phase1DB(t *testing.T) *store.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, string(v1))
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (1)")
-	mustExec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
-	mustExec(t, db, `
+	fixture.Exec(t, db, string(v1))
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES (1)")
+	fixture.Exec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
+	fixture.Exec(t, db, `
 		INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms)
 		SELECT w, at, jsonb_build_object('v', 1, 'check_id', id, 'website_id', w, 'url', 'https://site' || w || '.example/',
 		           'checked_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'probe', 'old-host-' || w,
@@ -95,13 +95,13 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	if got := rowsDigest(t, db); got != digest {
 		t.Errorf("rows changed by the conversion: digest %s, want %s", got, digest)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_phase1"); n != 2000 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_phase1"); n != 2000 {
 		t.Errorf("website_status_phase1 has %d rows, want 2000", n)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM pg_class WHERE relname = 'website_status' AND relkind = 'p'"); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM pg_class WHERE relname = 'website_status' AND relkind = 'p'"); n != 1 {
 		t.Error("website_status is not partitioned")
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE probe <> 'default' OR host <> ''"); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE probe <> 'default' OR host <> ''"); n != 0 {
 		t.Errorf("%d old rows have a probe other than default or a host", n)
 	}
 	if err := schema.CheckSync(ctx, db.SQL()); err != nil {
@@ -144,8 +144,8 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 	if _, err := db.SQL().ExecContext(ctx, "CREATE UNIQUE INDEX CONCURRENTLY website_status_phase1_check_id_timestamp_utc_key ON website_status (up)"); err == nil {
 		t.Fatal("a unique index on up was built")
 	}
-	mustExec(t, db, "ALTER TABLE website_status ADD CONSTRAINT website_status_phase1_bounds CHECK (timestamp_utc > '2000-01-01') NOT VALID")
-	mustExec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason)
+	fixture.Exec(t, db, "ALTER TABLE website_status ADD CONSTRAINT website_status_phase1_bounds CHECK (timestamp_utc > '2000-01-01') NOT VALID")
+	fixture.Exec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason)
 		VALUES (1, now(), '{}', gen_random_uuid(), true, 'ok')`)
 	digest := rowsDigest(t, db)
 
@@ -158,8 +158,8 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 	}
 
 	// Interrupted between the conversion's commit and the rebuild.
-	mustExec(t, db, "DELETE FROM schema_version WHERE version = 3")
-	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
+	fixture.Exec(t, db, "DELETE FROM schema_version WHERE version = 3")
+	fixture.Exec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
 	rep = mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "rebuild rollups and site_probe_state from 2001 raw rows") || !contains(rep.Actions, "record schema version 3") {
 		t.Errorf("migrate after an interrupted rebuild: actions %q", rep.Actions)
@@ -176,7 +176,7 @@ func TestMigrateConvertsEmptyPhase1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, string(v1))
+	fixture.Exec(t, db, string(v1))
 	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "drop the empty version 1 website_status") || len(rep.Problems) > 0 {
 		t.Errorf("actions %q, problems %q", rep.Actions, rep.Problems)
@@ -199,14 +199,14 @@ func TestMigrateFromVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, string(v2))
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (2)")
-	mustExec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
+	fixture.Exec(t, db, string(v2))
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES (2)")
+	fixture.Exec(t, db, "INSERT INTO websites (url, check_interval) SELECT 'https://site' || i || '.example/', 60 FROM generate_series(1, 3) i")
 	now := time.Now().UTC()
 	if _, err := db.EnsurePartitions(ctx, now.Add(-11*24*time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, `
+	fixture.Exec(t, db, `
 		INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, status_code, response_time_ms, probe, host)
 		SELECT w, at, jsonb_build_object('v', 1, 'check_id', id, 'website_id', w, 'probe', 'eu', 'host', 'h'),
 		       id, up, CASE WHEN up THEN 'ok' ELSE 'http_status' END, CASE WHEN up THEN 200 ELSE 503 END, rt, 'eu', 'h'
@@ -220,7 +220,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		`INSERT INTO website_status_daily (website_id, probe, day, checks, up_checks)
 		 SELECT website_id, probe, (timestamp_utc AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE up) FROM website_status GROUP BY 1, 2, 3`,
 	} {
-		mustExec(t, db, q)
+		fixture.Exec(t, db, q)
 	}
 	digest := rowsDigest(t, db)
 	lastHour := mustTime(t, db, "SELECT max(hour) FROM website_status_hourly")
@@ -246,7 +246,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixture.FoldRollups(t, db, now.Add(3*time.Hour))
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
 		t.Errorf("%d hourly rows left to merge", n)
 	}
 	fixture.CompareRollups(t, "days after new checks and a merge", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sitestat/sitestat/schema"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 func TestCheckSchema(t *testing.T) {
@@ -52,7 +53,7 @@ func TestCheckSchema(t *testing.T) {
 			t.Parallel()
 			db := migratedDB(t)
 			if tt.breakSQL != "" {
-				mustExec(t, db, tt.breakSQL)
+				fixture.Exec(t, db, tt.breakSQL)
 			}
 			err := schema.CheckSync(testContext(t), db.SQL())
 			if tt.want == "" {

@@ -59,31 +59,6 @@ func mustMigrate(tb testing.TB, db *store.DB, opts schema.MigrateOptions) schema
 	return rep
 }
 
-func mustExec(tb testing.TB, db *store.DB, query string, args ...any) {
-	tb.Helper()
-	if _, err := db.SQL().ExecContext(testContext(tb), query, args...); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-}
-
-func mustCount(tb testing.TB, db *store.DB, query string, args ...any) int64 {
-	tb.Helper()
-	var n int64
-	if err := db.SQL().QueryRowContext(testContext(tb), query, args...).Scan(&n); err != nil {
-		tb.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-func mustAddSite(tb testing.TB, db *store.DB, url string) int64 {
-	tb.Helper()
-	id, err := db.AddSite(testContext(tb), store.SiteInput{URL: url, Interval: 60})
-	if err != nil {
-		tb.Fatalf("add site %s: %v", url, err)
-	}
-	return id
-}
-
 // newResult returns a valid result of the website, checked at at: up with
 // status code code, or down (http_status, or timeout without a code).
 func newResult(websiteID int64, at time.Time, up bool, code int, ms float64) contract.Result {

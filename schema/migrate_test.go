@@ -9,6 +9,7 @@ import (
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -41,7 +42,7 @@ func TestMigrateTwice(t *testing.T) {
 	if got := schemaSnapshot(t, db); got != snap {
 		t.Errorf("second migrate changed the schema:\nbefore:\n%s\nafter:\n%s", snap, got)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM schema_version"); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM schema_version"); n != 1 {
 		t.Errorf("schema_version has %d rows, want 1", n)
 	}
 }
@@ -68,7 +69,7 @@ func TestMigrateConcurrent(t *testing.T) {
 	if reports[0].UpToDate() == reports[1].UpToDate() {
 		t.Errorf("want exactly one migrate to create the schema; up to date: %t and %t", reports[0].UpToDate(), reports[1].UpToDate())
 	}
-	if n := mustCount(t, db1, "SELECT count(*) FROM schema_version"); n != 1 {
+	if n := fixture.Count(t, db1, "SELECT count(*) FROM schema_version"); n != 1 {
 		t.Errorf("schema_version has %d rows, want 1", n)
 	}
 }
@@ -82,12 +83,12 @@ func TestMigrateDryRun(t *testing.T) {
 	if got := rep.Lines(); !strings.HasPrefix(got[0], "would create table") || got[len(got)-1] != "dry run: nothing was changed" {
 		t.Errorf("dry run lines = %q", got)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"); n != 0 {
 		t.Fatalf("dry run left %d tables", n)
 	}
 
 	mustMigrate(t, db, schema.MigrateOptions{})
-	mustExec(t, db, "ALTER TABLE website_status DROP COLUMN request_info")
+	fixture.Exec(t, db, "ALTER TABLE website_status DROP COLUMN request_info")
 	snap := schemaSnapshot(t, db)
 	rep = mustMigrate(t, db, schema.MigrateOptions{DryRun: true})
 	if !contains(rep.Statements, "ALTER TABLE website_status ADD COLUMN request_info jsonb") {
@@ -101,7 +102,7 @@ func TestMigrateDryRun(t *testing.T) {
 func TestMigrateRepairs(t *testing.T) {
 	// rows adds two results, so that repairs meet existing data.
 	rows := func(t *testing.T, db *store.DB) {
-		id := mustAddSite(t, db, "https://example.com/")
+		id := fixture.AddSite(t, db, "https://example.com/")
 		now := time.Now()
 		if _, err := db.InsertResults(testContext(t), []contract.Result{
 			newResult(id, now, true, 200, 12.5), newResult(id, now.Add(time.Second), false, 503, 40),
@@ -171,7 +172,7 @@ func TestMigrateRepairs(t *testing.T) {
 			if tt.data {
 				rows(t, db)
 			}
-			mustExec(t, db, tt.breakSQL)
+			fixture.Exec(t, db, tt.breakSQL)
 			rep := mustMigrate(t, db, tt.opts)
 			for _, l := range rep.Lines() {
 				t.Log(l)
@@ -204,7 +205,7 @@ func TestMigrateRepairs(t *testing.T) {
 
 func TestMigrateRefusesNewerVersion(t *testing.T) {
 	db := migratedDB(t)
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (99)")
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES (99)")
 	_, err := schema.Migrate(testContext(t), db, schemaSQL(t), schema.MigrateOptions{})
 	if err == nil || !strings.Contains(err.Error(), "schema version 99, newer than this build's 3") {
 		t.Fatalf("migrate = %v, want a newer-version error", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // The write path benchmarks store 200,000 results in batches of 5,000 into
@@ -231,7 +232,7 @@ func BenchmarkStatus(b *testing.B) {
 	if _, err := db.RebuildRollups(ctx, time.Time{}, nil); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("loaded %d rows in %s", mustCount(b, db, "SELECT count(*) FROM website_status"), time.Since(start).Round(time.Millisecond))
+	b.Logf("loaded %d rows in %s", fixture.Count(b, db, "SELECT count(*) FROM website_status"), time.Since(start).Round(time.Millisecond))
 	for b.Loop() {
 		sts, err := db.Status(ctx, 24*time.Hour, now)
 		if err != nil {

@@ -31,7 +31,7 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	ctx := testContext(t)
 	var sites []int64
 	for i := range 4 {
-		sites = append(sites, mustAddSite(t, db, fmt.Sprintf("https://site%d.example/", i)))
+		sites = append(sites, fixture.AddSite(t, db, fmt.Sprintf("https://site%d.example/", i)))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := time.Now().UTC()
@@ -94,7 +94,7 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	insert("late results", all[:200], 200)
 	insert("everything redelivered", all, 0)
 
-	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != int64(len(all)) {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != int64(len(all)) {
 		t.Fatalf("website_status has %d rows, want %d", got, len(all))
 	}
 	hourly, daily := fixture.StoredRollups(t, db, false), fixture.StoredRollups(t, db, true)
@@ -103,13 +103,13 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 	fixture.CheckState(t, db)
 	// Every hour merged: website_status_daily alone holds the days.
 	fixture.FoldRollups(t, db, now.Add(3*time.Hour))
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour >= (SELECT folded_hour FROM rollup_fold)"); n != 0 {
 		t.Errorf("%d hourly rows left to merge", n)
 	}
 	fixture.CompareRollups(t, "daily table", fixture.StoredRollups(t, db, true), daily)
 
 	// A rebuild from the raw rows gives the same rollups and state.
-	mustExec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
+	fixture.Exec(t, db, "TRUNCATE website_status_hourly, website_status_daily, site_probe_state")
 	rep, err := db.RebuildRollups(ctx, time.Time{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestRollupsEqualRawAggregates(t *testing.T) {
 func TestLateResultKeepsState(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	now := time.Now().UTC()
 	latest := newResult(id, now, true, 200, 10)
 	late := newResult(id, now.Add(-3*time.Hour), false, 503, 20)
@@ -145,7 +145,7 @@ func TestLateResultKeepsState(t *testing.T) {
 	if checkID != latest.CheckID || !up {
 		t.Errorf("state = %s up=%t, want the latest check %s up", checkID, up, latest.CheckID)
 	}
-	if n := mustCount(t, db, "SELECT checks FROM website_status_hourly WHERE website_id = $1 AND hour = $2",
+	if n := fixture.Count(t, db, "SELECT checks FROM website_status_hourly WHERE website_id = $1 AND hour = $2",
 		id, late.CheckedAt.Truncate(time.Hour)); n != 1 {
 		t.Errorf("the late result's hour has %d checks, want 1", n)
 	}
@@ -156,18 +156,18 @@ func TestLateResultKeepsState(t *testing.T) {
 func TestPartitionDroppedByHand(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	now := time.Now().UTC()
 	if _, err := db.InsertResults(ctx, []contract.Result{newResult(id, now, true, 200, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	name := "website_status_" + now.Format("20060102")
-	mustExec(t, db, "DROP TABLE "+name)
+	fixture.Exec(t, db, "DROP TABLE "+name)
 	n, err := db.InsertResults(ctx, []contract.Result{newResult(id, now, true, 200, 1)})
 	if err != nil || n != 1 {
 		t.Fatalf("insert after the partition was dropped: %d, %v", n, err)
 	}
-	if got := mustCount(t, db, "SELECT count(*) FROM "+name); got != 1 {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM "+name); got != 1 {
 		t.Errorf("%s has %d rows, want 1", name, got)
 	}
 }
@@ -223,7 +223,7 @@ func TestEnsurePartitions(t *testing.T) {
 func TestPrune(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	now := time.Now().UTC()
 	var rs []contract.Result
 	for h := 0; h < 12*24; h += 6 { // every 6 hours over 12 days
@@ -233,18 +233,18 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixture.FoldRollups(t, db, now)
-	mustExec(t, db, "ANALYZE website_status")
+	fixture.Exec(t, db, "ANALYZE website_status")
 	ret := store.Retention{Raw: 7 * 24 * time.Hour, Hourly: 9 * 24 * time.Hour, Daily: 10 * 24 * time.Hour}
 	rawCut := now.Add(-ret.Raw)
-	wantParts := mustCount(t, db, `SELECT count(DISTINCT (timestamp_utc AT TIME ZONE 'UTC')::date) FROM website_status
+	wantParts := fixture.Count(t, db, `SELECT count(DISTINCT (timestamp_utc AT TIME ZONE 'UTC')::date) FROM website_status
 		WHERE timestamp_utc < $1::timestamptz - interval '0' AND (timestamp_utc AT TIME ZONE 'UTC')::date < ($1::timestamptz AT TIME ZONE 'UTC')::date`, rawCut)
-	wantRaw := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc < date_trunc('day', $1::timestamptz, 'UTC')", rawCut)
-	wantHourly := mustCount(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour < $1", now.Add(-ret.Hourly).Truncate(time.Hour))
-	wantDaily := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", now.Add(-ret.Daily))
+	wantRaw := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc < date_trunc('day', $1::timestamptz, 'UTC')", rawCut)
+	wantHourly := fixture.Count(t, db, "SELECT count(*) FROM website_status_hourly WHERE hour < $1", now.Add(-ret.Hourly).Truncate(time.Hour))
+	wantDaily := fixture.Count(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", now.Add(-ret.Daily))
 	if wantParts == 0 || wantHourly == 0 || wantDaily == 0 {
 		t.Fatalf("test data has nothing to prune: %d partitions, %d hourly, %d daily", wantParts, wantHourly, wantDaily)
 	}
-	total := mustCount(t, db, "SELECT count(*) FROM website_status")
+	total := fixture.Count(t, db, "SELECT count(*) FROM website_status")
 
 	dry, err := db.Prune(ctx, ret, now, true)
 	if err != nil {
@@ -254,7 +254,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("dry run: %d partitions, %d hourly, %d daily; want %d, %d, %d",
 			len(dry.Partitions), dry.HourlyRows, dry.DailyRows, wantParts, wantHourly, wantDaily)
 	}
-	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != total {
 		t.Fatalf("dry run removed rows: %d, want %d", got, total)
 	}
 
@@ -280,15 +280,15 @@ func TestPrune(t *testing.T) {
 			rep.RawRows(), rep.HourlyRows, rep.DailyRows, wantParts, wantRaw, wantHourly, wantDaily)
 	}
 	for _, p := range rep.Partitions {
-		if n := mustCount(t, db, "SELECT count(*) FROM pg_class WHERE relname = $1", p.Name); n != 0 {
+		if n := fixture.Count(t, db, "SELECT count(*) FROM pg_class WHERE relname = $1", p.Name); n != 0 {
 			t.Errorf("partition %s still exists", p.Name)
 		}
 	}
-	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != total-wantRaw {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != total-wantRaw {
 		t.Errorf("%d raw rows left, want %d", got, total-wantRaw)
 	}
 	// The rollups of the days dropped from raw are still there.
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", rawCut); n == 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_daily WHERE day < ($1::timestamptz AT TIME ZONE 'UTC')::date", rawCut); n == 0 {
 		t.Error("the daily rollups of the pruned raw days are gone")
 	}
 	if again, err := db.Prune(ctx, ret, now, false); err != nil || len(again.Partitions) != 0 || again.HourlyRows != 0 || again.DailyRows != 0 {
@@ -301,7 +301,7 @@ func TestPrune(t *testing.T) {
 func TestHistogramCompaction(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	hour := time.Now().UTC().Truncate(time.Hour)
 	want := store.Histogram{}
 	for i := range 120 {
@@ -336,7 +336,7 @@ func TestFoldWhileStoring(t *testing.T) {
 	ctx := testContext(t)
 	var sites []int64
 	for i := range 3 {
-		sites = append(sites, mustAddSite(t, db, fmt.Sprintf("https://fold%d.example/", i)))
+		sites = append(sites, fixture.AddSite(t, db, fmt.Sprintf("https://fold%d.example/", i)))
 	}
 	start := time.Now().UTC().Truncate(time.Hour).Add(-12 * time.Hour)
 	const writers, batches, perBatch = 2, 30, 40
@@ -381,7 +381,7 @@ func TestFoldWhileStoring(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status"); n != writers*batches*perBatch {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status"); n != writers*batches*perBatch {
 		t.Fatalf("website_status has %d rows, want %d", n, writers*batches*perBatch)
 	}
 	fixture.CompareRollups(t, "days", fixture.StoredRollups(t, db, true), fixture.ExpectedRollups(t, db, true))
@@ -454,7 +454,7 @@ func TestFoldNotStarved(t *testing.T) {
 func TestMigrateRestoresRollupFold(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	site := mustAddSite(t, db, "https://lost-fold.example/")
+	site := fixture.AddSite(t, db, "https://lost-fold.example/")
 	start := time.Now().UTC().Truncate(time.Hour).Add(-6 * time.Hour)
 	var rs []contract.Result
 	for i := range 6 * 12 {
@@ -464,7 +464,7 @@ func TestMigrateRestoresRollupFold(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixture.FoldRollups(t, db, start.Add(3*time.Hour+store.FoldGrace)) // hours 0-2 merged, 3-5 not
-	mustExec(t, db, "DROP TABLE rollup_fold")
+	fixture.Exec(t, db, "DROP TABLE rollup_fold")
 
 	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if !contains(rep.Actions, "create table rollup_fold") || !contains(rep.Actions, "rebuild rollups and site_probe_state from 72 raw rows") {

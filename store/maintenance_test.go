@@ -6,6 +6,7 @@ import (
 
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // TestMaintenanceIsNotDowntime (issue 18 item 10): a site failing through a
@@ -32,8 +33,8 @@ func TestMaintenanceIsNotDowntime(t *testing.T) {
 			ctx := testContext(t)
 			now := time.Now().UTC().Truncate(time.Second)
 			base := now.Add(-10 * time.Minute)
-			site := mustAddSite(t, db, "https://planned.example/")
-			mustExec(t, db, "UPDATE websites SET created_at = $2 WHERE id = $1", site, now.Add(-time.Hour))
+			site := fixture.AddSite(t, db, "https://planned.example/")
+			fixture.Exec(t, db, "UPDATE websites SET created_at = $2 WHERE id = $1", site, now.Add(-time.Hour))
 			if _, err := db.EnsurePartitions(ctx, now.Add(-time.Hour), now); err != nil {
 				t.Fatal(err)
 			}

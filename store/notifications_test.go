@@ -13,6 +13,7 @@ import (
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // alertsMarker starts schema.sql's alerts section; what comes before it is
@@ -59,7 +60,7 @@ func mustClaim(tb testing.TB, db *store.DB, limit int, lease time.Duration) []al
 func TestEnqueueTxCommitsWithTheCallersTransaction(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	site := mustAddSite(t, db, "https://example.com/shop")
+	site := fixture.AddSite(t, db, "https://example.com/shop")
 	for _, commit := range []bool{false, true} {
 		tx, err := db.SQL().BeginTx(ctx, nil)
 		if err != nil {
@@ -91,7 +92,7 @@ func TestEnqueueTxCommitsWithTheCallersTransaction(t *testing.T) {
 		if commit {
 			want = 2
 		}
-		if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE incident_id = $1", incident); n != want {
+		if n := fixture.Count(t, db, "SELECT count(*) FROM notifications WHERE incident_id = $1", incident); n != want {
 			t.Errorf("commit=%v: %d notifications, want %d", commit, n, want)
 		}
 	}
@@ -120,7 +121,7 @@ func TestEnqueueTwiceNotifiesOnce(t *testing.T) {
 	if ids := mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelWebhook, alert.ChannelSlack); len(ids) != 0 {
 		t.Errorf("second enqueue added %v, want nothing", ids)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM notifications"); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM notifications"); n != 2 {
 		t.Errorf("%d notifications, want 2", n)
 	}
 	if _, err := db.Enqueue(testContext(t), incident, alert.EventTest, []alert.Channel{alert.ChannelWebhook}); err == nil {
@@ -151,7 +152,7 @@ func TestRecoveredGoesOnlyToChannelsThatGotTheDown(t *testing.T) {
 	if failed, err := db.RetryNotification(ctx, downs[alert.ChannelPagerDuty].ID, 1, 0, time.Hour, "HTTP 502"); err != nil || failed {
 		t.Fatalf("retry: failed=%v err=%v, want rescheduled", failed, err)
 	}
-	mustExec(t, db, "UPDATE incidents SET resolved_at = now() WHERE id = $1", incident)
+	fixture.Exec(t, db, "UPDATE incidents SET resolved_at = now() WHERE id = $1", incident)
 
 	// Channels configured now (slack only, say) do not matter for a recovery.
 	ids := mustEnqueue(t, db, incident, alert.EventRecovered, alert.ChannelSlack)
@@ -212,7 +213,7 @@ func TestFailedDownFailsItsPendingRecovered(t *testing.T) {
 	if failed, err := db.RetryNotification(ctx, down[0], c[0].Attempt, time.Second, 0, "timeout"); err != nil || !failed {
 		t.Fatalf("failed=%v err=%v", failed, err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE event = 'recovered' AND failed_at IS NOT NULL AND last_error LIKE 'not sent%'"); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM notifications WHERE event = 'recovered' AND failed_at IS NOT NULL AND last_error LIKE 'not sent%'"); n != 1 {
 		t.Errorf("%d failed recovered, want 1", n)
 	}
 	if c := mustClaim(t, db, 10, 0); len(c) != 0 {
@@ -262,21 +263,21 @@ func TestRetryReschedulesUntilGiveUp(t *testing.T) {
 	if failed, err := db.RetryNotification(ctx, ids[0], c[0].Attempt, 30*time.Second, time.Hour, "HTTP 500"); err != nil || failed {
 		t.Fatalf("failed=%v err=%v", failed, err)
 	}
-	if n := mustCount(t, db, `SELECT count(*) FROM notifications WHERE id = $1 AND failed_at IS NULL
+	if n := fixture.Count(t, db, `SELECT count(*) FROM notifications WHERE id = $1 AND failed_at IS NULL
 		AND next_attempt_at BETWEEN now() + interval '25 seconds' AND now() + interval '35 seconds' AND last_error = 'HTTP 500'`, ids[0]); n != 1 {
 		t.Error("not rescheduled 30 s ahead")
 	}
 	// The next attempt is never later than the give-up time.
-	mustExec(t, db, "UPDATE notifications SET next_attempt_at = now() WHERE id = $1", ids[0])
+	fixture.Exec(t, db, "UPDATE notifications SET next_attempt_at = now() WHERE id = $1", ids[0])
 	c = mustClaim(t, db, 1, time.Minute)
 	if failed, err := db.RetryNotification(ctx, ids[0], c[0].Attempt, time.Hour, 2*time.Minute, "HTTP 500"); err != nil || failed {
 		t.Fatalf("failed=%v err=%v", failed, err)
 	}
-	if n := mustCount(t, db, `SELECT count(*) FROM notifications WHERE id = $1
+	if n := fixture.Count(t, db, `SELECT count(*) FROM notifications WHERE id = $1
 		AND next_attempt_at <= created_at + interval '2 minutes'`, ids[0]); n != 1 {
 		t.Error("next attempt later than the give-up time")
 	}
-	mustExec(t, db, "UPDATE notifications SET next_attempt_at = now() WHERE id = $1", ids[0])
+	fixture.Exec(t, db, "UPDATE notifications SET next_attempt_at = now() WHERE id = $1", ids[0])
 	c = mustClaim(t, db, 1, time.Minute)
 	if failed, err := db.RetryNotification(ctx, ids[0], c[0].Attempt, time.Second, 0, "HTTP 500"); err != nil || !failed {
 		t.Fatalf("after the give-up time: failed=%v err=%v, want failed", failed, err)
@@ -337,14 +338,14 @@ func TestCheckAlertSchema(t *testing.T) {
 	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Fatalf("fresh schema: %v", err)
 	}
-	mustExec(t, db, "ALTER TABLE notifications DROP COLUMN next_attempt_at")
+	fixture.Exec(t, db, "ALTER TABLE notifications DROP COLUMN next_attempt_at")
 	err := schema.CheckSync(testContext(t), db.SQL())
 	var de *schema.DriftError
 	if !errors.As(err, &de) || de.Table != "notifications" || de.Column != "next_attempt_at" {
 		t.Fatalf("after dropping a column: %v", err)
 	}
 	mustMigrate(t, db, schema.MigrateOptions{})
-	mustExec(t, db, "ALTER TABLE notifications DROP CONSTRAINT notifications_incident_event_channel_key")
+	fixture.Exec(t, db, "ALTER TABLE notifications DROP CONSTRAINT notifications_incident_event_channel_key")
 	if err := schema.CheckSync(testContext(t), db.SQL()); !errors.Is(err, schema.ErrDrift) {
 		t.Fatalf("without the unique key: %v", err)
 	}
@@ -365,8 +366,8 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 		t.Fatalf("schema.sql has no %q section", alertsMarker)
 	}
 	db := newDB(t)
-	mustExec(t, db, script[:i])
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES ($1)", store.SchemaVersion)
+	fixture.Exec(t, db, script[:i])
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES ($1)", store.SchemaVersion)
 	// The previous release's rows: a website, a result and its state.
 	var site int64
 	if err := db.SQL().QueryRowContext(testContext(t),
@@ -377,9 +378,9 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	if _, err := db.EnsurePartitions(testContext(t), day, day); err != nil {
 		t.Fatalf("partitions: %v", err)
 	}
-	mustExec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, probe)
+	fixture.Exec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason, probe)
 		VALUES ($1, now(), '{}', gen_random_uuid(), false, 'http_status', 'test')`, site)
-	mustExec(t, db, `INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason)
+	fixture.Exec(t, db, `INSERT INTO site_probe_state (website_id, probe, checked_at, check_id, up, reason)
 		VALUES ($1, 'test', now() - interval '1 second', gen_random_uuid(), false, 'http_status')`, site)
 	if err := schema.CheckSync(testContext(t), db.SQL()); !errors.Is(err, schema.ErrDrift) {
 		t.Fatalf("previous release: CheckSchema = %v, want drift", err)
@@ -396,14 +397,14 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Errorf("after migrate: CheckSchema: %v", err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status WHERE website_id = $1", site); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE website_id = $1", site); n != 1 {
 		t.Errorf("%d results after migrate, want 1", n)
 	}
 	// The old state row continues its streak from zero.
 	if _, err := db.InsertResults(testContext(t), []contract.Result{newResult(site, time.Now(), false, 500, 12)}); err != nil {
 		t.Fatalf("insert result after migrate: %v", err)
 	}
-	if n := mustCount(t, db, "SELECT fail_streak FROM site_probe_state WHERE website_id = $1", site); n != 1 {
+	if n := fixture.Count(t, db, "SELECT fail_streak FROM site_probe_state WHERE website_id = $1", site); n != 1 {
 		t.Errorf("fail_streak %d after one failure on the old state, want 1", n)
 	}
 	mustEnqueue(t, db, mustIncident(t, db, site, false), alert.EventDown, alert.ChannelWebhook)
@@ -414,11 +415,11 @@ func TestMigrateAddsAlertTablesToPreviousRelease(t *testing.T) {
 // and stays due.
 func TestNotificationOutlivesItsRemovedSite(t *testing.T) {
 	db := migratedDB(t)
-	site := mustAddSite(t, db, "https://gone.example/")
+	site := fixture.AddSite(t, db, "https://gone.example/")
 	incident := mustIncident(t, db, site, false)
 	mustEnqueue(t, db, incident, alert.EventDown, alert.ChannelPagerDuty)
-	mustExec(t, db, "DELETE FROM websites WHERE id = $1", site)
-	if n := mustCount(t, db, "SELECT count(*) FROM incidents"); n != 0 {
+	fixture.Exec(t, db, "DELETE FROM websites WHERE id = $1", site)
+	if n := fixture.Count(t, db, "SELECT count(*) FROM incidents"); n != 0 {
 		t.Fatalf("%d incidents left after removing the site", n)
 	}
 	c := mustClaim(t, db, 10, time.Minute)
@@ -513,7 +514,7 @@ func TestClaimFailsUnreadablePayloads(t *testing.T) {
 // redacted when claimed.
 func TestPayloadHoldsNoUserInfo(t *testing.T) {
 	db := migratedDB(t)
-	site := mustAddSite(t, db, "https://ops:S3cret@intranet.example/health?key=qs3cret")
+	site := fixture.AddSite(t, db, "https://ops:S3cret@intranet.example/health?key=qs3cret")
 	long := `Get "https://ops:S3cret@intranet.example/health": ` + strings.Repeat("x", 2*contract.MaxErrorLen)
 	var incident int64
 	if err := db.SQL().QueryRowContext(testContext(t), `
@@ -532,7 +533,7 @@ func TestPayloadHoldsNoUserInfo(t *testing.T) {
 		}
 	}
 	// An earlier release's payload, raw URL and all.
-	mustExec(t, db, `INSERT INTO notifications (incident_id, event, channel, payload)
+	fixture.Exec(t, db, `INSERT INTO notifications (incident_id, event, channel, payload)
 		VALUES ($1, 'down', 'slack', jsonb_build_object('v', 1, 'event', 'down', 'kind', 'down',
 		'url', 'https://ops:S3cret@intranet.example/health', 'error', 'back to http://a:S3cret@b/', 'probes', '[]'::jsonb))`, incident)
 	for _, n := range mustClaim(t, db, 10, time.Minute) {

@@ -9,6 +9,7 @@ import (
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // websitesDigest is every websites row but updated_at, in id order.
@@ -51,9 +52,9 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, db, string(v3))
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (3)")
-	mustExec(t, db, `INSERT INTO websites (url, check_interval, name, alert_after)
+	fixture.Exec(t, db, string(v3))
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES (3)")
+	fixture.Exec(t, db, `INSERT INTO websites (url, check_interval, name, alert_after)
 		SELECT 'https://site' || i || '.example/', 60, 'site ' || i, CASE WHEN i = 2 THEN 0 END FROM generate_series(1, 3) i`)
 	now := time.Now().UTC()
 	if _, err := db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now); err != nil {
@@ -85,7 +86,7 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if got := rowsDigest(t, db); got != results {
 		t.Error("website_status rows changed by the upgrade")
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM websites WHERE public"); n != 3 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM websites WHERE public"); n != 3 {
 		t.Errorf("%d public websites after the upgrade, want all 3", n)
 	}
 	var nullable, def string
@@ -103,8 +104,8 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 		t.Errorf("CheckSchema after migrate: %v", err)
 	}
 	// A version 3 writer (it names no public column) still adds public sites.
-	mustExec(t, db, "INSERT INTO websites (url, check_interval) VALUES ('https://old-writer.example/', 60)")
-	if n := mustCount(t, db, "SELECT count(*) FROM websites WHERE public"); n != 4 {
+	fixture.Exec(t, db, "INSERT INTO websites (url, check_interval) VALUES ('https://old-writer.example/', 60)")
+	if n := fixture.Count(t, db, "SELECT count(*) FROM websites WHERE public"); n != 4 {
 		t.Errorf("a site added without naming public is not public")
 	}
 	if again := mustMigrate(t, db, schema.MigrateOptions{}); !again.UpToDate() {
@@ -132,9 +133,9 @@ func TestPrivateSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []int64{pub, priv} {
-		mustExec(t, db, "INSERT INTO incidents (website_id, kind, started_at, reason) VALUES ($1, 'down', now(), 'timeout')", id)
+		fixture.Exec(t, db, "INSERT INTO incidents (website_id, kind, started_at, reason) VALUES ($1, 'down', now(), 'timeout')", id)
 	}
-	mustExec(t, db, "INSERT INTO incidents (kind, started_at, probes) VALUES ('probe_silent', now(), '{edge}')")
+	fixture.Exec(t, db, "INSERT INTO incidents (kind, started_at, probes) VALUES ('probe_silent', now(), '{edge}')")
 
 	check := func(step string, want map[int64]bool) {
 		t.Helper()

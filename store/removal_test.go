@@ -9,6 +9,7 @@ import (
 	"github.com/sitestat/sitestat/alert"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 // TestMigrateKeepsRemovedSitesRecoveredInOrder migrates a database written by
@@ -23,8 +24,8 @@ func TestMigrateKeepsRemovedSitesRecoveredInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := newDB(t)
-	mustExec(t, db, string(v3))
-	mustExec(t, db, "INSERT INTO schema_version (version) VALUES (3)")
+	fixture.Exec(t, db, string(v3))
+	fixture.Exec(t, db, "INSERT INTO schema_version (version) VALUES (3)")
 	// Written as that release wrote it: it knows no websites.public.
 	var site int64
 	if err := db.SQL().QueryRowContext(testContext(t),
@@ -44,14 +45,14 @@ func TestMigrateKeepsRemovedSitesRecoveredInOrder(t *testing.T) {
 	if err := schema.CheckSync(testContext(t), db.SQL()); err != nil {
 		t.Errorf("after migrate: CheckSchema: %v", err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE id = $1 AND incident_id = $2", down[0], incident); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM notifications WHERE id = $1 AND incident_id = $2", down[0], incident); n != 1 {
 		t.Fatalf("the old down notification is gone after migrate")
 	}
 
 	if err := db.RemoveSites(testContext(t), []int64{site}); err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, `SELECT count(*) FROM notifications
+	if n := fixture.Count(t, db, `SELECT count(*) FROM notifications
 		WHERE incident_id = $1 AND event = 'recovered' AND channel = 'pagerduty' AND payload->>'reason' = 'site_removed'`, incident); n != 1 {
 		t.Fatalf("%d recovered with reason site_removed for the removed site's incident, want 1", n)
 	}
@@ -77,28 +78,28 @@ func TestMigrateKeepsRemovedSitesRecoveredInOrder(t *testing.T) {
 // updating other settings of a site resolves nothing.
 func TestAlertingOffResolvesOnlyTheDown(t *testing.T) {
 	db := migratedDB(t)
-	site := mustAddSite(t, db, "https://quiet.example/")
+	site := fixture.AddSite(t, db, "https://quiet.example/")
 	down := mustIncident(t, db, site, false)
 	mustEnqueue(t, db, down, alert.EventDown, alert.ChannelSlack)
-	mustExec(t, db, `INSERT INTO incidents (website_id, kind, started_at, reason) VALUES ($1, 'cert_expiry', now(), 'cert_expiry')`, site)
+	fixture.Exec(t, db, `INSERT INTO incidents (website_id, kind, started_at, reason) VALUES ($1, 'cert_expiry', now(), 'cert_expiry')`, site)
 	name := "renamed"
 	if err := db.UpdateSite(testContext(t), site, store.SiteUpdate{Name: &name}); err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL", site); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL", site); n != 2 {
 		t.Fatalf("a rename left %d incidents open, want 2", n)
 	}
 	off := 0
 	if err := db.UpdateSite(testContext(t), site, store.SiteUpdate{AlertAfter: &off}); err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL AND kind = 'cert_expiry'", site); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL AND kind = 'cert_expiry'", site); n != 1 {
 		t.Errorf("alerting off left %d cert_expiry incidents open, want 1", n)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM incidents WHERE id = $1 AND resolved_at IS NOT NULL", down); n != 1 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE id = $1 AND resolved_at IS NOT NULL", down); n != 1 {
 		t.Errorf("alerting off did not resolve the down incident")
 	}
-	if n := mustCount(t, db, `SELECT count(*) FROM notifications
+	if n := fixture.Count(t, db, `SELECT count(*) FROM notifications
 		WHERE incident_id = $1 AND event = 'recovered' AND channel = 'slack' AND payload->>'reason' = 'alerting_off'`, down); n != 1 {
 		t.Errorf("%d recovered with reason alerting_off, want 1", n)
 	}
@@ -106,7 +107,7 @@ func TestAlertingOffResolvesOnlyTheDown(t *testing.T) {
 	if err := db.UpdateSite(testContext(t), site, store.SiteUpdate{AlertAfter: &off}); err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM notifications"); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM notifications"); n != 2 {
 		t.Errorf("%d notifications after a second --alert-after 0, want 2", n)
 	}
 }

@@ -9,12 +9,13 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/sitestat/sitestat/contract"
+	"github.com/sitestat/sitestat/testutil/fixture"
 )
 
 func TestInsertResultsRoundTrip(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	code := 301
 	matched := true
 	notAfter := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -76,7 +77,7 @@ func TestInsertResultsRoundTrip(t *testing.T) {
 func TestInsertResultsDuplicates(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	now := time.Now()
 	a, b, c := newResult(id, now, true, 200, 1), newResult(id, now, true, 200, 2), newResult(id, now, true, 200, 3)
 
@@ -99,10 +100,10 @@ func TestInsertResultsDuplicates(t *testing.T) {
 			t.Errorf("%s: inserted %d, want %d", tt.name, n, tt.want)
 		}
 	}
-	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != 3 {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != 3 {
 		t.Errorf("website_status has %d rows, want 3", got)
 	}
-	if got := mustCount(t, db, "SELECT count(DISTINCT check_id) FROM website_status"); got != 3 {
+	if got := fixture.Count(t, db, "SELECT count(DISTINCT check_id) FROM website_status"); got != 3 {
 		t.Errorf("website_status has %d distinct check_ids, want 3", got)
 	}
 }
@@ -110,7 +111,7 @@ func TestInsertResultsDuplicates(t *testing.T) {
 func TestInsertResultsUnknownWebsite(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://example.com/")
+	id := fixture.AddSite(t, db, "https://example.com/")
 	now := time.Now()
 	good, unknown := newResult(id, now, true, 200, 1), newResult(id+1000, now, true, 200, 1)
 	for _, tt := range []struct {
@@ -128,7 +129,7 @@ func TestInsertResultsUnknownWebsite(t *testing.T) {
 		if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
 			t.Fatalf("%s: InsertResults = %v, want a *pq.Error 23503", tt.name, err)
 		}
-		if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != 0 {
+		if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != 0 {
 			t.Errorf("%s: a failed batch stored %d rows, want 0", tt.name, got)
 		}
 	}
@@ -138,7 +139,7 @@ func TestInsertResultsUnknownWebsite(t *testing.T) {
 			t.Fatalf("InsertResults after a failure: %v", err)
 		}
 	}
-	if got := mustCount(t, db, "SELECT count(*) FROM website_status"); got != 2 {
+	if got := fixture.Count(t, db, "SELECT count(*) FROM website_status"); got != 2 {
 		t.Errorf("website_status has %d rows, want 2", got)
 	}
 }
@@ -146,8 +147,8 @@ func TestInsertResultsUnknownWebsite(t *testing.T) {
 func TestWebsitesExist(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	a := mustAddSite(t, db, "https://a.example/")
-	b := mustAddSite(t, db, "https://b.example/")
+	a := fixture.AddSite(t, db, "https://a.example/")
+	b := fixture.AddSite(t, db, "https://b.example/")
 	ids, err := db.WebsiteIDs(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/sitestat/sitestat/checker"
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -146,13 +147,13 @@ func TestSites(t *testing.T) {
 	if err := db.RemoveSites(ctx, []int64{a, b + 100}); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "websites [") {
 		t.Errorf("RemoveSites with a missing id = %v, want ErrNotFound naming it", err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM websites"); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM websites"); n != 2 {
 		t.Errorf("a failed RemoveSites left %d websites, want 2", n)
 	}
 	if err := db.RemoveSites(ctx, []int64{a}); err != nil {
 		t.Fatalf("RemoveSites: %v", err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status"); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status"); n != 0 {
 		t.Errorf("removing a site left %d of its results", n)
 	}
 	sites, err = db.Sites(ctx)
@@ -235,8 +236,8 @@ func TestSitesWithBadRows(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
 	t.Cleanup(srv.Close)
 
-	good := mustAddSite(t, db, srv.URL+"/good")
-	mustExec(t, db, `ALTER TABLE websites DROP CONSTRAINT websites_pkey CASCADE,
+	good := fixture.AddSite(t, db, srv.URL+"/good")
+	fixture.Exec(t, db, `ALTER TABLE websites DROP CONSTRAINT websites_pkey CASCADE,
 		ALTER COLUMN id DROP NOT NULL, ALTER COLUMN url DROP NOT NULL, ALTER COLUMN check_interval DROP NOT NULL`)
 	insert := func(query string, args ...any) int64 {
 		t.Helper()
@@ -305,7 +306,7 @@ func TestSitesWithBadRows(t *testing.T) {
 	}
 	defer stop()
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(pub.of(good)) > 0 && len(pub.of(costly)) > 0 }, "the good sites checked")
-	added := mustAddSite(t, db, srv.URL+"/added")
+	added := fixture.AddSite(t, db, srv.URL+"/added")
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(pub.of(added)) > 0 }, "a site added while running is checked")
 	loads := src.loads.Load()
 	testenv.Eventually(t, 20*time.Second, func() bool { return src.loads.Load() >= loads+3 }, "three more reloads")
@@ -344,8 +345,8 @@ func TestSitesWithBadRows(t *testing.T) {
 func TestAddSiteWithID(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	a := mustAddSite(t, db, "https://a.example/")
-	b := mustAddSite(t, db, "https://b.example/")
+	a := fixture.AddSite(t, db, "https://a.example/")
+	b := fixture.AddSite(t, db, "https://b.example/")
 	if err := db.RemoveSites(ctx, []int64{a}); err != nil {
 		t.Fatal(err)
 	}
@@ -375,19 +376,19 @@ func TestAddSiteWithID(t *testing.T) {
 		t.Fatalf("AddSite(id %d) = %d, %v", far, got, err)
 	}
 	for range 3 {
-		if id := mustAddSite(t, db, "https://later.example/"); id <= far {
+		if id := fixture.AddSite(t, db, "https://later.example/"); id <= far {
 			t.Errorf("a later add got id %d, not past %d", id, far)
 		}
 	}
 	// Behind the sequence: the sequence is not moved back.
-	last := mustAddSite(t, db, "https://last.example/")
+	last := fixture.AddSite(t, db, "https://last.example/")
 	if err := db.RemoveSites(ctx, []int64{b}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.AddSite(ctx, store.SiteInput{ID: b, URL: "https://b-again.example/"}); err != nil {
 		t.Fatal(err)
 	}
-	if id := mustAddSite(t, db, "https://after.example/"); id <= last {
+	if id := fixture.AddSite(t, db, "https://after.example/"); id <= last {
 		t.Errorf("after re-adding %d, an add got id %d, not past %d", b, id, last)
 	}
 }

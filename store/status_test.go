@@ -15,9 +15,9 @@ import (
 func TestStatus(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	a := mustAddSite(t, db, "https://a.example/")
-	b := mustAddSite(t, db, "https://b.example/") // never checked
-	c := mustAddSite(t, db, "https://c.example/") // checked before the window only
+	a := fixture.AddSite(t, db, "https://a.example/")
+	b := fixture.AddSite(t, db, "https://b.example/") // never checked
+	c := fixture.AddSite(t, db, "https://c.example/") // checked before the window only
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	window := time.Hour
 
@@ -91,7 +91,7 @@ func TestStatus(t *testing.T) {
 func TestStatusWindows(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://a.example/")
+	id := fixture.AddSite(t, db, "https://a.example/")
 	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
 	var rs []contract.Result
 	for m := 0; m < 40*24*60; m += 97 {
@@ -106,8 +106,8 @@ func TestStatusWindows(t *testing.T) {
 			t.Fatal(err)
 		}
 		from := now.Add(-w).Truncate(time.Hour)
-		want := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
-		wantUp := mustCount(t, db, "SELECT count(*) FROM website_status WHERE up AND timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+		want := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
+		wantUp := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE up AND timestamp_utc >= $1 AND timestamp_utc <= $2", from, now)
 		if sts[0].Checks != want || sts[0].UptimePct == nil || math.Abs(*sts[0].UptimePct-100*float64(wantUp)/float64(want)) > 1e-9 {
 			t.Errorf("window %s: %d checks, uptime %v; want %d, %d up", w, sts[0].Checks, deref(sts[0].UptimePct), want, wantUp)
 		}
@@ -134,7 +134,7 @@ func TestStatusWindows(t *testing.T) {
 	if sts, err := db.Status(ctx, 30*24*time.Hour, now); err != nil || sts[0].P95ResponseMs == nil || *sts[0].P95ResponseMs != want95 {
 		t.Errorf("30 d p95 = %v (%v), want %v", deref(sts[0].P95ResponseMs), err, want95)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1", id); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1", id); n != 2 {
 		t.Errorf("website_status_window has %d rows for the 7 and 30 day windows, want 2", n)
 	}
 	// A late result for a past day drops the cached windows, so the next
@@ -160,7 +160,7 @@ func TestStatusWindows(t *testing.T) {
 func TestSiteDetail(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://a.example/")
+	id := fixture.AddSite(t, db, "https://a.example/")
 	now := time.Now().UTC()
 	var rs []contract.Result
 	for h := 0; h < 20*24; h += 2 {
@@ -179,7 +179,7 @@ func TestSiteDetail(t *testing.T) {
 	var total int64
 	for _, day := range d.Days {
 		total += day.Checks
-		want := mustCount(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc < $2",
+		want := fixture.Count(t, db, "SELECT count(*) FROM website_status WHERE timestamp_utc >= $1 AND timestamp_utc < $2",
 			day.Day, day.Day.Add(24*time.Hour))
 		if day.Checks != want {
 			t.Errorf("day %s: %d checks, want %d", day.Day.Format("2006-01-02"), day.Checks, want)
@@ -222,12 +222,12 @@ func TestAvailabilityFromIncidents(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
 	now := time.Now().UTC().Truncate(time.Second)
-	old := mustAddSite(t, db, "https://old.example/")
-	young := mustAddSite(t, db, "https://young.example/")
-	quiet := mustAddSite(t, db, "https://quiet.example/")
-	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-48*time.Hour), old)
-	mustExec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-6*time.Hour), young)
-	mustExec(t, db, "UPDATE websites SET created_at = $1, alert_after = 0 WHERE id = $2", now.Add(-48*time.Hour), quiet)
+	old := fixture.AddSite(t, db, "https://old.example/")
+	young := fixture.AddSite(t, db, "https://young.example/")
+	quiet := fixture.AddSite(t, db, "https://quiet.example/")
+	fixture.Exec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-48*time.Hour), old)
+	fixture.Exec(t, db, "UPDATE websites SET created_at = $1 WHERE id = $2", now.Add(-6*time.Hour), young)
+	fixture.Exec(t, db, "UPDATE websites SET created_at = $1, alert_after = 0 WHERE id = $2", now.Add(-48*time.Hour), quiet)
 	var rs []contract.Result
 	for _, id := range []int64{old, young, quiet} {
 		rs = append(rs, newResult(id, now.Add(-time.Minute), true, 200, 10))
@@ -241,7 +241,7 @@ func TestAvailabilityFromIncidents(t *testing.T) {
 		if until != 0 {
 			resolved = now.Add(-until)
 		}
-		mustExec(t, db, "INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, probes) VALUES ($1, 'down', $2, $3, 'timeout', '{eu,us}')",
+		fixture.Exec(t, db, "INSERT INTO incidents (website_id, kind, started_at, resolved_at, reason, probes) VALUES ($1, 'down', $2, $3, 'timeout', '{eu,us}')",
 			id, now.Add(-from), resolved)
 	}
 	incident(old, 30*time.Hour, 26*time.Hour) // before the window
@@ -300,7 +300,7 @@ func TestSiteDetailUptimePerProbe(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
 	now := time.Now().UTC()
-	id := mustAddSite(t, db, "https://probes.example/")
+	id := fixture.AddSite(t, db, "https://probes.example/")
 	var rs []contract.Result
 	for i := range 40 { // every 3 hours over 5 days: eu always up, us down one check in four
 		at := now.Add(-time.Duration(i) * 3 * time.Hour)
@@ -353,7 +353,7 @@ func TestSiteDetailUptimePerProbe(t *testing.T) {
 func TestWarmWindows(t *testing.T) {
 	db := migratedDB(t)
 	ctx := testContext(t)
-	id := mustAddSite(t, db, "https://warm.example/")
+	id := fixture.AddSite(t, db, "https://warm.example/")
 	now := time.Date(2025, 6, 1, 12, 34, 0, 0, time.UTC)
 	var rs []contract.Result
 	for m := 0; m < 95*24*60; m += 331 {
@@ -366,7 +366,7 @@ func TestWarmWindows(t *testing.T) {
 	if err := db.WarmWindows(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1 AND through = $2", id, now.Truncate(24*time.Hour)); n != 3 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_window WHERE website_id = $1 AND through = $2", id, now.Truncate(24*time.Hour)); n != 3 {
 		t.Errorf("website_status_window has %d rows through today, want 3 (7, 30, 90 days)", n)
 	}
 	for _, w := range []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour} {

@@ -22,6 +22,7 @@ import (
 	"github.com/sitestat/sitestat/contract"
 	"github.com/sitestat/sitestat/schema"
 	"github.com/sitestat/sitestat/store"
+	"github.com/sitestat/sitestat/testutil/fixture"
 	"github.com/sitestat/sitestat/testutil/testenv"
 )
 
@@ -108,14 +109,14 @@ func TestStreaksOpenAndResolveDownIncidents(t *testing.T) {
 						}
 					}
 				}
-				open := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL", site)
-				resolved := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NOT NULL", site)
+				open := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NULL", site)
+				resolved := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND resolved_at IS NOT NULL", site)
 				if int(open) != tc.wantOpen || int(resolved) != tc.wantResolved {
 					t.Errorf("%d open and %d resolved incidents, want %d and %d", open, resolved, tc.wantOpen, tc.wantResolved)
 				}
-				downs := mustCount(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
+				downs := fixture.Count(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
 					WHERE i.website_id = $1 AND n.event = 'down' AND n.channel = 'webhook'`, site)
-				recovered := mustCount(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
+				recovered := fixture.Count(t, db, `SELECT count(*) FROM notifications n JOIN incidents i ON i.id = n.incident_id
 					WHERE i.website_id = $1 AND n.event = 'recovered'`, site)
 				if int(downs) != tc.wantOpen+tc.wantResolved || int(recovered) != tc.wantResolved {
 					t.Errorf("%d down and %d recovered notifications, want %d and %d", downs, recovered,
@@ -141,7 +142,7 @@ func TestStreaksOpenAndResolveDownIncidents(t *testing.T) {
 func TestIncidentRecordsReasonErrorAndProbes(t *testing.T) {
 	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook, alert.ChannelSlack}})
 	ctx := testContext(t)
-	site := mustAddSite(t, db, "https://example.com/down")
+	site := fixture.AddSite(t, db, "https://example.com/down")
 	if _, err := db.InsertResults(ctx, checks(site, "edge-1:F edge-1:F edge-2:U edge-1:F", time.Now().Add(-time.Minute))); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestIncidentRecordsReasonErrorAndProbes(t *testing.T) {
 	if want := "down http_status failed {edge-1}"; got != want {
 		t.Errorf("incident %q, want %q", got, want)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM notifications WHERE event = 'down'"); n != 2 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM notifications WHERE event = 'down'"); n != 2 {
 		t.Errorf("%d down notifications, want one per channel (2)", n)
 	}
 	var fail, ok int
@@ -175,7 +176,7 @@ func TestMaintenanceWindows(t *testing.T) {
 	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}})
 	ctx := testContext(t)
 	base := time.Now().UTC().Truncate(time.Second).Add(-30 * time.Minute)
-	site := func() int64 { return mustAddSite(t, db, "https://example.com/m") }
+	site := func() int64 { return fixture.AddSite(t, db, "https://example.com/m") }
 	insert := func(rs []contract.Result) {
 		t.Helper()
 		if _, err := db.InsertResults(ctx, rs); err != nil {
@@ -281,7 +282,7 @@ func TestCertExpiryIncident(t *testing.T) {
 	db := alertingDB(t, store.AlertOptions{Channels: []alert.Channel{alert.ChannelWebhook}})
 	ctx := testContext(t)
 	expiring, pool := tlsServer(t, time.Now().Add(3*24*time.Hour))
-	id := mustAddSite(t, db, expiring)
+	id := fixture.AddSite(t, db, expiring)
 	probe := func(url string, pool *x509.CertPool) contract.Result {
 		t.Helper()
 		r := checker.Probe(ctx, contract.Site{ID: id, URL: url, Interval: time.Minute}, checker.ProbeOptions{RootCAs: pool, Probe: "edge-1"})
@@ -304,7 +305,7 @@ func TestCertExpiryIncident(t *testing.T) {
 	if n != 1 || !strings.Contains(msg, "(in 3.0 days)") {
 		t.Fatalf("%d open cert_expiry incidents (%q), want 1 expiring in 3.0 days", n, msg)
 	}
-	if n := mustCount(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND kind = 'down'", id); n != 0 {
+	if n := fixture.Count(t, db, "SELECT count(*) FROM incidents WHERE website_id = $1 AND kind = 'down'", id); n != 0 {
 		t.Errorf("%d down incidents for an up site", n)
 	}
 	renewed, pool2 := tlsServer(t, time.Now().Add(90*24*time.Hour))
@@ -349,7 +350,7 @@ func TestProbeSilence(t *testing.T) {
 	if ids, err := db.OpenSilentProbes(ctx, time.Minute); err != nil || len(ids) != 0 {
 		t.Fatalf("fresh heartbeats: opened %v, %v; want none", ids, err)
 	}
-	mustExec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes'")
+	fixture.Exec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes'")
 	beat("edge-2") // heard from again
 	ids, err := db.OpenSilentProbes(ctx, time.Minute)
 	if err != nil || len(ids) != 1 {
@@ -366,7 +367,7 @@ func TestProbeSilence(t *testing.T) {
 	if got := silentEvents(t, db, ids[0]); got != "resolved: down recovered" {
 		t.Errorf("after edge-1's heartbeat: %q", got)
 	}
-	mustExec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes' WHERE name = 'edge-2'")
+	fixture.Exec(t, db, "UPDATE probes SET received_at = now() - interval '2 minutes' WHERE name = 'edge-2'")
 	ids, err = db.OpenSilentProbes(ctx, time.Minute)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("edge-2 silent: opened %v, %v", ids, err)
