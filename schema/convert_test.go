@@ -44,20 +44,6 @@ func phase1DB(t *testing.T) *store.DB {
 	return db
 }
 
-// rowsDigest is an md5 of every stored row's columns written by version 1,
-// in check_id order.
-func rowsDigest(t *testing.T, db *store.DB) string {
-	t.Helper()
-	var s string
-	if err := db.SQL().QueryRowContext(testContext(t), `
-		SELECT md5(string_agg(concat_ws('|', website_id, timestamp_utc, request_info::text, check_id, up, reason,
-		                                 status_code, response_time_ms), E'\n' ORDER BY check_id))
-		FROM website_status`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // TestMigrateConvertsPhase1 converts a database written by the previous
 // release: every row is kept as it was, the table becomes partitioned with
 // the old rows in one partition, the rollups and state are built from them,
@@ -66,7 +52,7 @@ func rowsDigest(t *testing.T, db *store.DB) string {
 func TestMigrateConvertsPhase1(t *testing.T) {
 	db := phase1DB(t)
 	ctx := testContext(t)
-	digest := rowsDigest(t, db)
+	digest := fixture.RowsDigest(t, db)
 	if err := schema.CheckSync(ctx, db.SQL()); err == nil {
 		t.Fatal("CheckSchema on a version 1 database = nil, want drift")
 	}
@@ -92,7 +78,7 @@ func TestMigrateConvertsPhase1(t *testing.T) {
 	if !contains(progress, "building index website_status_phase1_check_id_timestamp_utc_key") || !contains(progress, "website_status: 2000 rows") {
 		t.Errorf("progress %q does not tell the steps", progress)
 	}
-	if got := rowsDigest(t, db); got != digest {
+	if got := fixture.RowsDigest(t, db); got != digest {
 		t.Errorf("rows changed by the conversion: digest %s, want %s", got, digest)
 	}
 	if n := fixture.Count(t, db, "SELECT count(*) FROM website_status_phase1"); n != 2000 {
@@ -147,13 +133,13 @@ func TestMigrateConvertsPhase1AfterInterruptions(t *testing.T) {
 	fixture.Exec(t, db, "ALTER TABLE website_status ADD CONSTRAINT website_status_phase1_bounds CHECK (timestamp_utc > '2000-01-01') NOT VALID")
 	fixture.Exec(t, db, `INSERT INTO website_status (website_id, timestamp_utc, request_info, check_id, up, reason)
 		VALUES (1, now(), '{}', gen_random_uuid(), true, 'ok')`)
-	digest := rowsDigest(t, db)
+	digest := fixture.RowsDigest(t, db)
 
 	rep := mustMigrate(t, db, schema.MigrateOptions{})
 	if len(rep.Problems) > 0 || !contains(rep.Actions, "attach website_status_phase1 (2001 rows") {
 		t.Fatalf("migrate after an interrupted one: actions %q, problems %q", rep.Actions, rep.Problems)
 	}
-	if got := rowsDigest(t, db); got != digest {
+	if got := fixture.RowsDigest(t, db); got != digest {
 		t.Errorf("rows changed by the conversion")
 	}
 
@@ -222,7 +208,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	} {
 		fixture.Exec(t, db, q)
 	}
-	digest := rowsDigest(t, db)
+	digest := fixture.RowsDigest(t, db)
 	lastHour := mustTime(t, db, "SELECT max(hour) FROM website_status_hourly")
 
 	rep := mustMigrate(t, db, schema.MigrateOptions{})
@@ -230,7 +216,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 		!contains(rep.Actions, "rebuild rollups and site_probe_state from 2000 raw rows") || !contains(rep.Actions, "record schema version 3") {
 		t.Fatalf("migrate: actions %q, problems %q", rep.Actions, rep.Problems)
 	}
-	if got := rowsDigest(t, db); got != digest {
+	if got := fixture.RowsDigest(t, db); got != digest {
 		t.Errorf("rows changed by the upgrade")
 	}
 	if got := mustTime(t, db, "SELECT folded_hour FROM rollup_fold"); !got.Equal(lastHour.Add(time.Hour)) {

@@ -24,20 +24,6 @@ func websitesDigest(t *testing.T, db *store.DB) string {
 	return s
 }
 
-// rowsDigest is an md5 of every stored row's columns written by version 1,
-// in check_id order.
-func rowsDigest(t *testing.T, db *store.DB) string {
-	t.Helper()
-	var s string
-	if err := db.SQL().QueryRowContext(testContext(t), `
-		SELECT md5(string_agg(concat_ws('|', website_id, timestamp_utc, request_info::text, check_id, up, reason,
-		                                 status_code, response_time_ms), E'\n' ORDER BY check_id))
-		FROM website_status`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // TestMigrateFromVersion3AddsPublic upgrades a database written by the
 // release before private sites (testdata/schema_v3.sql, schema.sql as of
 // 19de01f, schema version 3): serve refuses it until it is migrated (the
@@ -63,7 +49,7 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if _, err := db.InsertResults(ctx, []contract.Result{newResult(1, now, true, 200, 12), newResult(2, now, false, 503, 40)}); err != nil {
 		t.Fatal(err)
 	}
-	sites, results := websitesDigest(t, db), rowsDigest(t, db)
+	sites, results := websitesDigest(t, db), fixture.RowsDigest(t, db)
 
 	var drift *schema.DriftError
 	if err := schema.CheckServe(ctx, db.SQL()); !errors.As(err, &drift) || drift.Table != "websites" || drift.Column != "public" {
@@ -83,7 +69,7 @@ func TestMigrateFromVersion3AddsPublic(t *testing.T) {
 	if got := websitesDigest(t, db); got != sites {
 		t.Error("websites rows changed by the upgrade")
 	}
-	if got := rowsDigest(t, db); got != results {
+	if got := fixture.RowsDigest(t, db); got != results {
 		t.Error("website_status rows changed by the upgrade")
 	}
 	if n := fixture.Count(t, db, "SELECT count(*) FROM websites WHERE public"); n != 3 {
